@@ -1,0 +1,90 @@
+"""Pipeline configuration: the packaged default YAML, optionally overlaid by a user's YAML."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ..text.boilerplate import BoilerplateConfig
+from ..text.filters import QualityFilter
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_raw_config(path: str | None = None) -> dict[str, Any]:
+    """Default config merged with `path` (a YAML file, local or gs://)."""
+    default = yaml.safe_load((resources.files("pipelines.config") / "default.yaml").read_text(encoding="utf-8"))
+    if not path:
+        return default
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        with FileSystems.open(path) as f:
+            user = yaml.safe_load(f.read().decode("utf-8")) or {}
+    except Exception as e:  # noqa: BLE001 - re-raised with the file named
+        raise ValueError(f"cannot read config {path}: {e}") from e
+    if not isinstance(user, dict):
+        raise ValueError(f"config {path}: expected a mapping at the top level")
+    return _merge(default, user)
+
+
+def _per_lang(table: dict, lang: str):
+    return table.get(lang, table.get("default"))
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    raw: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: str | None = None) -> "PipelineConfig":
+        cfg = cls(load_raw_config(path))
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        self.filters()
+        BoilerplateConfig.from_dict(self.raw.get("boilerplate"))
+        if not self.languages:
+            raise ValueError("config: `languages` must name at least one language to keep")
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.raw.get("languages") or [])
+
+    @property
+    def read(self) -> dict:
+        return self.raw.get("read", {})
+
+    @property
+    def langid(self) -> dict:
+        return self.raw.get("langid", {})
+
+    def min_lang_score(self, lang: str) -> float:
+        return float(_per_lang(self.langid.get("min_score", {}), lang) or 0.0)
+
+    def boilerplate(self) -> BoilerplateConfig:
+        return BoilerplateConfig.from_dict(self.raw.get("boilerplate"))
+
+    def filters(self) -> list[QualityFilter]:
+        return [QualityFilter.from_dict(name, spec) for name, spec in (self.raw.get("filters") or {}).items()]
+
+    def ngram_sizes(self, lang: str) -> tuple[int, int]:
+        s = self.raw.get("signals", {})
+        return int(_per_lang(s.get("char_ngram", {}), lang) or 10), int(_per_lang(s.get("word_ngram", {}), lang) or 5)
+
+    def drop_reasons(self) -> list[str]:
+        """Every reason a document can be dropped, in pipeline order (the funnel's rows)."""
+        return ["empty", "doc_too_long", "language", "language_score", *[f.name for f in self.filters()],
+                "duplicate_exact", "duplicate_near"]

@@ -1,0 +1,52 @@
+"""The Document schema shared by every ROOTS stage, and stable ids.
+
+In Beam a document is a plain dict (cheap to pickle and to fuse); this module says which
+keys it has and how it maps to Parquet.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+
+SIGNAL_NAMES = (
+    "n_chars", "n_words", "mean_word_length", "char_repetition", "word_repetition",
+    "special_char_ratio", "stopword_ratio", "flagged_word_ratio", "ellipsis_line_ratio",
+    "bullet_line_ratio", "lorem_ipsum",
+)
+
+KEPT_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("text", pa.string()),
+    ("source", pa.string()),
+    ("url", pa.string()),
+    ("lang", pa.string()),
+    ("lang_score", pa.float64()),
+    ("input_file", pa.string()),
+    ("boilerplate_lines_removed", pa.int64()),
+    ("signals", pa.struct([(name, pa.float64()) for name in SIGNAL_NAMES])),
+])
+
+
+def stable_id(input_file: str, index: int, text: str) -> str:
+    """An id for records that have none: the same input gives the same id on every run.
+
+    Content alone is not enough (exact duplicates would share an id), so the record's file
+    and position are hashed in too.
+    """
+    h = hashlib.sha1(f"{input_file}\x00{index}\x00".encode("utf-8"))
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:20]
+
+
+def new_document(*, id: str, text: str, source: str | None, url: str | None, input_file: str) -> dict:
+    return {"id": id, "text": text, "source": source, "url": url, "lang": None, "lang_score": None,
+            "input_file": input_file, "boilerplate_lines_removed": 0, "signals": None}
+
+
+def to_kept_row(doc: dict) -> dict:
+    """Only the schema's keys, with signals complete (Parquet needs a fixed shape)."""
+    row = {name: doc.get(name) for name in KEPT_SCHEMA.names}
+    sig = doc.get("signals") or {}
+    row["signals"] = {name: sig.get(name) for name in SIGNAL_NAMES}
+    return row

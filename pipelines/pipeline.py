@@ -1,0 +1,88 @@
+"""The corpus pipeline graph: read -> process -> (dedup) -> write, plus stats.json.
+
+    files ─ReadRecords─┬─ docs ─ProcessDocuments─┬─ kept ─[Deduplicate]─┬─ kept ──▶ OUT/data/
+                       │                         └─ dropped ─────────────┴─ dropped ▶ OUT/dropped/
+                       └─ malformed ────────────────────────────────────────────────▶ OUT/dead_letter/
+    every record ─▶ one stats event ─▶ CombineGlobally ─▶ OUT/stats.json
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+
+from . import stats as stats_lib
+from .config import PipelineConfig
+from .document import KEPT_SCHEMA, to_kept_row
+from .io import ReadSpec
+from .transforms import DROPPED, MALFORMED, ProcessDocuments, ReadRecords, to_json_line
+
+
+@dataclass
+class RunSpec:
+    inputs: list[str]                 # expanded file paths
+    output: str                       # OUT directory (local or gs://)
+    config: PipelineConfig
+    read: ReadSpec = field(default_factory=ReadSpec)
+    output_format: str = "parquet"    # parquet | jsonl
+    write_dropped: bool = True
+    dedup: tuple[str, ...] = ()       # subset of ("exact", "minhash")
+    prior_indexes: tuple[str, ...] = ()
+    num_shards: int = 0               # 0: let the runner choose
+    progress_dir: str | None = None
+
+
+def join(base: str, *parts: str) -> str:
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems.join(base, *parts)
+
+
+def build(p: beam.Pipeline, spec: RunSpec):
+    read = (
+        p
+        | "ListFiles" >> beam.Create(spec.inputs)
+        | "SpreadFiles" >> beam.Reshuffle()
+        | "Read" >> beam.ParDo(ReadRecords(spec.read)).with_outputs(MALFORMED, main="docs")
+    )
+    processed = (
+        read.docs
+        | "SpreadDocs" >> beam.Reshuffle()
+        | "Process" >> beam.ParDo(ProcessDocuments(spec.config, spec.progress_dir)).with_outputs(DROPPED, main="kept")
+    )
+    kept, dropped = processed.kept, processed[DROPPED]
+    if spec.dedup:
+        from .dedup import DedupConfig, Deduplicate
+
+        dedup_cfg = DedupConfig.from_dict({**(spec.config.raw.get("dedup") or {}), "methods": tuple(spec.dedup)})
+        deduped = kept | "Dedup" >> Deduplicate(
+            dedup_cfg, index_output=join(spec.output, "dedup_index"), prior_indexes=list(spec.prior_indexes))
+        kept = deduped.kept
+        dropped = (dropped, deduped.dropped) | "AllDropped" >> beam.Flatten()
+
+    shards = {"num_shards": spec.num_shards} if spec.num_shards else {}
+    if spec.output_format == "parquet":
+        (kept | "KeptRows" >> beam.Map(to_kept_row)
+              | "WriteKept" >> beam.io.WriteToParquet(join(spec.output, "data", "part"), KEPT_SCHEMA,
+                                                      file_name_suffix=".parquet", **shards))
+    else:
+        (kept | "KeptRows" >> beam.Map(to_kept_row) | "KeptJson" >> beam.Map(to_json_line)
+              | "WriteKept" >> beam.io.WriteToText(join(spec.output, "data", "part"), file_name_suffix=".jsonl.gz", **shards))
+    if spec.write_dropped:
+        (dropped | "DroppedJson" >> beam.Map(to_json_line)
+                 | "WriteDropped" >> beam.io.WriteToText(join(spec.output, "dropped", "part"), file_name_suffix=".jsonl.gz", **shards))
+    (read[MALFORMED] | "DeadJson" >> beam.Map(to_json_line)
+                     | "WriteDeadLetter" >> beam.io.WriteToText(join(spec.output, "dead_letter", "part"), file_name_suffix=".jsonl.gz"))
+
+    reasons = spec.config.drop_reasons()
+    stats_path = join(spec.output, "stats.json")
+    events = (
+        kept | "KeptEvents" >> beam.Map(stats_lib.kept_event),
+        dropped | "DroppedEvents" >> beam.Map(stats_lib.dropped_event),
+        read[MALFORMED] | "MalformedEvents" >> beam.Map(stats_lib.malformed_event),
+    )
+    (events | "AllEvents" >> beam.Flatten()
+            | "CountEvents" >> beam.CombineGlobally(stats_lib.StatsCombineFn())
+            | "Summarize" >> beam.Map(stats_lib.summarize, reasons)
+            | "WriteStats" >> beam.Map(stats_lib.write_json, stats_path))
+    return kept, dropped, read[MALFORMED]

@@ -1,0 +1,24 @@
+"""The Dataflow job is built offline (--dry_run=True): graph, worker dependencies, options."""
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+from pipelines.cli import _beam_args
+from pipelines.config import PipelineConfig
+from pipelines.pipeline import RunSpec, build
+
+
+def test_dataflow_dry_run_builds_the_job():
+    args = _beam_args(["--runner=DataflowRunner", "--project=roots-test", "--region=us-central1",
+                       "--temp_location=gs://roots-test-bucket/tmp", "--dry_run=True", "--no_auth"])
+    assert any(a.startswith("--setup_file=") and a.endswith("setup.py") for a in args)
+    p = beam.Pipeline(options=PipelineOptions(args))
+    build(p, RunSpec(inputs=["gs://roots-test-bucket/raw/2026-11-01/a.jsonl.gz"],
+                     output="gs://roots-test-bucket/out", config=PipelineConfig.load()))
+    result = p.run()
+    job = result.job
+    names = {t.unique_name for t in job.proto_pipeline.components.transforms.values()}
+    assert {"Read", "Process", "WriteKept", "WriteDropped", "WriteDeadLetter", "WriteStats"} <= names
+    staged = {d.role_payload for env in job.proto_pipeline.components.environments.values() for d in env.dependencies}
+    assert any(b"workflow.tar.gz" in payload for payload in staged)  # our package, built from setup.py
+    assert job.options.view_as(SetupOptions).setup_file.endswith("setup.py")
+    assert job.proto.name.startswith("beamapp-")

@@ -1,0 +1,127 @@
+"""The whole pipeline on the real corpus with the multi-process DirectRunner."""
+import glob
+import gzip
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.cli import main
+from pipelines.document import KEPT_SCHEMA
+from pipelines.stats import check_conservation
+
+
+def _jsonl_gz(pattern):
+    rows = []
+    for path in sorted(glob.glob(pattern)):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            rows.extend(json.loads(l) for l in f)
+    return rows
+
+
+def _run(*args):
+    return main(["run", *map(str, args), "--no_progress"])
+
+
+@pytest.fixture(scope="module")
+def corpus_run(tmp_path_factory, corpus_dir):
+    out = tmp_path_factory.mktemp("corpus_run")
+    assert _run("--input", corpus_dir / "*.jsonl", "--output", out, "--dedup", "none",
+                "--direct_num_workers=2", "--direct_running_mode=multi_processing") == 0
+    return out
+
+
+@pytest.mark.slow
+def test_every_input_document_is_accounted_for(corpus_run, corpus_docs):
+    stats = json.loads((corpus_run / "stats.json").read_text())
+    check_conservation(stats)
+    assert stats["read"] == len(corpus_docs) == 38467
+    assert stats["malformed"] == 0
+
+    kept = pq.ParquetDataset(str(corpus_run / "data")).read()
+    dropped = _jsonl_gz(str(corpus_run / "dropped" / "*.jsonl.gz"))
+    assert kept.num_rows == stats["kept"]
+    assert len(dropped) == sum(stats["dropped"].values())
+    ids = kept.column("id").to_pylist() + [d["id"] for d in dropped]
+    assert sorted(ids) == sorted(corpus_docs)          # each input exactly once
+    by_reason = {}
+    for d in dropped:
+        by_reason[d["reason"]] = by_reason.get(d["reason"], 0) + 1
+    assert by_reason == stats["dropped"]
+
+
+@pytest.mark.slow
+def test_output_schema_languages_and_funnel(corpus_run):
+    stats = json.loads((corpus_run / "stats.json").read_text())
+    kept = pq.ParquetDataset(str(corpus_run / "data")).read()
+    assert kept.schema.names == KEPT_SCHEMA.names
+    assert set(kept.column("lang").to_pylist()) == {"zh", "en"}
+    assert stats["languages"]["zh"]["kept"] > 5000 and stats["languages"]["en"]["kept"] > 1000
+    assert stats["bytes"]["kept"] == sum(len(t.encode()) for t in kept.column("text").to_pylist())
+    assert {"language", "language_score", "stopwords"} <= set(stats["dropped"])
+    assert stats["run"]["docs_per_s"] > 0
+    assert (corpus_run / "funnel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Kept text is cleaned: no control characters, no full-width digits.
+    sample = "".join(kept.column("text").to_pylist()[:2000])
+    assert not any(c in sample for c in "\x00\u200b０１２３")
+
+
+@pytest.mark.slow
+def test_bad_inputs_finish_with_dead_letters_and_named_drops(tmp_path, corpus_docs):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    real = [d for d in corpus_docs.values() if d["source"] == "c4-en"][:20]
+    with (raw / "good.jsonl").open("w", encoding="utf-8") as f:
+        for d in real:
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    (raw / "empty.jsonl").write_bytes(b"")
+    (raw / "bad.jsonl").write_bytes(
+        b'{"id": "x1", "text": "unterminated\n'
+        b'{"id": "x2", "content": "no text field"}\n'
+        b'{"id": "x3", "text": "caf\xe9 latin-1"}\n'
+        b'{"id": "x4", "text": ""}\n')
+    huge_text = (real[0]["text"] + "\n") * (50_000_000 // len(real[0]["text"]))
+    with (raw / "huge.jsonl").open("w", encoding="utf-8") as f:
+        f.write(json.dumps({"id": "huge", "text": huge_text}) + "\n")
+    out = tmp_path / "out"
+    assert _run("--input", raw / "*.jsonl", "--output", out, "--output_format", "jsonl", "--dedup", "none",
+                "--direct_num_workers=1") == 0
+    stats = json.loads((out / "stats.json").read_text())
+    check_conservation(stats)
+    assert stats["read"] == 20 + 4 + 1
+    assert stats["malformed"] == 3
+    assert stats["dropped"]["doc_too_long"] == 1 and stats["dropped"]["empty"] == 1
+    dead = _jsonl_gz(str(out / "dead_letter" / "*.jsonl.gz"))
+    assert sorted(d["error"].split(":")[0] for d in dead) == ["invalid JSON", "missing text field 'text'",
+                                                             "undecodable bytes (not UTF-8)"]
+    kept = _jsonl_gz(str(out / "data" / "*.jsonl.gz"))
+    assert len(kept) == stats["kept"] > 0 and set(kept[0]) == set(KEPT_SCHEMA.names)
+    huge = next(d for d in _jsonl_gz(str(out / "dropped" / "*.jsonl.gz")) if d["id"] == "huge")
+    assert huge["reason"] == "doc_too_long" and len(huge["text"]) == len(huge_text)  # nothing lost
+
+
+def test_errors_before_any_work(tmp_path, corpus_dir, capsys):
+    assert _run("--input", tmp_path / "nothing-*.jsonl", "--output", tmp_path / "o") == 2
+    assert "matches no file" in capsys.readouterr().err
+    out = tmp_path / "existing"
+    out.mkdir()
+    (out / "stats.json").write_text("{}")
+    assert _run("--input", corpus_dir / "docs-00005-of-00006.jsonl", "--output", out) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    bad_cfg = tmp_path / "bad.yaml"
+    bad_cfg.write_text("filters:\n  word_count:\n    en: {minimum: 3}\n")
+    assert _run("--input", corpus_dir / "docs-00005-of-00006.jsonl", "--output", tmp_path / "o2", "--config", bad_cfg) == 2
+    assert "unknown keys" in capsys.readouterr().err
+    assert _run("--input", corpus_dir / "docs-00005-of-00006.jsonl", "--output", tmp_path / "o3", "--dedup", "fuzzy") == 2
+    assert "unknown method" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_overwrite_replaces_previous_outputs(tmp_path, corpus_dir):
+    out = tmp_path / "out"
+    small = corpus_dir / "docs-00005-of-00006.jsonl"
+    assert _run("--input", small, "--output", out, "--dedup", "none", "--direct_num_workers=1") == 0
+    (out / "data" / "stale-part.parquet").write_bytes(b"stale")
+    assert _run("--input", small, "--output", out, "--dedup", "none", "--overwrite", "--direct_num_workers=1") == 0
+    assert not (out / "data" / "stale-part.parquet").exists()
+    assert json.loads((out / "stats.json").read_text())["read"] == 2179
