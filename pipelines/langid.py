@@ -46,9 +46,17 @@ def _local_copy(path: str) -> str:
     return local
 
 
+# GlotLID and other ISO 639-3 models: the codes the pipeline's configs name in ISO 639-1.
+_ISO3_TO_ISO1 = {
+    "eng": "en", "zho": "zh", "deu": "de", "fra": "fr", "spa": "es", "rus": "ru", "jpn": "ja", "kor": "ko",
+    "por": "pt", "ita": "it", "nld": "nl", "pol": "pl", "ukr": "uk", "ara": "ar", "hin": "hi", "vie": "vi",
+    "tha": "th", "ind": "id", "tur": "tr", "pes": "fa", "fas": "fa", "ell": "el", "heb": "he",
+}
+
+
 def _label_to_lang(label: str) -> str:
-    lang = label.replace("__label__", "")
-    lang = lang.split("_")[0]  # GlotLID labels look like cmn_Hani
+    lang = label.replace("__label__", "").split("_")[0]  # GlotLID labels look like cmn_Hani
+    lang = _ISO3_TO_ISO1.get(lang, lang)
     return "zh" if lang in CHINESE_LABELS else lang
 
 

@@ -26,7 +26,8 @@ def _run(*args):
 @pytest.fixture(scope="module")
 def corpus_run(tmp_path_factory, corpus_dir):
     out = tmp_path_factory.mktemp("corpus_run")
-    assert _run("--input", corpus_dir / "*.jsonl", "--output", out, "--dedup", "none",
+    # Default stages (dedup included) on the multi-process local runner.
+    assert _run("--input", corpus_dir / "*.jsonl", "--output", out,
                 "--direct_num_workers=2", "--direct_running_mode=multi_processing") == 0
     return out
 
@@ -48,6 +49,13 @@ def test_every_input_document_is_accounted_for(corpus_run, corpus_docs):
     for d in dropped:
         by_reason[d["reason"]] = by_reason.get(d["reason"], 0) + 1
     assert by_reason == stats["dropped"]
+    # Duplicates point at a document that was kept; the corpus has natural exact and near copies.
+    kept_ids = set(kept.column("id").to_pylist())
+    dups = [d for d in dropped if d["reason"].startswith("duplicate_")]
+    assert stats["dropped"]["duplicate_exact"] > 1000 and stats["dropped"]["duplicate_near"] > 0
+    assert all(d["duplicate_of"] in kept_ids and d["cluster_id"] for d in dups)
+    kept_texts = kept.column("text").to_pylist()
+    assert len(set(kept_texts)) == len(kept_texts)  # no exact duplicate survives
 
 
 @pytest.mark.slow
@@ -125,3 +133,45 @@ def test_overwrite_replaces_previous_outputs(tmp_path, corpus_dir):
     assert _run("--input", small, "--output", out, "--dedup", "none", "--overwrite", "--direct_num_workers=1") == 0
     assert not (out / "data" / "stale-part.parquet").exists()
     assert json.loads((out / "stats.json").read_text())["read"] == 2179
+
+
+@pytest.mark.slow
+def test_next_snapshot_is_deduplicated_against_the_previous_release(tmp_path, corpus_docs):
+    docs = [d for d in corpus_docs.values() if d["source"] in ("c4-en", "zh-paper-abstracts")]
+    first, fresh = docs[:150], docs[150:200]
+    (tmp_path / "s1").mkdir()
+    (tmp_path / "s2").mkdir()
+    with (tmp_path / "s1" / "a.jsonl").open("w", encoding="utf-8") as f:
+        for d in first:
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    release1 = tmp_path / "release1"
+    assert _run("--input", tmp_path / "s1" / "*.jsonl", "--output", release1, "--direct_num_workers=1") == 0
+    kept1 = set(pq.ParquetDataset(str(release1 / "data")).read().column("id").to_pylist())
+    assert kept1 and (release1 / "dedup_index").is_dir()
+
+    # Snapshot 2: reposts of 30 released documents under new ids (10 lightly edited) + 50 new ones.
+    reposted = [d for d in first if d["id"] in kept1][:30]
+    with (tmp_path / "s2" / "b.jsonl").open("w", encoding="utf-8") as f:
+        for i, d in enumerate(reposted):
+            text = d["text"] if i >= 10 else d["text"] + " 转载"
+            f.write(json.dumps({**d, "id": "repost-" + d["id"], "text": text}, ensure_ascii=False) + "\n")
+        for d in fresh:
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    release2 = tmp_path / "release2"
+    assert _run("--input", tmp_path / "s2" / "*.jsonl", "--output", release2, "--direct_num_workers=1",
+                "--prior_index", release1 / "dedup_index") == 0
+    kept2 = set(pq.ParquetDataset(str(release2 / "data")).read().column("id").to_pylist())
+    dropped2 = {d["id"]: d for d in _jsonl_gz(str(release2 / "dropped" / "*.jsonl.gz"))}
+    as_duplicates = 0
+    for d in reposted:
+        rid = "repost-" + d["id"]
+        assert rid not in kept2
+        if dropped2[rid]["reason"].startswith("duplicate_"):  # else an edit tipped a quality filter first
+            as_duplicates += 1
+            assert dropped2[rid]["duplicate_of"] == d["id"]  # the released document, not re-emitted
+    assert as_duplicates >= 27
+    assert sum(dropped2["repost-" + d["id"]]["reason"] == "duplicate_exact" for d in reposted[10:]) == 20
+    assert not kept2 & kept1
+    stats = json.loads((release2 / "stats.json").read_text())
+    check_conservation(stats)
+    assert stats["read"] == 80

@@ -58,6 +58,9 @@ class PipelineConfig:
         BoilerplateConfig.from_dict(self.raw.get("boilerplate"))
         if not self.languages:
             raise ValueError("config: `languages` must name at least one language to keep")
+        from ..dedup import DedupConfig
+
+        DedupConfig.from_dict(self.raw.get("dedup"))
 
     @property
     def languages(self) -> list[str]:

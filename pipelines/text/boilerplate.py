@@ -56,7 +56,8 @@ def approx_words(line: str) -> int:
 class BoilerplateRemover:
     def __init__(self, config: BoilerplateConfig = BoilerplateConfig()):
         self.config = config
-        self._phrases = re.compile("|".join(f"(?:{p})" for p in config.phrases), re.IGNORECASE)
+        # Patterns are lowercase and matched against line.lower(): re.IGNORECASE over Unicode is ~3x slower.
+        self._phrases = re.compile("|".join(f"(?:{p.lower()})" for p in config.phrases))
 
     def __call__(self, text: str) -> tuple[str, int]:
         """(text without boilerplate lines, number of lines removed)."""
@@ -83,7 +84,7 @@ class BoilerplateRemover:
                         keep[k] = False
             i = max(j, i + 1)
         for k, line in enumerate(lines):
-            if keep[k] and line and len(line) <= 300 and self._phrases.search(line):
+            if keep[k] and line and len(line) <= 300 and self._phrases.search(line.lower()):
                 keep[k] = False
         removed = sum(1 for k, l in enumerate(lines) if l and not keep[k])
         kept = "\n".join(l for k, l in enumerate(lines) if keep[k])

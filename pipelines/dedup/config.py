@@ -1,0 +1,98 @@
+"""Dedup settings, loadable from the pipeline's YAML (`DedupConfig.from_dict`)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import cached_property
+
+METHODS = ("exact", "minhash")
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    methods: tuple[str, ...] = METHODS
+    # Jaccard similarity (of shingle sets) at or above which two documents are duplicates.
+    threshold: float = 0.8
+    num_perm: int = 128
+    seed: int = 1
+    # Weights given to datasketch's optimizer (false positive, false negative). Candidates are
+    # verified on the signature estimate afterwards, so a false positive only costs a comparison
+    # while a false negative is lost for good: (0.5, 0.5) finds 40% of pairs at J=0.8.
+    lsh_weights: tuple[float, float] = (0.05, 0.95)
+    # Explicit (bands, rows) to bypass the optimizer, e.g. to match an older index.
+    lsh_params: tuple[int, int] | None = None
+    # Check each LSH candidate pair on the signature estimate (needs signatures in the shuffle
+    # and in the persisted index). Without it every bucket is merged whole.
+    verify: bool = True
+    # Minimum estimated Jaccard to accept a candidate; None means `threshold`.
+    verify_threshold: float | None = None
+    # Shingling: word n-grams for space-delimited languages, character n-grams for Chinese and
+    # other unsegmented scripts (see docs/dedup.md for the measurements behind the defaults).
+    word_ngram: int = 2
+    cjk_ngram: int = 2
+    cjk_unit: str = "char"  # "char" or "word" (jieba words; cjk_ngram then counts words)
+    # Buckets up to this size are verified all-pairs; larger ones are a star around the
+    # smallest id, so a boilerplate page repeated 1e5 times costs n comparisons, not n^2/2.
+    all_pairs_max_bucket: int = 64
+    # Unrolled large-star/small-star rounds of the connected-components step.
+    cc_max_rounds: int = 10
+    # When the rounds are not enough: raise (True) or keep the partial result, which can only
+    # keep extra documents, never drop a wrong one (False).
+    cc_fail_if_unconverged: bool = True
+
+    def __post_init__(self):
+        unknown = set(self.methods) - set(METHODS)
+        if unknown or not self.methods:
+            raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {self.methods}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+        if self.cjk_unit not in ("char", "word"):
+            raise ValueError(f"cjk_unit must be 'char' or 'word', got {self.cjk_unit!r}")
+        if self.word_ngram < 1 or self.cjk_ngram < 1:
+            raise ValueError("n-gram sizes must be >= 1")
+        if self.lsh_params is not None:
+            bands, rows = self.lsh_params
+            if bands * rows > self.num_perm:
+                raise ValueError(f"lsh_params {self.lsh_params} need more than num_perm={self.num_perm} values")
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "DedupConfig":
+        values = dict(values or {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise ValueError(f"unknown dedup settings: {sorted(unknown)}")
+        for name in ("methods", "lsh_weights", "lsh_params"):
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @cached_property
+    def bands_rows(self) -> tuple[int, int]:
+        if self.lsh_params is not None:
+            return tuple(self.lsh_params)
+        from datasketch.lsh import _optimal_param
+
+        return _optimal_param(self.threshold, self.num_perm, *self.lsh_weights)
+
+    @property
+    def min_estimate(self) -> float:
+        return self.threshold if self.verify_threshold is None else self.verify_threshold
+
+    def index_fingerprint(self) -> dict:
+        """Everything that must match for two runs' band hashes to be comparable."""
+        bands, rows = self.bands_rows
+        return {
+            "format": 1,
+            "num_perm": self.num_perm,
+            "seed": self.seed,
+            "scheme": "affine32",
+            "bands": bands,
+            "rows": rows,
+            "word_ngram": self.word_ngram,
+            "cjk_ngram": self.cjk_ngram,
+            "cjk_unit": self.cjk_unit,
+        }

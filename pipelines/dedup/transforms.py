@@ -1,0 +1,212 @@
+"""Beam shell around the pure dedup core: one entry point, `Deduplicate`.
+
+Only small records (ids, keys, signatures) are shuffled to find duplicates; the documents
+themselves are shuffled once, in the final join by id that routes them to kept / dropped.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import apache_beam as beam
+import xxhash
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from pipelines.dedup.buckets import is_new, new_node, node_id, prior_node, star_edges, verified_edges
+from pipelines.dedup.components import ConnectedComponents
+from pipelines.dedup.config import DedupConfig
+from pipelines.dedup.index import EXACT_BAND, ReadIndex, WriteIndex, check_index
+from pipelines.dedup.sketch import MinHasher, band_keys, exact_key, shingles, signature_from_bytes
+
+REASON_EXACT = "duplicate_exact"
+REASON_NEAR = "duplicate_near"
+
+
+class DedupResult(NamedTuple):
+    kept: pvalue.PCollection
+    dropped: pvalue.PCollection
+
+
+class SketchDocs(beam.DoFn):
+    """doc -> (id, (exact key or None, band hashes, signature bytes or None))."""
+
+    def __init__(self, cfg: DedupConfig):
+        self.cfg = cfg
+        self.no_shingles = Metrics.counter("dedup", "docs_without_shingles")
+
+    def setup(self):
+        self.exact = "exact" in self.cfg.methods
+        self.minhash = "minhash" in self.cfg.methods
+        self.bands, self.rows = self.cfg.bands_rows
+        self.hasher = MinHasher(self.cfg) if self.minhash else None
+
+    def process(self, doc):
+        text = doc.get("text") or ""
+        key = exact_key(text) if self.exact else None
+        hashes, sig_bytes = (), None
+        if self.minhash:
+            shingle_set = shingles(text, doc.get("lang"), self.cfg)
+            if shingle_set:
+                sig = self.hasher.signature(shingle_set)
+                hashes = band_keys(sig, self.bands, self.rows)
+                if self.cfg.verify:
+                    sig_bytes = self.hasher.to_bytes(sig)
+            else:
+                self.no_shingles.inc()
+        yield doc["id"], (key, hashes, sig_bytes)
+
+
+def _bucket_entries(item):
+    doc_id, (key, hashes, sig_bytes) = item
+    node = new_node(doc_id)
+    if key is not None:
+        yield (EXACT_BAND, key), (node, None)
+    for band, h in enumerate(hashes):
+        yield (band, h), (node, sig_bytes)
+
+
+class _Nodes:
+    def __init__(self, members):
+        self.members = members
+
+    def __iter__(self):
+        return (node for node, _ in self.members)
+
+
+class BucketEdges(beam.DoFn):
+    """((band, hash), members) -> (child, parent) edges; exact duplicates also to 'exact'."""
+
+    def __init__(self, cfg: DedupConfig):
+        self.cfg = cfg
+        self.oversized = Metrics.counter("dedup", "oversized_buckets")
+        self.lsh_edges = Metrics.counter("dedup", "lsh_edges")
+        self.unverified = Metrics.counter("dedup", "lsh_edges_unverified")
+
+    def process(self, item):
+        (band, _), members = item
+        if band == EXACT_BAND:
+            for child, parent in star_edges(_Nodes(members)):
+                yield child, parent
+                yield pvalue.TaggedOutput("exact", child)
+            return
+        if not self.cfg.verify:
+            edges = ((c, p, False) for c, p in star_edges(_Nodes(members)))
+        else:
+            edges = verified_edges(
+                members,
+                self.cfg.min_estimate,
+                self.cfg.all_pairs_max_bucket,
+                on_large=lambda size: self.oversized.inc(),
+                decode=lambda sig: signature_from_bytes(sig, self.cfg),
+            )
+        count = 0
+        for child, parent, verified in edges:
+            count += 1
+            if not verified:
+                self.unverified.inc()
+            yield child, parent
+        self.lsh_edges.inc(count)
+
+
+def _prior_entry(row):
+    return (row["band"], row["hash"]), (prior_node(row["doc_id"]), row["signature"])
+
+
+class RouteDocs(beam.DoFn):
+    """Joined (id, {doc, root, exact, sketch}) -> kept docs, 'dropped' docs, 'index' rows."""
+
+    def __init__(self, with_index: bool):
+        self.with_index = with_index
+        self.kept = Metrics.counter("dedup", "kept")
+        self.counters = {
+            REASON_EXACT: Metrics.counter("dedup", "duplicates_exact"),
+            REASON_NEAR: Metrics.counter("dedup", "duplicates_near"),
+        }
+
+    def process(self, item):
+        doc_id, joined = item
+        roots = list(joined["root"])
+        for doc in joined["doc"]:
+            if not roots:
+                self.kept.inc()
+                yield doc
+                if self.with_index:
+                    yield from (pvalue.TaggedOutput("index", row) for row in _index_rows(doc_id, joined["sketch"]))
+                continue
+            root = roots[0]
+            reason = REASON_EXACT if list(joined["exact"]) else REASON_NEAR
+            self.counters[reason].inc()
+            yield pvalue.TaggedOutput(
+                "dropped",
+                dict(doc, reason=reason, duplicate_of=node_id(root), cluster_id=xxhash.xxh3_64_hexdigest(root.encode("utf-8"))),
+            )
+
+
+def _index_rows(doc_id, sketches):
+    for key, hashes, sig_bytes in sketches:
+        if key is not None:
+            yield {"band": EXACT_BAND, "hash": key, "doc_id": doc_id, "signature": None}
+        for band, h in enumerate(hashes):
+            yield {"band": band, "hash": h, "doc_id": doc_id, "signature": sig_bytes}
+
+
+class Deduplicate(beam.PTransform):
+    """docs -> DedupResult(kept, dropped).
+
+    Dropped docs gain `reason` (duplicate_exact / duplicate_near), `duplicate_of` (the kept
+    or previously released representative: the smallest id of the cluster, released
+    documents first) and `cluster_id` (opaque, shared by the whole cluster).
+    `index_output`: directory to write this run's index of kept docs to;
+    `prior_indexes`: indexes of earlier releases whose documents win over new ones.
+    """
+
+    def __init__(self, cfg: DedupConfig | dict | None = None, index_output: str | None = None, prior_indexes=()):
+        super().__init__()
+        self.cfg = cfg if isinstance(cfg, DedupConfig) else DedupConfig.from_dict(cfg)
+        self.index_output = index_output
+        self.prior_indexes = list(prior_indexes or ())
+
+    def expand(self, docs):
+        cfg = self.cfg
+        for path in self.prior_indexes:
+            check_index(path, cfg)
+        sketches = docs | "Sketch" >> beam.ParDo(SketchDocs(cfg))
+        entries = [sketches | "BucketEntries" >> beam.FlatMap(_bucket_entries)]
+        bands = {EXACT_BAND} if "exact" in cfg.methods else set()
+        if "minhash" in cfg.methods:
+            bands |= set(range(cfg.bands_rows[0]))
+        for i, path in enumerate(self.prior_indexes):
+            entries.append(
+                docs.pipeline
+                | f"ReadPrior{i}" >> ReadIndex(path)
+                | f"PriorBands{i}" >> beam.Filter(lambda row, bands=frozenset(bands): row["band"] in bands)
+                | f"PriorEntries{i}" >> beam.Map(_prior_entry)
+            )
+        buckets = (
+            entries
+            | "AllEntries" >> beam.Flatten()
+            | "GroupBuckets" >> beam.GroupByKey()
+            | "BucketEdges" >> beam.ParDo(BucketEdges(cfg)).with_outputs("exact", main="edges")
+        )
+        roots = (
+            buckets.edges
+            | "Components" >> ConnectedComponents(cfg.cc_max_rounds, cfg.cc_fail_if_unconverged)
+            | "NewNodesOnly" >> beam.Filter(lambda label: is_new(label[0]))
+            | "RootById" >> beam.Map(lambda label: (node_id(label[0]), label[1]))
+        )
+        exact_ids = buckets.exact | "ExactById" >> beam.Map(lambda node: (node_id(node), True))
+        joined = {
+            "doc": docs | "DocById" >> beam.Map(lambda d: (d["id"], d)),
+            "root": roots,
+            "exact": exact_ids,
+        }
+        if self.index_output:
+            joined["sketch"] = sketches
+        routed = (
+            joined
+            | "JoinById" >> beam.CoGroupByKey()
+            | "Route" >> beam.ParDo(RouteDocs(bool(self.index_output))).with_outputs("dropped", "index", main="kept")
+        )
+        if self.index_output:
+            routed.index | "WriteIndex" >> WriteIndex(self.index_output, cfg)
+        return DedupResult(kept=routed.kept, dropped=routed.dropped)

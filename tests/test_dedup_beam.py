@@ -1,0 +1,187 @@
+"""Deduplicate as a Beam pipeline on a real corpus sample (DirectRunner, 1 and 2 workers)."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.datadir import dataset_path
+from pipelines.dedup import REASON_EXACT, REASON_NEAR, DedupConfig, Deduplicate
+from pipelines.dedup.components import ConnectedComponents
+from pipelines.dedup.quality import (
+    build_sample,
+    clusters_from_dropped,
+    load_corpus,
+    plant_near_duplicate,
+    precision_recall,
+    predicted_pairs,
+    true_pairs,
+)
+
+pytestmark = pytest.mark.slow
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+CFG = DedupConfig()
+MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+
+
+def run_dedup(docs, out_dir, cfg=CFG, extra_args=(), **kwargs):
+    """(kept docs, dropped docs, counters) read back from files, which works in every mode.
+    Input comes from a file too: beam.Create would pickle (and bz2) every document."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(f"{out_dir}/input.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
+    opts = PipelineOptions(["--runner=DirectRunner", *extra_args])
+    p = beam.Pipeline(options=opts)
+    result = (
+        p
+        | "Read" >> beam.io.ReadFromText(f"{out_dir}/input.jsonl")
+        | "Parse" >> beam.Map(json.loads)
+        | "Dedup" >> Deduplicate(cfg, **kwargs)
+    )
+    for name, pcoll in (("kept", result.kept), ("dropped", result.dropped)):
+        pcoll | f"Json{name}" >> beam.Map(json.dumps) | f"Write{name}" >> beam.io.WriteToText(f"{out_dir}/{name}")
+    run = p.run()
+    run.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in run.metrics().query()["counters"]}
+    read = lambda name: [json.loads(line) for f in sorted(glob.glob(f"{out_dir}/{name}*")) for line in open(f)]
+    return read("kept"), read("dropped"), counters
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(dataset_path("corpus_web_mixed"))
+
+
+@pytest.fixture(scope="module")
+def sample(corpus):
+    return build_sample(corpus, n_random=1200, n_planted=200, seed=11)
+
+
+@pytest.fixture(scope="module")
+def one_worker(sample, tmp_path_factory):
+    docs, _ = sample
+    return run_dedup(docs, tmp_path_factory.mktemp("one"))
+
+
+def test_every_document_is_kept_or_dropped_once(sample, one_worker):
+    docs, _ = sample
+    kept, dropped, counters = one_worker
+    assert sorted(d["id"] for d in kept + dropped) == sorted(d["id"] for d in docs)
+    kept_ids = {d["id"] for d in kept}
+    by_id = {d["id"]: d for d in docs}
+    for d in dropped:
+        assert d["reason"] in (REASON_EXACT, REASON_NEAR)
+        assert d["duplicate_of"] in kept_ids and d["duplicate_of"] < d["id"]
+        original = by_id[d["id"]]
+        assert {k: d[k] for k in original} == original  # other fields pass through
+    assert counters["duplicates_exact"] == sum(d["reason"] == REASON_EXACT for d in dropped) > 0
+    assert counters["duplicates_near"] == sum(d["reason"] == REASON_NEAR for d in dropped) > 0
+    assert counters["kept"] == len(kept)
+
+
+def test_precision_and_recall_against_brute_force_jaccard(sample, one_worker):
+    docs, planted = sample
+    kept, dropped, _ = one_worker
+    truth, _ = true_pairs(docs, CFG)
+    rep = clusters_from_dropped([d["id"] for d in docs], dropped)
+    precision, recall = precision_recall(predicted_pairs(rep), truth)
+    assert len(truth) > 300  # natural exact duplicates + planted near-duplicates
+    assert precision >= 0.95 and recall >= 0.90, (precision, recall)
+    # Lightly edited copies (< 3% of words) are found in both languages.
+    for lang in ("zh", "en"):
+        light = [(a, b) for a, b, rate in planted if rate < 0.03 and a.startswith("zh-") == (lang == "zh")]
+        found = sum(rep[a] == rep[b] for a, b in light)
+        assert light and found / len(light) >= 0.8, (lang, found, len(light))
+
+
+def test_cluster_fields(sample, one_worker):
+    kept, dropped, _ = one_worker
+    clusters = {}
+    for d in dropped:
+        clusters.setdefault(d["cluster_id"], set()).add(d["duplicate_of"])
+    assert all(len(reps) == 1 for reps in clusters.values())
+    assert len(clusters) == len({d["duplicate_of"] for d in dropped})
+
+
+def test_same_clusters_with_two_worker_processes(sample, one_worker, tmp_path):
+    docs, _ = sample
+    kept, dropped, _ = run_dedup(docs, tmp_path, extra_args=MULTI)
+    _, dropped_one, _ = one_worker
+    as_map = lambda ds: {d["id"]: (d["duplicate_of"], d["cluster_id"], d["reason"]) for d in ds}
+    assert as_map(dropped) == as_map(dropped_one)
+
+
+def test_oversized_bucket_and_short_documents(corpus, tmp_path):
+    """3,000 variants of one templated page plus texts shorter than a shingle."""
+    page = next(d for d in corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
+    docs = [dict(page, id=f"tpl-{i:05d}", text=f"{page['text']}\nPage {i} of 3000") for i in range(3000)]
+    shorts = ["好", "好。", "很好", "ok", "OK!", "fine", "", "  "]
+    docs += [{"id": f"short-{i}", "text": t, "lang": "zh" if i < 3 else "en"} for i, t in enumerate(shorts)]
+    kept, dropped, counters = run_dedup(docs, tmp_path, cfg=DedupConfig(all_pairs_max_bucket=32))
+    kept_ids = {d["id"] for d in kept}
+    assert "tpl-00000" in kept_ids and not any(i.startswith("tpl-") and i != "tpl-00000" for i in kept_ids)
+    assert counters["oversized_buckets"] > 0
+    # Exact copies after normalization merge; different short texts never do.
+    short_rep = {d["id"]: d["duplicate_of"] for d in dropped if d["id"].startswith("short-")}
+    assert short_rep == {"short-1": "short-0", "short-4": "short-3", "short-7": "short-6"}
+
+
+def test_index_round_trip_against_a_prior_release(sample, tmp_path):
+    docs, _ = sample
+    first, second = docs[: len(docs) // 2], docs[len(docs) // 2 :]
+    index = str(tmp_path / "release1_index")
+    kept1, _, _ = run_dedup(first, tmp_path / "r1", index_output=index)
+    assert glob.glob(f"{index}/*.parquet")
+    kept1_ids = {d["id"] for d in kept1}
+    rng = __import__("random").Random(4)
+    copies = [dict(d, id=f"new-copy-{i}") for i, d in enumerate(kept1[:40])]
+    edited = [
+        dict(d, id=f"new-edit-{i}", text=plant_near_duplicate(d["text"], d["lang"], 0.01, rng, ["x", "y"]))
+        for i, d in enumerate(d for d in kept1 if len(d["text"]) > 800)
+    ][:20]
+    snapshot = second + copies + edited
+    kept2, dropped2, _ = run_dedup(snapshot, tmp_path / "r2", prior_indexes=[index])
+    assert sorted(d["id"] for d in kept2 + dropped2) == sorted(d["id"] for d in snapshot)
+    assert not kept1_ids & {d["id"] for d in kept2 + dropped2}  # prior docs never re-emitted
+    dup_of = {d["id"]: d for d in dropped2}
+    for i, d in enumerate(copies):
+        assert dup_of[d["id"]]["duplicate_of"] == kept1[i]["id"]
+        assert dup_of[d["id"]]["reason"] == REASON_EXACT
+    found = sum(dup_of.get(d["id"], {}).get("duplicate_of") in kept1_ids for d in edited)
+    assert found >= 0.9 * len(edited), (found, len(edited))
+    # The second half alone, deduplicated without the index, keeps more.
+    kept_alone, _, _ = run_dedup(snapshot, tmp_path / "r3")
+    assert len(kept_alone) > len(kept2)
+
+
+def test_prior_index_with_other_settings_is_refused(sample, tmp_path):
+    docs, _ = sample
+    index = str(tmp_path / "idx")
+    run_dedup(docs[:50], tmp_path / "a", index_output=index)
+    p = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))
+    with pytest.raises(ValueError, match="other settings"):
+        p | beam.Create(docs[:5]) | Deduplicate(DedupConfig(num_perm=64), prior_indexes=[index])
+
+
+def _components(edges, rounds, out_dir):
+    with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
+        out = p | beam.Create(edges) | ConnectedComponents(max_rounds=rounds)
+        out | beam.Map(json.dumps) | beam.io.WriteToText(f"{out_dir}/labels")
+    return dict(json.loads(line) for f in glob.glob(f"{out_dir}/labels*") for line in open(f))
+
+
+def test_connected_components_converge_or_fail_loudly(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    names = [f"n{i:03d}" for i in range(200)]
+    rng.shuffle(names)
+    path = [(max(a, b), min(a, b)) for a, b in zip(names, names[1:])]  # one long chain
+    labels = _components(path, 10, tmp_path / "ten")
+    assert labels == {n: "n000" for n in names if n != "n000"}
+    with pytest.raises(Exception, match="did not converge"):
+        _components(path, 1, tmp_path / "one")
