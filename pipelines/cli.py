@@ -2,6 +2,7 @@
 
     roots-pipeline run --input 'raw/*.jsonl.gz' --output out/ [--config my.yaml] [Beam options...]
     roots-pipeline run ... --runner DataflowRunner --project P --region R --temp_location gs://b/tmp
+    roots-pipeline refresh --input 'gs://raw/2026-11-*/*.jsonl.gz' --releases gs://corpus/releases/
     roots-pipeline stats out/            # print a run's stats and redraw its funnel chart
 
 Flags this CLI does not know are handed to Beam's PipelineOptions unchanged.
@@ -34,26 +35,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"roots-pipeline {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="clean, identify language, filter and deduplicate raw text")
-    run.add_argument("--input", action="append",
-                     help="file or glob (local or gs://); repeat for several "
-                          "(default: $ROOTS_DATA_DIR/corpus_web_mixed/*.jsonl, the bundled real corpus)")
+    _add_run_flags(run, input_help="(default: $ROOTS_DATA_DIR/corpus_web_mixed/*.jsonl, the bundled real corpus)")
     run.add_argument("--output", required=True, help="output directory (local or gs://)")
-    run.add_argument("--config", help="YAML overriding pipelines/config/default.yaml")
-    run.add_argument("--input_format", "--input-format", default="auto", choices=["auto", "jsonl", "parquet", "text"])
-    run.add_argument("--text_field", "--text-field", help="field holding the text (default from config: text)")
-    run.add_argument("--output_format", "--output-format", default="parquet", choices=["parquet", "jsonl"])
-    run.add_argument("--no_dropped", "--no-dropped", action="store_true",
-                     help="do not write dropped documents (counts still go to stats.json)")
-    run.add_argument("--dedup", default=None,
-                     help="comma list of exact,minhash or 'none' (default: the config's dedup.methods)")
-    run.add_argument("--prior_index", "--prior-index", action="append", default=[],
-                     help="dedup index of an earlier release to deduplicate against (repeatable)")
-    run.add_argument("--num_shards", "--num-shards", type=int, default=0)
     run.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in --output")
-    run.add_argument("--no_progress", "--no-progress", action="store_true")
+    ref = sub.add_parser("refresh", help="process only new input files into the next release, deduplicated "
+                                         "against every earlier release")
+    _add_run_flags(ref, input_help="(required)")
+    ref.add_argument("--releases", required=True, help="directory of releases (local or gs://)")
     st = sub.add_parser("stats", help="print a finished run's statistics and redraw funnel.png")
     st.add_argument("output")
     return parser
+
+
+def _add_run_flags(p: argparse.ArgumentParser, input_help: str) -> None:
+    p.add_argument("--input", action="append", help=f"file or glob (local or gs://); repeat for several {input_help}")
+    p.add_argument("--config", help="YAML overriding pipelines/config/default.yaml")
+    p.add_argument("--input_format", "--input-format", default="auto", choices=["auto", "jsonl", "parquet", "text"])
+    p.add_argument("--text_field", "--text-field", help="field holding the text (default from config: text)")
+    p.add_argument("--output_format", "--output-format", default="parquet", choices=["parquet", "jsonl"])
+    p.add_argument("--no_dropped", "--no-dropped", action="store_true",
+                   help="do not write dropped documents (counts still go to stats.json)")
+    p.add_argument("--dedup", default=None,
+                   help="comma list of exact,minhash or 'none' (default: the config's dedup.methods)")
+    p.add_argument("--prior_index", "--prior-index", action="append", default=[],
+                   help="dedup index of an earlier release to deduplicate against (repeatable)")
+    p.add_argument("--num_shards", "--num-shards", type=int, default=0)
+    p.add_argument("--no_progress", "--no-progress", action="store_true")
+    p.add_argument("--wait", action="store_true",
+                   help="remote runners: wait for the job, then check the counts and draw funnel.png")
 
 
 def _beam_args(extra: list[str]) -> list[str]:
@@ -181,7 +190,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
         p = beam.Pipeline(options=PipelineOptions(beam_args))
         build(p, spec)
         result = p.run()
-        if not local and "--wait_until_finish" not in extra and not getattr(args, "wait", False):
+        if not local and not args.wait:
             # Remote runners: the job writes stats.json itself; `roots-pipeline stats OUT` draws it later.
             print(f"submitted: {getattr(result, 'job_id', lambda: '?')()}", file=sys.stderr)
             return None
@@ -225,6 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             run(args, extra)
+        elif args.command == "refresh":
+            from .refresh import refresh
+
+            if not args.input:
+                raise UsageError("refresh needs --input")
+            if args.dedup == "none":
+                raise UsageError("refresh deduplicates against earlier releases: --dedup none is not allowed")
+            refresh(args, extra)
         elif args.command == "stats":
             if extra:
                 raise UsageError(f"unknown arguments: {' '.join(extra)}")

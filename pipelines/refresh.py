@@ -1,0 +1,182 @@
+"""Scheduled, incremental corpus releases.
+
+    roots-pipeline refresh --input 'gs://raw/2026-11-*/*.jsonl.gz' --releases gs://corpus/releases/
+
+A release directory is `RELEASES/release-NNNNN/` holding the usual run outputs (data/,
+dropped/, dead_letter/, dedup_index/, stats.json, funnel.png) and `manifest.json`, which lists
+every input file it consumed with a content fingerprint. A release exists only once its
+manifest does: the manifest is written last, so a crash leaves no half-release that readers
+or the next refresh would trust.
+
+A refresh processes only input files that no earlier manifest lists (same path and
+fingerprint), deduplicates them against every earlier release's persisted band index, and
+publishes the next release. The same input twice is a no-op; a killed run is redone from
+scratch on the next call and ends with the same release as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+from apache_beam.io.filesystems import FileSystems
+
+from . import __version__
+from . import stats as stats_lib
+
+MANIFEST = "manifest.json"
+_RELEASE_RE = re.compile(r"^release-(\d{5})$")
+_STAGING_PREFIX = "_staging-"
+
+
+@dataclass(frozen=True)
+class Release:
+    number: int
+    path: str
+    manifest: dict
+
+    @property
+    def name(self) -> str:
+        return f"release-{self.number:05d}"
+
+    @property
+    def dedup_index(self) -> str:
+        return FileSystems.join(self.path, "dedup_index")
+
+
+def _children(directory: str) -> list[str]:
+    """Immediate child names (files and 'directories') under a local or object-store path."""
+    if "://" not in directory:
+        return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+    prefix = directory.rstrip("/") + "/"
+    names = set()
+    for m in FileSystems.match([prefix + "**"])[0].metadata_list:
+        rest = m.path[len(prefix):]
+        if rest:
+            names.add(rest.split("/")[0])
+    return sorted(names)
+
+
+def fingerprint(path: str) -> str:
+    """Content fingerprint: SHA-256 for local files; object stores already keep a checksum
+    (GCS: crc32c/md5), which is cheaper than downloading the file to hash it."""
+    if "://" not in path:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return "sha256:" + h.hexdigest()
+    size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+    return f"{FileSystems.get_scheme(path)}:{FileSystems.checksum(path)}:{size}"
+
+
+def list_releases(releases_dir: str) -> list[Release]:
+    """Complete releases (those with a manifest), oldest first."""
+    out = []
+    for name in _children(releases_dir):
+        m = _RELEASE_RE.match(name)
+        if not m:
+            continue
+        path = FileSystems.join(releases_dir, name)
+        manifest_path = FileSystems.join(path, MANIFEST)
+        if FileSystems.exists(manifest_path):
+            out.append(Release(int(m.group(1)), path, stats_lib.read_json(manifest_path)))
+    return sorted(out, key=lambda r: r.number)
+
+
+def remove_incomplete(releases_dir: str) -> list[str]:
+    """Delete staging directories and release directories without a manifest (crash leftovers)."""
+    removed = []
+    for name in _children(releases_dir):
+        path = FileSystems.join(releases_dir, name)
+        incomplete = _RELEASE_RE.match(name) and not FileSystems.exists(FileSystems.join(path, MANIFEST))
+        if name.startswith(_STAGING_PREFIX) or incomplete:
+            FileSystems.delete([path])
+            removed.append(name)
+    return removed
+
+
+def processed_inputs(releases: list[Release]) -> dict[str, str]:
+    """path -> fingerprint of every input an earlier release consumed."""
+    seen = {}
+    for r in releases:
+        for item in r.manifest.get("inputs", []):
+            seen[item["path"]] = item["fingerprint"]
+    return seen
+
+
+def plan(inputs: list[str], releases: list[Release]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(new (path, fingerprint) pairs to process, paths already released unchanged)."""
+    seen = processed_inputs(releases)
+    new, unchanged = [], []
+    for path in inputs:
+        fp = fingerprint(path)
+        if seen.get(path) == fp:
+            unchanged.append(path)
+        else:
+            new.append((path, fp))
+    return new, unchanged
+
+
+def publish(staging: str, final: str) -> None:
+    """Move a finished staging directory to its release name, manifest last."""
+    if "://" not in staging:
+        os.replace(staging, final)  # one atomic rename; the manifest is already inside
+        return
+    prefix = staging.rstrip("/") + "/"
+    files = [m.path for m in FileSystems.match([prefix + "**"])[0].metadata_list]
+    body = [p for p in files if not p.endswith("/" + MANIFEST)]
+    FileSystems.rename(body, [FileSystems.join(final, p[len(prefix):]) for p in body])
+    FileSystems.rename([FileSystems.join(staging, MANIFEST)], [FileSystems.join(final, MANIFEST)])
+    FileSystems.delete([staging])
+
+
+def refresh(args, extra: list[str]) -> Release | None:
+    """Process the new inputs into the next release; None when there is nothing new."""
+    from .cli import UsageError, run
+    from .io import expand_inputs
+
+    try:
+        inputs = expand_inputs(args.input)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    releases_dir = args.releases
+    if "://" not in releases_dir:
+        os.makedirs(releases_dir, exist_ok=True)
+    removed = remove_incomplete(releases_dir)
+    if removed:
+        print(f"refresh: removed unfinished {', '.join(removed)} (an earlier run did not complete)", file=sys.stderr)
+    releases = list_releases(releases_dir)
+    new, unchanged = plan(inputs, releases)
+    print(f"refresh: {len(inputs)} input file(s): {len(new)} new, {len(unchanged)} already released "
+          f"in {len(releases)} release(s)", file=sys.stderr)
+    if not new:
+        print("refresh: nothing to do", file=sys.stderr)
+        return None
+
+    number = (releases[-1].number if releases else 0) + 1
+    name = f"release-{number:05d}"
+    staging = FileSystems.join(releases_dir, _STAGING_PREFIX + name)
+    final = FileSystems.join(releases_dir, name)
+    args.input = [path for path, _ in new]
+    args.output = staging
+    args.overwrite = True
+    args.prior_index = [r.dedup_index for r in releases] + list(args.prior_index or [])
+    args.wait = True  # the manifest may only be written once the data is complete
+    stats = run(args, extra)
+    manifest = {
+        "release": number,
+        "name": name,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "roots_version": __version__,
+        "previous": [r.name for r in releases],
+        "inputs": [{"path": path, "fingerprint": fp} for path, fp in new],
+        "stats": {k: stats[k] for k in ("read", "kept", "malformed", "dropped", "bytes")},
+    }
+    stats_lib.write_json(manifest, FileSystems.join(staging, MANIFEST))
+    publish(staging, final)
+    print(f"refresh: published {final}", file=sys.stderr)
+    return Release(number, final, manifest)

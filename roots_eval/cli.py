@@ -1,0 +1,106 @@
+"""roots-eval: score checkpoints on the task registry and publish leaderboards."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _batch_size(value: str):
+    if value == "auto":
+        return value
+    try:
+        size = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--batch-size must be a positive integer or 'auto', got {value!r}") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError("--batch-size must be at least 1")
+    return size
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roots-eval", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="score a model on tasks and write a results JSON")
+    run.add_argument("--model", required=True, help="checkpoint folder (roots_model, classifier or Hugging Face)")
+    run.add_argument("--model-type", default="auto", choices=["auto", "roots", "classifier", "hf"])
+    run.add_argument("--tasks", default="all", help="'all' or comma-separated task names, datasets, categories (classification, translation, qa, summarization) or languages (zh, en)")
+    run.add_argument("--output", required=True, help="results JSON; samples go to <stem>.samples/, the output cache to <stem>.cache.sqlite")
+    run.add_argument("--batch-size", type=_batch_size, default="auto")
+    run.add_argument("--limit", type=int, default=None, help="score only the first N docs of each task's stable subset")
+    run.add_argument("--num-fewshot", type=int, default=None, help="override every task's few-shot count")
+    run.add_argument("--max-new-tokens", type=int, default=None, help="cap generation length (quick CPU runs)")
+    run.add_argument("--bootstrap-iters", type=int, default=1000)
+    run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    run.add_argument("--task-dir", action="append", default=[], help="extra folder of task YAML files")
+    run.add_argument("--no-cache", action="store_true", help="recompute every model output")
+
+    board = sub.add_parser("leaderboard", help="Markdown + HTML leaderboard from result files")
+    board.add_argument("results", nargs="+", help="results JSON files")
+    board.add_argument("--output", required=True, help="folder for leaderboard.md and index.html")
+
+    tasks = sub.add_parser("list-tasks", help="list the task registry")
+    tasks.add_argument("--task-dir", action="append", default=[])
+    return parser
+
+
+def main(argv=None) -> int:
+    # datasets and evaluate would otherwise retry the Hub for ~20 s before giving up
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    if args.command == "list-tasks":
+        return _list_tasks(args)
+    if args.command == "leaderboard":
+        from roots_eval.leaderboard import build_leaderboard
+
+        return build_leaderboard(args.results, args.output)
+    return _run(args)
+
+
+def _list_tasks(args) -> int:
+    from roots_eval.task import load_tasks
+
+    tasks, errors = load_tasks("all", [Path(d) for d in args.task_dir])
+    print(f"{'task':28} {'ver':>3} {'lang':4} {'category':14} {'type':16} {'shots':>5}  metrics")
+    for t in tasks:
+        metrics = ", ".join(m.name + (f"({', '.join(f'{k}={v}' for k, v in m.args.items())})" if m.args else "") for m in t.metrics)
+        print(f"{t.name:28} {t.version:>3} {t.language:4} {t.category:14} {t.output_type:16} {t.num_fewshot:>5}  {metrics}")
+    for name, message in errors.items():
+        print(f"ERROR {name}: {message}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _run(args) -> int:
+    import torch
+
+    from roots_eval.evaluator import EvalConfig
+    from roots_eval.models import ModelLoadError, load_model
+    from roots_eval.runner import run
+    from roots_eval.task import load_tasks
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tasks, errors = load_tasks(args.tasks, [Path(d) for d in args.task_dir])
+    for name, message in errors.items():
+        print(f"[roots-eval] task {name} skipped: {message}", file=sys.stderr)
+    if not tasks:
+        print("[roots-eval] no task to run", file=sys.stderr)
+        return 2
+    try:
+        model = load_model(args.model, args.model_type, device=device, batch_size=args.batch_size)
+    except ModelLoadError as exc:
+        print(f"[roots-eval] error: {exc}", file=sys.stderr)
+        return 2
+    config = EvalConfig(limit=args.limit, num_fewshot=args.num_fewshot, max_new_tokens=args.max_new_tokens,
+                        bootstrap_iters=args.bootstrap_iters)
+    results = run(model, tasks, args.output, config, task_errors=errors, use_cache=not args.no_cache,
+                  extra_config={"batch_size": args.batch_size, "device": device, "dtype": "float32"})
+    print(f"[roots-eval] wrote {args.output}: {len(results['results'])} task(s) scored, {len(results['errors'])} failed",
+          file=sys.stderr)
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

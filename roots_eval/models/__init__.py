@@ -1,0 +1,55 @@
+"""Model adapters: roots_model checkpoints, roots_model classifiers, Hugging Face causal LMs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from roots_eval.models.base import (
+    GenerationRequest,
+    LanguageModel,
+    LoglikelihoodRequest,
+    ModelLoadError,
+)
+
+MODEL_TYPES = ("auto", "roots", "classifier", "hf")
+
+__all__ = ["GenerationRequest", "LanguageModel", "LoglikelihoodRequest", "ModelLoadError", "load_model", "MODEL_TYPES"]
+
+
+def detect_type(path: Path) -> str:
+    if not path.exists():
+        raise ModelLoadError(f"model path {path} does not exist")
+    if (path / "classifier.json").is_file():
+        return "classifier"
+    if (path / "checkpoint.json").is_file() or (path / "checkpoints").is_dir():
+        return "roots"
+    config = path / "config.json"
+    if config.is_file():
+        try:
+            if "model_type" in json.loads(config.read_text()):
+                return "hf"
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"model path {path}: config.json is unreadable ({exc})") from exc
+    raise ModelLoadError(
+        f"model path {path}: not a roots_model checkpoint (no checkpoint.json), classifier (no classifier.json) "
+        "or Hugging Face model (no config.json with model_type); pass --model-type to force one"
+    )
+
+
+def load_model(path: str | Path, model_type: str = "auto", device: str = "cpu", batch_size: int | str = 8,
+               show_progress: bool = True) -> LanguageModel:
+    path = Path(path)
+    kind = detect_type(path) if model_type == "auto" else model_type
+    if kind == "roots":
+        from roots_eval.models.roots import RootsLM
+
+        return RootsLM(path, device=device, batch_size=batch_size, show_progress=show_progress)
+    if kind == "classifier":
+        from roots_eval.models.classifier import RootsClassifier
+
+        return RootsClassifier(path, batch_size=batch_size)
+    if kind == "hf":
+        from roots_eval.models.hf import HFCausalLM
+
+        return HFCausalLM(path, device=device, batch_size=batch_size, show_progress=show_progress)
+    raise ModelLoadError(f"unknown model type {kind!r}; choose from {', '.join(MODEL_TYPES)}")

@@ -1,0 +1,133 @@
+"""Hugging Face transformers causal LMs from a local folder (optional extra `roots[hf]`).
+
+Scored the way `RootsLM` scores a roots_model checkpoint, so that an exported checkpoint
+(`roots_model.export.export_llama`) gets the same numbers through either backend:
+
+- every context starts with the model's BOS token when it has one (an exported roots model's
+  BOS is `<|endoftext|>`, the token every training document follows; Llama-style models
+  expect their `<s>`); models without a BOS get one only before an empty context (their EOS);
+- special-token strings typed in a dataset are text, never control tokens;
+- greedy generation stops per row at EOS or at the first stop string, and never picks a
+  padded embedding row the tokenizer has no token for.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from roots_eval.models.base import GenerationRequest, ModelLoadError, cut_at_stop, hash_path
+from roots_eval.models.torch_lm import TorchCausalLM
+
+
+class HFCausalLM(TorchCausalLM):
+    kind = "hf"
+
+    def __init__(self, path: str | Path, device: str = "cpu", batch_size: int | str = 8, show_progress: bool = True,
+                 prepend_bos: bool | None = None):
+        try:
+            import transformers
+        except ImportError as exc:
+            raise ModelLoadError("Hugging Face models need the optional extra: pip install 'roots[hf]'") from exc
+        self.path = Path(path)
+        try:
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            self.model = transformers.AutoModelForCausalLM.from_pretrained(
+                str(path), local_files_only=True, dtype=torch.float32
+            ).to(device).eval()
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelLoadError(f"cannot load Hugging Face model from {path}: {exc}") from exc
+        self.prepend_bos = self.tokenizer.bos_token_id is not None if prepend_bos is None else bool(prepend_bos)
+        self.device, self.batch_size, self.show_progress = device, batch_size, show_progress
+        self.max_length = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
+        self.model_id = self.path.resolve().name
+        self._fingerprint = hash_path(self.path)
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def metadata(self) -> dict:
+        return {"id": self.model_id, "type": self.kind, "path": str(self.path), "checkpoint_hash": self._fingerprint,
+                "parameters": sum(p.numel() for p in self.model.parameters()), "block_size": self.max_length,
+                "prepend_bos": self.prepend_bos}
+
+    def encode(self, text: str) -> list[int]:
+        # split_special_tokens: "<|endoftext|>" typed inside a document is text, not a control token
+        return self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def bos_id(self) -> int:
+        token = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
+        if token is None:
+            raise ModelLoadError(f"{self.path}: the tokenizer has neither a BOS nor an EOS token to start a context with")
+        return int(token)
+
+    def forward_logits(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=ids).logits
+
+    def _prompt_ids(self, context: str) -> list[int]:
+        ids = self.encode(context)
+        return [self.bos_id()] + ids if self.prepend_bos or not ids else ids
+
+    @torch.no_grad()
+    def generate(self, requests: list[GenerationRequest]) -> list[str]:
+        import transformers
+        from tqdm import tqdm
+
+        tok = self.tokenizer
+        eos = tok.eos_token_id
+        pad = tok.pad_token_id if tok.pad_token_id is not None else (eos if eos is not None else 0)
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        # ids the tokenizer cannot decode (embedding rows padded to a round size) are never chosen
+        suppress = list(range(len(tok), vocab)) or None
+        out: list = [None] * len(requests)
+        order = sorted(range(len(requests)), key=lambda i: -len(requests[i].context))
+        batch_size = self.resolve_batch_size(lambda bs: None)
+        bar = tqdm(total=len(requests), desc="generate", unit="req", disable=not self.show_progress, leave=False)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            budget = min(max(requests[i].max_new_tokens for i in chunk), self.max_length - 1)
+            if budget < 1:
+                for i in chunk:
+                    out[i] = ""
+                continue
+            # an over-long prompt keeps its end: that is what the continuation depends on
+            prompts = [self._prompt_ids(requests[i].context)[-(self.max_length - budget):] for i in chunk]
+            width = max(len(p) for p in prompts)
+            # left padding, masked: positions count from each row's own first token
+            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, p in enumerate(prompts):
+                ids[row, width - len(p):] = torch.tensor(p)
+                mask[row, width - len(p):] = 1
+            stops = [tuple(s for s in requests[i].until if s) for i in chunk]
+            criteria = transformers.StoppingCriteriaList([_StopStrings(self, stops, width)])
+            generated = self.model.generate(
+                input_ids=ids.to(self.device), attention_mask=mask.to(self.device), max_new_tokens=budget,
+                do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None,
+                pad_token_id=pad, eos_token_id=eos, suppress_tokens=suppress, stopping_criteria=criteria)
+            for row, i in enumerate(chunk):
+                new = generated[row, width:].tolist()
+                if eos is not None and eos in new:
+                    new = new[: new.index(eos)]
+                out[i] = cut_at_stop(self.decode(new), requests[i].until)
+            bar.update(len(chunk))
+        bar.close()
+        return out
+
+
+class _StopStrings:
+    """A row is done once its decoded continuation holds one of its stop strings."""
+
+    def __init__(self, lm: HFCausalLM, stops: list[tuple[str, ...]], prompt_width: int):
+        self.lm, self.stops, self.width = lm, stops, prompt_width
+        self.done = [False] * len(stops)
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        for row, stops in enumerate(self.stops):
+            if not self.done[row] and stops:
+                text = self.lm.decode(input_ids[row, self.width:].tolist())
+                self.done[row] = any(s in text for s in stops)
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)

@@ -1,0 +1,98 @@
+"""roots_model checkpoints behind the LanguageModel interface."""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from roots_eval.models.base import GenerationRequest, ModelLoadError, cut_at_stop, hash_path
+from roots_eval.models.torch_lm import TorchCausalLM
+
+
+def checkpoint_fingerprint(path: Path) -> str:
+    # checkpoint.json already holds the SHA-256 of every file; hashing it avoids re-reading the weights
+    manifest = path / "checkpoint.json"
+    if manifest.is_file():
+        return "sha256:" + hashlib.sha256(manifest.read_bytes()).hexdigest()
+    return hash_path(path)
+
+
+class RootsLM(TorchCausalLM):
+    kind = "roots"
+    prepend_bos = True  # training documents follow <|endoftext|>; roots_model.generate prepends it too
+
+    def __init__(self, path: str | Path, device: str = "cpu", batch_size: int | str = 8, show_progress: bool = True):
+        from roots_model import checkpoint as ckpt
+
+        try:
+            loaded = ckpt.load(path, device=device)
+        except ckpt.CheckpointError as exc:
+            raise ModelLoadError(f"cannot load roots_model checkpoint {path}: {exc}") from exc
+        self.loaded = loaded
+        self.model, self.tokenizer, self.config = loaded.model, loaded.tokenizer, loaded.config
+        self.path = Path(loaded.path)
+        self.device, self.batch_size, self.show_progress = device, batch_size, show_progress
+        self.max_length = int(self.config.block_size)
+        given = Path(path).resolve()
+        self.model_id = given.name if given.name not in ("", ".") else self.path.name
+        self._fingerprint = checkpoint_fingerprint(self.path)
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def metadata(self) -> dict:
+        return {
+            "id": self.model_id,
+            "type": self.kind,
+            "path": str(self.path),
+            "checkpoint_hash": self._fingerprint,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "block_size": self.max_length,
+            "vocab_size": int(self.config.vocab_size),
+            "step": self.loaded.state.get("step") if isinstance(self.loaded.state, dict) else None,
+        }
+
+    def encode(self, text: str) -> list[int]:
+        from roots_model.tokenizer import encode
+
+        return encode(self.tokenizer, text)
+
+    def bos_id(self) -> int:
+        from roots_model.tokenizer import eos_id
+
+        return eos_id(self.tokenizer)  # documents are separated by <|endoftext|> in training
+
+    def forward_logits(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model(ids)
+
+    @torch.no_grad()
+    def generate(self, requests: list[GenerationRequest]) -> list[str]:
+        from roots_model.generate import generate
+
+        out: list = [None] * len(requests)
+        groups = defaultdict(list)
+        for i, r in enumerate(requests):
+            groups[(r.until, r.max_new_tokens)].append(i)
+        bar = tqdm(total=len(requests), desc="generate", unit="req", disable=not self.show_progress, leave=False)
+        for (until, max_new), indices in groups.items():
+            max_new = min(max_new, self.max_length - 1)
+            # roots_model.generate keeps the end of an over-long prompt and pads on the left
+            lengths = {i: len(self.encode(requests[i].context)) for i in indices}
+            indices.sort(key=lambda i: -lengths[i])
+
+            def run(chunk):
+                prompts = [requests[i].context for i in chunk]
+                return generate(self.model, self.tokenizer, prompts, max_new_tokens=max_new,
+                                temperature=0.0, stop=list(until) or None)
+
+            batch_size = self.resolve_batch_size(lambda bs: run(indices[:1] * bs))
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                for i, text in zip(chunk, run(chunk)):
+                    out[i] = cut_at_stop(text, until)
+                bar.update(len(chunk))
+        bar.close()
+        return out

@@ -1,0 +1,181 @@
+"""`roots-train`: tokenizer, prepare, pretrain, generate, finetune, export.
+
+    roots-train tokenizer --data out/ --vocab-size 32000 --output tok/
+    roots-train prepare   --data out/ --tokenizer tok/ --output tokens/        (optional)
+    roots-train pretrain  --data out/ --tokenizer tok/ --preset tiny --output ckpt/ [--max-steps N] [--resume]
+    roots-train generate  --checkpoint ckpt/ --prompt "北京是" --max-new-tokens 32
+    roots-train finetune  --checkpoint ckpt/ --data train.jsonl --output clf/   (fields text, label)
+    roots-train export    --checkpoint ckpt/ --output hf/                       (Hugging Face Llama folder)
+
+Under torchrun use `python -m roots_model.train pretrain ...` (same arguments).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from roots_model.checkpoint import CheckpointError
+from roots_model.data import DataError
+from roots_model.tokenizer import TokenizerError
+
+
+def _tokenizer(args):
+    from roots_model.tokenizer import train_from_corpus
+
+    report = train_from_corpus(args.data, args.output, args.vocab_size, heldout_fraction=args.heldout_fraction,
+                               max_chars=args.max_chars, min_frequency=args.min_frequency)
+    print(json.dumps(report, indent=1))
+    cpt = report["chars_per_token"]
+    print(f"characters/token on held-out text: zh {cpt['zh']}, en {cpt['en']}")
+
+
+def _prepare(args):
+    from roots_model.data import prepare_tokens
+
+    manifest = prepare_tokens(args.data, args.tokenizer, args.output, args.val_fraction, args.workers)
+    for split in ("train", "val"):
+        tokens = sum(e["shards"][split]["tokens"] for e in manifest["files"].values())
+        print(f"{split}: {tokens:,} tokens")
+
+
+def _pretrain(args):
+    from roots_model.train import TrainConfig, pretrain
+
+    values = {k: v for k, v in vars(args).items() if k not in ("command", "func", "no_progress", "no_tensorboard")}
+    cfg = TrainConfig(**values, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
+    result = pretrain(cfg)
+    if os.environ.get("RANK", "0") == "0":
+        print(json.dumps(result))
+
+
+def _generate(args):
+    from roots_model.checkpoint import load
+    from roots_model.generate import generate
+
+    loaded = load(args.checkpoint, device=args.device)
+    texts = generate(loaded.model, loaded.tokenizer, args.prompt, args.max_new_tokens, args.temperature,
+                     args.top_k, args.top_p, args.stop, args.seed)
+    for prompt, text in zip(args.prompt, texts):
+        print(json.dumps({"prompt": prompt, "completion": text}, ensure_ascii=False))
+
+
+def _finetune(args):
+    from roots_model.classifier import TextClassifier
+
+    rows = [json.loads(line) for line in open(args.data, encoding="utf-8") if line.strip()]
+    clf = TextClassifier.from_pretrained(args.checkpoint, max_length=args.max_length)
+    history = clf.finetune([r["text"] for r in rows], [r["label"] for r in rows], epochs=args.epochs,
+                           lr=args.lr, batch_size=args.batch_size)
+    clf.save(args.output)
+    print(json.dumps({"epoch_losses": history, "labels": clf.labels, "output": args.output}))
+
+
+def _export(args):
+    from roots_model.export import export_llama
+
+    print(export_llama(args.checkpoint, args.output))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roots-train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer on a document folder")
+    p.add_argument("--data", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--vocab-size", type=int, default=32000)
+    p.add_argument("--heldout-fraction", type=float, default=0.01, help="documents kept out to measure characters/token")
+    p.add_argument("--max-chars", type=int, default=None, help="train on at most this many characters")
+    p.add_argument("--min-frequency", type=int, default=2)
+    p.set_defaults(func=_tokenizer)
+
+    p = sub.add_parser("prepare", help="tokenize documents into token shards (pretrain does this itself)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--val-fraction", type=float, default=0.01)
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("pretrain", help="pretrain a model (torchrun: python -m roots_model.train pretrain)")
+    p.add_argument("--data", required=True, help="document folder, or token folder from `prepare`")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--preset", default="tiny", choices=["tiny", "124m", "350m", "1b"])
+    p.add_argument("--max-steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=None, help="sequences per process per micro-step")
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--seq-len", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--min-lr-ratio", type=float, default=0.1)
+    p.add_argument("--warmup-steps", type=int, default=None)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--val-fraction", type=float, default=0.01)
+    p.add_argument("--log-interval", type=int, default=10)
+    p.add_argument("--eval-interval", type=int, default=200)
+    p.add_argument("--eval-batches", type=int, default=8)
+    p.add_argument("--checkpoint-interval", type=int, default=500)
+    p.add_argument("--keep-checkpoints", type=int, default=2)
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--strategy", default="auto", choices=["auto", "none", "ddp", "fsdp"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    p.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU when not known")
+    p.add_argument("--workers", type=int, default=None, help="tokenizer processes")
+    p.add_argument("--stop-after-step", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-tensorboard", action="store_true")
+    p.set_defaults(func=_pretrain)
+
+    p = sub.add_parser("generate", help="continue prompts with a checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--prompt", action="append", required=True)
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--stop", action="append", default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("finetune", help="fine-tune a classifier on a jsonl file with text and label fields")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-length", type=int, default=128)
+    p.set_defaults(func=_finetune)
+
+    p = sub.add_parser("export", help="write a Hugging Face transformers Llama folder")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=_export)
+    return parser
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    from pipelines.datadir import DataDirError
+    from roots_model.train import ConfigError
+
+    try:
+        args.func(args)
+    except (ConfigError, DataError, TokenizerError, CheckpointError, DataDirError) as e:
+        print(f"roots-train {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,535 @@
+"""Pretraining loop: one process, or many under torchrun with DDP or FSDP2.
+
+    roots-train pretrain --data out/ --tokenizer tok/ --preset tiny --output ckpt/
+    torchrun --nproc_per_node 8 -m roots_model.train pretrain ... --preset 124m --strategy fsdp
+
+The batch of step s is the same whatever the number of processes: the global batch
+(batch_size x grad_accum x world_size sequences) is cut out of the seeded sample order
+at position `samples_seen`, and process r takes its slices of it. That is why one
+process with grad_accum=2 and two processes with grad_accum=1 see the same loss, and why
+a checkpoint only needs `samples_seen` to resume the data exactly.
+
+OUTPUT/ receives metrics.jsonl (one object per logged step), tensorboard/, loss.png,
+tokens/ (when --data holds documents rather than prepared token shards) and
+checkpoints/step-NNNNNNNN/ (see roots_model.checkpoint).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from roots_model import checkpoint
+from roots_model.data import MANIFEST, PackedSequences, prepare_tokens
+from roots_model.model import GPT, ModelConfig, flops_per_token, loss_fn, preset
+from roots_model.tokenizer import load_tokenizer
+
+
+class ConfigError(ValueError):
+    pass
+
+
+# Training defaults per preset (command-line flags override them).
+PRESET_TRAINING = {
+    "tiny": dict(batch_size=16, seq_len=256, lr=2e-3, warmup_steps=20),
+    "124m": dict(batch_size=16, seq_len=1024, lr=6e-4, warmup_steps=700),
+    "350m": dict(batch_size=8, seq_len=1024, lr=3e-4, warmup_steps=700),
+    "1b": dict(batch_size=4, seq_len=2048, lr=3e-4, warmup_steps=1000),
+}
+
+# Dense bf16 peak FLOP/s for the MFU figure, by a substring of the device name.
+PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "GH200": 989e12, "A100": 312e12, "L40S": 362e12,
+              "L4": 121e12, "A10G": 125e12, "4090": 165e12, "3090": 71e12, "V100": 125e12}
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    tokenizer: str
+    output: str
+    preset: str = "tiny"
+    max_steps: int = 1000
+    batch_size: int | None = None  # sequences per process per micro-step
+    grad_accum: int = 1
+    seq_len: int | None = None
+    lr: float | None = None
+    min_lr_ratio: float = 0.1
+    warmup_steps: int | None = None
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    dropout: float = 0.0
+    seed: int = 1337
+    val_fraction: float = 0.01
+    log_interval: int = 10
+    eval_interval: int = 200
+    eval_batches: int = 8
+    checkpoint_interval: int = 500
+    keep_checkpoints: int = 2
+    resume: bool = False
+    compile: bool = False
+    strategy: str = "auto"  # auto | none | ddp | fsdp
+    device: str = "auto"
+    dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16
+    peak_tflops: float | None = None  # for MFU where the device is not in PEAK_FLOPS
+    workers: int | None = None  # tokenizer processes when --data holds documents
+    progress: bool = True
+    tensorboard: bool = True
+    stop_after_step: int | None = None  # leave as if killed after this step (tests, preemption drills)
+    model_overrides: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        defaults = PRESET_TRAINING.get(self.preset, PRESET_TRAINING["124m"])
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        self.warmup_steps = min(self.warmup_steps, max(self.max_steps // 10, 1))
+        if self.strategy not in ("auto", "none", "ddp", "fsdp"):
+            raise ConfigError(f"unknown strategy {self.strategy!r}: auto, none, ddp or fsdp")
+        if self.max_steps < 1 or self.batch_size < 1 or self.grad_accum < 1:
+            raise ConfigError("max_steps, batch_size and grad_accum must be positive")
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup, then cosine decay to min_lr_ratio * lr at max_steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min((step - cfg.warmup_steps) / max(cfg.max_steps - cfg.warmup_steps, 1), 1.0)
+    min_lr = cfg.lr * cfg.min_lr_ratio
+    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - min_lr)
+
+
+def estimate_training_memory(config: ModelConfig, cfg: TrainConfig, world_size: int, strategy: str) -> dict:
+    """A rough lower bound on per-process training memory, in bytes."""
+    params = config.num_params()
+    state = params * 16  # fp32 weights, grads, AdamW first and second moments
+    if strategy == "fsdp":
+        state /= world_size
+    tokens = cfg.batch_size * cfg.seq_len
+    act_bytes = 2 if cfg.dtype == "bfloat16" else 4
+    # Per layer and token about 16 saved tensors of width n_embd, plus the attention and
+    # SwiGLU intermediates; the logits are kept in float32 for the loss and its gradient.
+    activations = tokens * config.n_layer * (16 * config.n_embd + 3 * config.intermediate_size) * act_bytes
+    logits = tokens * config.vocab_size * 4 * 3
+    return {"parameters": params, "state": state, "activations": activations, "logits": logits,
+            "total": state + activations + logits}
+
+
+def available_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return free
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_memory(config: ModelConfig, cfg: TrainConfig, device, world_size=1, strategy="none", available=None):
+    """Raise ConfigError, before anything is allocated, when the run cannot fit."""
+    need = estimate_training_memory(config, cfg, world_size, strategy)
+    available = available_memory(torch.device(device)) if available is None else available
+    if need["total"] > available:
+        gib = 2**30
+        raise ConfigError(
+            f"preset {cfg.preset!r} ({need['parameters'] / 1e6:.0f}M parameters) with batch_size={cfg.batch_size} "
+            f"x seq_len={cfg.seq_len} needs about {need['total'] / gib:.1f} GiB per process "
+            f"(weights+grads+AdamW {need['state'] / gib:.1f}, activations {need['activations'] / gib:.1f}, "
+            f"logits {need['logits'] / gib:.1f}) but {device} has {available / gib:.1f} GiB free; "
+            "use a smaller --batch-size (with --grad-accum), a shorter --seq-len, a smaller preset, "
+            "or --strategy fsdp over more processes")
+    return need
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self):
+        if self.world_size > 1:
+            dist.barrier()
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        if self.world_size > 1:
+            dist.all_reduce(value, op=dist.ReduceOp.SUM)
+            value = value / self.world_size
+        return value
+
+
+def setup_distributed(device_name: str) -> tuple[Distributed, torch.device]:
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    env = Distributed(int(os.environ.get("RANK", "0")), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+    if device_name == "auto":
+        device_name = "cuda" if torch.cuda.is_available() else "cpu"
+    if device_name == "cuda" and world_size > 1:
+        device_name = f"cuda:{env.local_rank}"
+    device = torch.device(device_name)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", device_id=device if device.type == "cuda" else None)
+    return env, device
+
+
+def token_folder(cfg: TrainConfig, env: Distributed) -> Path:
+    """Prepared token shards: --data itself, or OUTPUT/tokens made from its documents."""
+    if (Path(cfg.data) / MANIFEST).is_file():
+        return Path(cfg.data)
+    tokens = Path(cfg.output) / "tokens"
+    if env.main:
+        prepare_tokens(cfg.data, cfg.tokenizer, tokens, val_fraction=cfg.val_fraction, workers=cfg.workers)
+    env.barrier()
+    return tokens
+
+
+def unwrap(model):
+    model = getattr(model, "_orig_mod", model)
+    return getattr(model, "module", model)
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """The whole tensor of a (possibly FSDP-sharded) parameter or optimizer moment."""
+    if hasattr(t, "full_tensor"):
+        t = t.full_tensor()
+    return t.detach().cpu()
+
+
+def training_state(model, optimizer, cfg: TrainConfig, env: Distributed, step: int, samples_seen: int) -> tuple[dict, dict]:
+    """(model state dict, extra_state) as whole tensors; collective under FSDP, so every
+    process calls it."""
+    raw = unwrap(model)
+    weights = {name: _full(t) for name, t in raw.state_dict().items()}
+    names = {p: name for name, p in raw.named_parameters()}
+    extra = {"step": step, "samples_seen": samples_seen, "train_config": _config_json(cfg),
+             "scheduler": {"name": "warmup_cosine", "step": step, "lr": cfg.lr, "warmup_steps": cfg.warmup_steps,
+                           "max_steps": cfg.max_steps, "min_lr_ratio": cfg.min_lr_ratio},
+             "optimizer": [{k: v for k, v in g.items() if k != "params"} | {"params": [names[p] for p in g["params"]]}
+                           for g in optimizer.param_groups],
+             "rng": {"python": _jsonable(random.getstate()), "numpy": _jsonable(np.random.get_state())},
+             "world_size": env.world_size}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                extra[f"optim.{names[p]}.{key}"] = _full(value)
+    # Every process's torch RNG (dropout draws differ per process).
+    rng = torch.get_rng_state()
+    states = [torch.empty_like(rng) for _ in range(env.world_size)] if env.world_size > 1 else [rng]
+    if env.world_size > 1:
+        dist.all_gather(states, rng)
+    for r, s in enumerate(states):
+        extra[f"rng.torch.rank{r}"] = s
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        extra[f"rng.cuda.rank{env.rank}"] = torch.cuda.get_rng_state()
+    return weights, extra
+
+
+def restore_optimizer(optimizer, model, tensors: dict, path):
+    from torch.distributed.tensor import DTensor, distribute_tensor
+
+    names = {p: name for name, p in unwrap(model).named_parameters()}
+    for group in optimizer.param_groups:
+        on_device = group.get("fused") or group.get("capturable")
+        for p in group["params"]:
+            state = {}
+            for key in ("step", "exp_avg", "exp_avg_sq"):
+                t = tensors.get(f"optim.{names[p]}.{key}")
+                if t is None:
+                    raise checkpoint.CheckpointError(f"{path}: optimizer state {names[p]}.{key} is missing")
+                if isinstance(p, DTensor) and t.dim() > 0:
+                    t = distribute_tensor(t.to(p.device), p.device_mesh, p.placements)
+                elif t.dim() > 0 or on_device:
+                    t = t.to(p.device)
+                state[key] = t
+            optimizer.state[p] = state
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _restore_rng(state: dict, tensors: dict, env: Distributed):
+    python = state["rng"]["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    kind, keys, pos, has_gauss, gauss = state["rng"]["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    key = f"rng.torch.rank{env.rank}"
+    if key in tensors:
+        torch.set_rng_state(tensors[key])
+    if f"rng.cuda.rank{env.rank}" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors[f"rng.cuda.rank{env.rank}"])
+
+
+def _config_json(cfg: TrainConfig) -> dict:
+    return asdict(cfg)
+
+
+def build_optimizer(model, cfg: TrainConfig, device: torch.device):
+    # No weight decay on norms (1-D weights): decaying them toward 0 only hurts.
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
+
+
+def wrap_model(model: GPT, strategy: str, device: torch.device):
+    if strategy == "ddp":
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if strategy == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+
+        for block in model.layers:
+            fully_shard(block)
+        fully_shard(model)  # the root keeps the (tied) embeddings and the final norm
+    return model
+
+
+class MetricsLog:
+    """metrics.jsonl (+ TensorBoard) on the main process; on resume, lines past the
+    checkpoint's step (written by the run that died) are dropped."""
+
+    def __init__(self, output: Path, start_step: int, tensorboard: bool):
+        self.path = output / "metrics.jsonl"
+        kept = []
+        if self.path.exists():
+            kept = [line for line in self.path.read_text().splitlines()
+                    if line.strip() and json.loads(line)["step"] <= start_step]
+        self.path.write_text("".join(line + "\n" for line in kept))
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(output / "tensorboard"), purge_step=start_step + 1)
+
+    def write(self, record: dict):
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.writer:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)) and value is not None:
+                    self.writer.add_scalar(f"train/{key}" if not key.startswith("val") else f"val/{key}", value, record["step"])
+
+    def close(self):
+        if self.writer:
+            self.writer.close()
+
+
+def plot_loss(metrics_path: Path, png_path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    if not records:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([r["step"] for r in records], [r["loss"] for r in records], label="train")
+    val = [r for r in records if r.get("val_loss") is not None]
+    if val:
+        ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def evaluate(model, val: PackedSequences, cfg: TrainConfig, env: Distributed, device, autocast) -> float:
+    """Mean loss over the first eval_batches global batches of validation windows (the same
+    windows whatever the number of processes)."""
+    model.eval()
+    total = min(val.num_windows, cfg.eval_batches * cfg.batch_size * cfg.grad_accum * env.world_size)
+    per_rank = total // env.world_size
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    for first in range(env.rank * per_rank, (env.rank + 1) * per_rank, cfg.batch_size):
+        x, y = val.batch(first, min(cfg.batch_size, (env.rank + 1) * per_rank - first))
+        with autocast:
+            logits = model(x.to(device))
+        loss_sum += loss_fn(logits, y.to(device)).double() * x.shape[0]
+    model.train()
+    return (env.mean(loss_sum) / max(per_rank, 1)).item()
+
+
+def pretrain(cfg: TrainConfig) -> dict:
+    """Train (or resume) and return a summary: final step, last losses, checkpoint path."""
+    env, device = setup_distributed(cfg.device)
+    try:
+        return _pretrain(cfg, env, device)
+    finally:
+        if env.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _pretrain(cfg: TrainConfig, env: Distributed, device: torch.device) -> dict:
+    strategy = cfg.strategy if cfg.strategy != "auto" else ("ddp" if env.world_size > 1 else "none")
+    if strategy != "none" and env.world_size == 1:
+        strategy = "none"  # DDP/FSDP of one process is the plain loop, minus the overhead
+    if cfg.dtype == "auto":
+        cfg.dtype = "bfloat16" if device.type == "cuda" else "float32"
+    output = Path(cfg.output)
+    output.mkdir(parents=True, exist_ok=True)
+    tokenizer = load_tokenizer(cfg.tokenizer)
+    tokens = token_folder(cfg, env)
+    train_data = PackedSequences(tokens, "train", cfg.seq_len, seed=cfg.seed)
+    val_data = PackedSequences(tokens, "val", cfg.seq_len, sequential=True)
+
+    resume_from = None
+    if cfg.resume:
+        try:
+            resume_from = checkpoint.resolve(output)
+        except checkpoint.CheckpointError:
+            resume_from = None  # nothing saved yet: start from scratch
+    if resume_from is not None:
+        loaded = checkpoint.load(resume_from, device="cpu")
+        config, state, state_tensors = loaded.config, loaded.state, checkpoint.load_state_tensors(resume_from)
+        if not state:
+            raise checkpoint.CheckpointError(f"{resume_from} has no training state to resume from")
+    else:
+        config = preset(cfg.preset, tokenizer.get_vocab_size(), dropout=cfg.dropout, **cfg.model_overrides)
+    if cfg.seq_len > config.block_size:
+        raise ConfigError(f"seq_len={cfg.seq_len} is longer than the model's block_size={config.block_size}")
+    check_memory(config, cfg, device, env.world_size, strategy)
+
+    torch.manual_seed(cfg.seed)  # the same initial weights on every process
+    model = loaded.model.train() if resume_from is not None else GPT(config)
+    model.to(device)
+    model = wrap_model(model, strategy, device)
+    optimizer = build_optimizer(model, cfg, device)
+    step, samples_seen = 0, 0
+    if resume_from is not None:
+        restore_optimizer(optimizer, model, state_tensors, resume_from)
+        step, samples_seen = state["step"], state["samples_seen"]
+        _restore_rng(state, state_tensors, env)
+    else:
+        torch.manual_seed(cfg.seed + env.rank)
+    train_model = torch.compile(model) if cfg.compile else model
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if cfg.dtype == "bfloat16" else nullcontext()
+
+    metrics = MetricsLog(output, step, cfg.tensorboard) if env.main else None
+    global_batch = cfg.batch_size * cfg.grad_accum * env.world_size
+    tokens_per_step = global_batch * cfg.seq_len
+    peak = _peak_flops(device, cfg)
+    flops_step = flops_per_token(config, cfg.seq_len) * tokens_per_step
+    if env.main:
+        tqdm.write(f"model: {unwrap(model).num_params() / 1e6:.2f}M parameters, {config}\n"
+                   f"train: {train_data.num_tokens:,} tokens, {train_data.num_windows:,} sequences; "
+                   f"val: {val_data.num_windows:,} sequences; global batch {global_batch} x {cfg.seq_len} tokens; "
+                   f"{strategy} on {env.world_size} x {device}" + (f"; resumed at step {step}" if step else ""))
+    bar = tqdm(total=cfg.max_steps, initial=step, desc="pretrain", unit="step", disable=not (env.main and cfg.progress))
+    last = {"loss": None, "val_loss": None}
+    interval_start, interval_steps = time.perf_counter(), 0
+    saved = None
+    model.train()
+    try:
+        while step < cfg.max_steps:
+            lr = learning_rate(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss_sum = torch.zeros((), device=device)
+            for micro in range(cfg.grad_accum):
+                first = samples_seen + (micro * env.world_size + env.rank) * cfg.batch_size
+                x, y = train_data.batch(first, cfg.batch_size)
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                sync = micro == cfg.grad_accum - 1
+                if strategy == "fsdp":
+                    unwrap(model).set_requires_gradient_sync(sync)
+                no_sync = model.no_sync() if strategy == "ddp" and not sync else nullcontext()
+                with no_sync:
+                    with autocast:
+                        logits = train_model(x)
+                    loss = loss_fn(logits, y) / cfg.grad_accum
+                    loss.backward()
+                loss_sum += loss.detach()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            samples_seen += global_batch
+            interval_steps += 1
+            bar.update(1)
+
+            do_eval = step % cfg.eval_interval == 0 or step == cfg.max_steps
+            if step % cfg.log_interval == 0 or do_eval or step == cfg.max_steps:
+                loss_value = env.mean(loss_sum).item()
+                if hasattr(grad_norm, "full_tensor"):
+                    grad_norm = grad_norm.full_tensor()
+                elapsed = time.perf_counter() - interval_start
+                tokens_per_s = interval_steps * tokens_per_step / elapsed
+                record = {"step": step, "loss": loss_value, "lr": lr, "tokens_per_s": round(tokens_per_s, 1),
+                          "mfu": round(flops_step * interval_steps / elapsed / (peak * env.world_size), 4) if peak else None,
+                          "grad_norm": float(grad_norm), "tokens_seen": samples_seen * cfg.seq_len}
+                if do_eval:
+                    record["val_loss"] = evaluate(train_model, val_data, cfg, env, device, autocast)
+                    record["val_perplexity"] = math.exp(min(record["val_loss"], 50))
+                    last["val_loss"] = record["val_loss"]
+                last["loss"] = loss_value
+                if env.main:
+                    metrics.write(record)
+                    mfu = f"{record['mfu']:.1%}" if record["mfu"] is not None else "n/a"
+                    val = f" val {record['val_loss']:.4f} ppl {record['val_perplexity']:.1f}" if do_eval else ""
+                    bar.set_postfix(loss=f"{loss_value:.3f}")
+                    tqdm.write(f"step {step}/{cfg.max_steps} loss {loss_value:.4f} lr {lr:.2e} "
+                               f"tokens/s {tokens_per_s:,.0f} mfu {mfu}{val}")
+                interval_start, interval_steps = time.perf_counter(), 0
+
+            if cfg.stop_after_step is not None and step >= cfg.stop_after_step and step < cfg.max_steps:
+                break  # simulated kill: no final checkpoint
+            if step % cfg.checkpoint_interval == 0 or step == cfg.max_steps:
+                weights, extra = training_state(model, optimizer, cfg, env, step, samples_seen)
+                if env.main:
+                    saved = checkpoint.save(checkpoint.run_checkpoint_path(output, step), weights, tokenizer, config, extra)
+                    checkpoint.prune(output, cfg.keep_checkpoints)
+                    plot_loss(metrics.path, output / "loss.png")
+                env.barrier()
+                interval_start = time.perf_counter()  # saving is not training time
+    except torch.OutOfMemoryError as e:
+        raise ConfigError(f"out of memory at step {step + 1} (preset {cfg.preset}, batch_size={cfg.batch_size}, "
+                          f"seq_len={cfg.seq_len}); use a smaller --batch-size with more --grad-accum: {e}") from None
+    finally:
+        bar.close()
+        if metrics:
+            metrics.close()
+    return {"step": step, "loss": last["loss"], "val_loss": last["val_loss"],
+            "checkpoint": str(saved) if saved else None, "output": str(output)}
+
+
+def _peak_flops(device: torch.device, cfg: TrainConfig) -> float | None:
+    if cfg.peak_tflops:
+        return cfg.peak_tflops * 1e12
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, flops in PEAK_FLOPS.items():
+            if key in name:
+                return flops
+    return None  # CPU peak depends on the part and its vector units: pass --peak-tflops
+
+
+if __name__ == "__main__":
+    import sys
+
+    from roots_model.cli import main
+
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Leaderboard from results files: Markdown, and an HTML page checked in headless Chromium."""
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from roots_eval.cli import main
+from roots_eval.evaluator import EvalConfig
+from roots_eval.runner import run
+from roots_eval.task import load_tasks
+from roots_eval.testing import EmptyModel, ReferenceCopyModel
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+TASKS = ("cls_sst2", "qa_cmrc2018_dev", "sum_lcsts")
+
+
+@pytest.fixture(scope="module")
+def result_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    tasks = [t for t in load_tasks("all")[0] if t.name in TASKS]
+    run(ReferenceCopyModel(tasks, 4, model_id="gold"), tasks, root / "gold.json", EvalConfig(limit=4))
+    run(EmptyModel(tasks, 4, model_id="silent"), tasks, root / "silent.json", EvalConfig(limit=4))
+    # a third model with known, uneven scores: 80 on SST-2, 30 on CMRC F1, no LCSTS result
+    mixed = json.loads((root / "gold.json").read_text(encoding="utf-8"))
+    mixed["model"]["id"] = "mixed"
+    mixed["results"]["cls_sst2"]["metrics"]["accuracy"]["value"] = 80.0
+    mixed["results"]["qa_cmrc2018_dev"]["metrics"]["f1"]["value"] = 30.0
+    del mixed["results"]["sum_lcsts"]
+    (root / "mixed.json").write_text(json.dumps(mixed), encoding="utf-8")
+    old = dict(mixed, schema_version=0)
+    (root / "old.json").write_text(json.dumps(old), encoding="utf-8")
+    # input order differs from the ranking, so the page's sort script has work to do
+    return root, [root / "silent.json", root / "mixed.json", root / "gold.json"]
+
+
+def test_markdown_leaderboard(result_files, tmp_path, capsys):
+    root, files = result_files
+    site = tmp_path / "site"
+    assert main(["leaderboard", *map(str, files), str(root / "old.json"), "--output", str(site)]) == 1
+    assert "old.json" in capsys.readouterr().err  # the other-schema file is named and skipped
+    md = (site / "leaderboard.md").read_text(encoding="utf-8")
+    rows = [line for line in md.splitlines() if line.startswith("| gold") or line.startswith("| mixed") or line.startswith("| silent")]
+    assert [r.split("|")[1].strip() for r in rows[:3]] == ["gold", "mixed", "silent"]
+    gold, mixed, silent = rows[:3]
+    assert "| 100.00 |" in gold and "| 55.00 |" in mixed and "| 0.00 |" in silent
+    board = json.loads((site / "leaderboard.json").read_text(encoding="utf-8"))
+    mixed_entry = next(m for m in board["models"] if m["id"] == "mixed")
+    assert mixed_entry["average"] == pytest.approx(55.0)
+    assert mixed_entry["by_language"] == {"en": pytest.approx(80.0), "zh": pytest.approx(30.0)}
+
+
+def find_chromium():
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run("apt-get update -qq && apt-get install -y -qq chromium", shell=True,
+                       capture_output=True, timeout=900)
+        return shutil.which("chromium")
+    return None
+
+
+class _Table(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self.sorted_by, self._in, self._cell = [], None, False, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id") == "leaderboard":
+            self._in, self.sorted_by = True, attrs.get("data-sorted-by")
+        elif self._in and tag == "tr":
+            self.rows.append([])
+        elif self._in and tag in ("td", "th"):
+            self._cell = []
+        elif self._in and tag == "a" and self.rows:
+            self.rows[-1].append(("href", attrs.get("href")))
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in = False
+        elif self._in and tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_html_leaderboard_renders_sorted_in_headless_chromium(result_files, tmp_path):
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("headless Chromium unavailable: not installed and `apt-get install chromium` not possible here")
+    root, files = result_files
+    site = tmp_path / "site"
+    assert main(["leaderboard", *map(str, files), "--output", str(site)]) == 0
+    raw = (site / "index.html").read_text(encoding="utf-8")
+    assert raw.index(">silent<") < raw.index(">gold<")  # unsorted before the script runs
+    proc = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--dump-dom", (site / "index.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = _Table()
+    table.feed(proc.stdout)
+    assert table.sorted_by == "average:desc"
+    header, *body = table.rows
+    cells = [[c for c in row if isinstance(c, str)] for row in body]
+    assert [row[1] for row in cells] == ["gold", "mixed", "silent"]
+    assert [row[0] for row in cells] == ["1", "2", "3"]
+    average = header.index("Average")
+    assert [row[average] for row in cells] == ["100.00", "55.00", "0.00"]
+    zh = header.index("Avg zh")
+    assert [row[zh] for row in cells] == ["100.00", "30.00", "0.00"]
+    sst2 = next(i for i, h in enumerate(header) if h.startswith("cls_sst2"))
+    assert cells[1][sst2].startswith("80.00")
+    links = [href for row in body for kind, href in (c for c in row if isinstance(c, tuple))]
+    assert links and all(re.search(r"\.samples/.+\.jsonl$", h) for h in links)
+    assert all((site / h).resolve().is_file() for h in links)
