@@ -1,0 +1,108 @@
+"""`roots-demo`: the whole chain on the real shared data, on a CPU, in minutes.
+
+    corpus pipeline (clean, language ID, filters, dedup) -> tokenizer -> tiny Transformer
+    -> evaluation on every built-in task -> leaderboard page
+
+Each stage runs the product's own CLI in a child process (so its peak memory can be measured
+alone), logs to OUT/logs/<stage>.log, and prints one line when it ends. The timings and peak
+memory of every stage go to OUT/demo_report.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Stage:
+    name: str
+    argv: list[str]
+    output: str
+
+
+def stages(out: Path, args) -> list[Stage]:
+    py = sys.executable
+    corpus, tok, model = out / "corpus", out / "tokenizer", out / "model"
+    results, site = out / "results", out / "site"
+    pipeline_input = [f"--input={p}" for p in args.input] if args.input else []
+    return [
+        Stage("corpus pipeline", [py, "-m", "pipelines", "run", *pipeline_input, f"--output={corpus}", "--overwrite",
+                                  "--no_progress", f"--direct_num_workers={args.workers}"], f"{corpus}/"),
+        Stage("tokenizer", [py, "-m", "roots_model.cli", "tokenizer", "--data", str(corpus),
+                            "--vocab-size", str(args.vocab_size), "--output", str(tok)], f"{tok}/"),
+        Stage("pretraining", [py, "-m", "roots_model.cli", "pretrain", "--data", str(corpus), "--tokenizer", str(tok),
+                              "--preset", "tiny", "--max-steps", str(args.steps), "--output", str(model),
+                              "--no-progress", "--no-tensorboard"], f"{model}/"),
+        Stage("evaluation", [py, "-m", "roots_eval.cli", "run", "--model", str(model), "--tasks", "all",
+                             "--limit", str(args.limit), "--max-new-tokens", str(args.max_new_tokens),
+                             "--output", str(results / "roots-tiny-demo.json")], f"{results}/roots-tiny-demo.json"),
+        # argv filled in when the stage starts: every results file then present gets a row, so
+        # checkpoints evaluated earlier stay on the board without being re-run.
+        Stage("leaderboard", [py, "-m", "roots_eval.cli", "leaderboard"], f"{site}/index.html"),
+    ]
+
+
+def run_stage(stage: Stage, log_path: Path) -> dict:
+    """Run one stage as a child process; wall time and the child's own peak RSS (wait4)."""
+    started = time.time()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(stage.argv, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"stage": stage.name, "returncode": proc.returncode, "wall_s": round(time.time() - started, 1),
+            # ru_maxrss is in KiB on Linux; it covers the child and the workers it waited for.
+            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), "output": stage.output, "log": str(log_path)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="roots-demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", default="out/demo", help="folder for every stage's outputs (replaced)")
+    parser.add_argument("--input", action="append", help="raw corpus glob (default: the shared corpus_web_mixed)")
+    parser.add_argument("--steps", type=int, default=300, help="pretraining steps of the tiny model")
+    parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument("--limit", type=int, default=20, help="examples per evaluation task")
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="local Beam workers")
+    args = parser.parse_args(argv)
+
+    from pipelines.datadir import DataDirError, data_dir
+
+    try:
+        print(f"roots-demo: data from {data_dir()}", flush=True)
+    except DataDirError as e:
+        print(f"roots-demo: error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.output)
+    for sub in ("tokenizer", "model", "site", "logs"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+
+    plan = stages(out, args)
+    report = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "args": vars(args), "stages": []}
+    total = time.time()
+    for i, stage in enumerate(plan, 1):
+        if stage.name == "leaderboard":
+            stage.argv += [*sorted(map(str, (out / "results").glob("*.json"))), "--output", str(out / "site")]
+        print(f"[{i}/{len(plan)}] {stage.name} ...", flush=True)
+        result = run_stage(stage, out / "logs" / f"{i}-{stage.name.replace(' ', '-')}.log")
+        report["stages"].append(result)
+        if result["returncode"] != 0:
+            tail = Path(result["log"]).read_text(errors="replace").splitlines()[-25:]
+            print("\n".join(tail), file=sys.stderr)
+            print(f"roots-demo: stage '{stage.name}' failed (exit {result['returncode']}); log: {result['log']}",
+                  file=sys.stderr)
+            return 1
+        print(f"[{i}/{len(plan)}] {stage.name}: done in {result['wall_s']:.0f} s, peak {result['peak_rss_mib']:.0f} MiB"
+              f" -> {stage.output}", flush=True)
+    report["total_wall_s"] = round(time.time() - total, 1)
+    (out / "demo_report.json").write_text(json.dumps(report, indent=2))
+    print(f"roots-demo: finished in {report['total_wall_s'] / 60:.1f} min; open {out / 'site' / 'index.html'}; "
+          f"timings in {out / 'demo_report.json'}", flush=True)
+    return 0
