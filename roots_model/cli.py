@@ -6,6 +6,9 @@
     roots-train generate  --checkpoint ckpt/ --prompt "北京是" --max-new-tokens 32
     roots-train finetune  --checkpoint ckpt/ --data train.jsonl --output clf/   (fields text, label)
     roots-train export    --checkpoint ckpt/ --output hf/                       (Hugging Face Llama folder)
+    roots-train quantize  --checkpoint ckpt/ --method int8-dynamic --output ckpt-int8/
+    roots-train distill   --teacher ckpt/ --preset tiny --data tokens/ --output student/ [--resume]
+    roots-train prune     --checkpoint ckpt/ --sparsity 0.5 --method magnitude [--finetune-steps N] --output ckpt-pruned/
 
 Under torchrun use `python -m roots_model.train pretrain ...` (same arguments).
 """
@@ -76,6 +79,51 @@ def _export(args):
     from roots_model.export import export_llama
 
     print(export_llama(args.checkpoint, args.output))
+
+
+def _report_args(args) -> dict:
+    return {"eval_tasks": args.eval_tasks, "limit": args.limit, "report": not args.no_report}
+
+
+def _print_compressed(result: dict):
+    from roots_model.compress.report import summary_line
+
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+    if "original" in result:
+        print(summary_line(result))
+
+
+def _quantize(args):
+    from roots_model.compress.commands import quantize
+
+    _print_compressed(quantize(args.checkpoint, args.output, args.method, args.data, **_report_args(args)))
+
+
+def _distill(args):
+    from roots_model.compress.commands import distill
+
+    train = {k: v for k, v in dict(max_steps=args.max_steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
+                                    warmup_steps=args.warmup_steps, seed=args.seed, eval_interval=args.eval_interval,
+                                    checkpoint_interval=args.checkpoint_interval, resume=args.resume,
+                                    progress=not args.no_progress, tensorboard=False).items() if v is not None}
+    overrides = json.loads(args.student_config) if args.student_config else None
+    _print_compressed(distill(args.teacher, args.output, args.data, args.preset, overrides, args.tokenizer,
+                              args.temperature, args.alpha, **_report_args(args), **train))
+
+
+def _prune(args):
+    from roots_model.compress.commands import prune
+
+    train = {k: v for k, v in dict(lr=args.lr, batch_size=args.batch_size, resume=args.resume,
+                                    progress=not args.no_progress).items() if v is not None}
+    _print_compressed(prune(args.checkpoint, args.output, args.sparsity, args.method, args.finetune_steps, args.data,
+                            **_report_args(args), **train))
+
+
+def _add_report_flags(p):
+    p.add_argument("--eval-tasks", default=None, help="also score original and compressed with roots-eval tasks")
+    p.add_argument("--limit", type=int, default=None, help="docs per task for --eval-tasks")
+    p.add_argument("--no-report", action="store_true", help="skip report.json (no speed/perplexity measurement)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +208,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--output", required=True)
     p.set_defaults(func=_export)
+
+    p = sub.add_parser("quantize", help="int8 copy of a checkpoint for CPU inference (+ report.json)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--method", default="int8-dynamic", help="int8-dynamic")
+    p.add_argument("--data", default=None, help="token folder for validation perplexity (default: the checkpoint's own)")
+    _add_report_flags(p)
+    p.set_defaults(func=_quantize)
+
+    p = sub.add_parser("distill", help="train a smaller student on a teacher's soft targets")
+    p.add_argument("--teacher", required=True)
+    p.add_argument("--data", required=True, help="token folder from `prepare`, or documents")
+    p.add_argument("--output", required=True)
+    p.add_argument("--preset", default="tiny", help=f"student preset: {', '.join(['tiny', '124m', '350m', '1b'])}")
+    p.add_argument("--student-config", default=None, help='JSON ModelConfig overrides, e.g. \'{"n_layer": 2}\'')
+    p.add_argument("--tokenizer", default=None, help="the student's tokenizer (must equal the teacher's)")
+    p.add_argument("--temperature", type=float, default=2.0)
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the soft-target (KL) term")
+    p.add_argument("--max-steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--seq-len", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--warmup-steps", type=int, default=None)
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--eval-interval", type=int, default=200)
+    p.add_argument("--checkpoint-interval", type=int, default=500)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    _add_report_flags(p)
+    p.set_defaults(func=_distill)
+
+    p = sub.add_parser("prune", help="magnitude (unstructured) or mlp-channels (structured) pruning")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--sparsity", type=float, required=True, help="fraction removed, in (0, 1)")
+    p.add_argument("--method", default="magnitude", help="magnitude | mlp-channels")
+    p.add_argument("--finetune-steps", type=int, default=0, help="recovery fine-tuning steps")
+    p.add_argument("--data", default=None, help="token folder (fine-tuning, calibration, perplexity)")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    _add_report_flags(p)
+    p.set_defaults(func=_prune)
     return parser
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,6 +21,27 @@ def checkpoint_fingerprint(path: Path) -> str:
     return hash_path(path)
 
 
+def _is_quantized(path) -> bool:
+    from roots_model import checkpoint as ckpt
+
+    try:
+        info = ckpt.resolve(path) / ckpt.COMPRESSION
+        return info.is_file() and bool(json.loads(info.read_text()).get("quantization"))
+    except (ckpt.CheckpointError, OSError, json.JSONDecodeError):
+        return False  # load() reports the problem
+
+
+def _compression_summary(compression: dict) -> str | None:
+    """One short label for leaderboards: "int8-dynamic", "magnitude 50%", "distilled from X"."""
+    if compression.get("quantization"):
+        return compression["quantization"]
+    if compression.get("pruning"):
+        return f"{compression['pruning']} {compression['sparsity']:.0%}"
+    if compression.get("distillation"):
+        return f"distilled from {Path(compression['distillation']['teacher']).name}"
+    return None
+
+
 class RootsLM(TorchCausalLM):
     kind = "roots"
     prepend_bos = True  # training documents follow <|endoftext|>; roots_model.generate prepends it too
@@ -28,6 +50,8 @@ class RootsLM(TorchCausalLM):
         from roots_model import checkpoint as ckpt
 
         try:
+            if device != "cpu" and _is_quantized(path):
+                device = "cpu"  # int8 checkpoints (roots_model.compress) run on fbgemm CPU kernels only
             loaded = ckpt.load(path, device=device)
         except ckpt.CheckpointError as exc:
             raise ModelLoadError(f"cannot load roots_model checkpoint {path}: {exc}") from exc
@@ -44,15 +68,18 @@ class RootsLM(TorchCausalLM):
         return self._fingerprint
 
     def metadata(self) -> dict:
+        from roots_model.compress.quantize import count_parameters
+
         return {
             "id": self.model_id,
             "type": self.kind,
             "path": str(self.path),
             "checkpoint_hash": self._fingerprint,
-            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "parameters": count_parameters(self.model),  # int8 weights are buffers, not parameters
             "block_size": self.max_length,
             "vocab_size": int(self.config.vocab_size),
             "step": self.loaded.state.get("step") if isinstance(self.loaded.state, dict) else None,
+            "compression": _compression_summary(self.loaded.compression),
         }
 
     def encode(self, text: str) -> list[int]:
