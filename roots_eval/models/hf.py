@@ -73,61 +73,74 @@ class HFCausalLM(TorchCausalLM):
 
     @torch.no_grad()
     def generate(self, requests: list[GenerationRequest]) -> list[str]:
-        import transformers
         from tqdm import tqdm
 
+        out: list = [None] * len(requests)
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault((tuple(r.until), r.max_new_tokens), []).append(i)
+        bar = tqdm(total=len(requests), desc="generate", unit="req", disable=not self.show_progress, leave=False)
+        for (until, max_new), indices in groups.items():
+            budget = min(max_new, self.max_length - 1)
+            full = {i: self._prompt_ids(requests[i].context) for i in indices}
+            indices.sort(key=lambda i: -len(full[i]))  # longest first: little padding per batch
+            # an over-long prompt keeps its end: that is what the continuation depends on
+            prompts = {i: full[i][-(self.max_length - budget):] for i in indices}
+
+            def run(chunk):
+                return self._generate_batch([prompts[i] for i in chunk], until, budget)
+
+            batch_size = self.resolve_batch_size(lambda bs: run(indices[:1] * bs))
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                for i, text in zip(chunk, run(chunk)):
+                    out[i] = text
+                bar.update(len(chunk))
+        bar.close()
+        return out
+
+    def _generate_batch(self, prompts: list[list[int]], until: tuple[str, ...], budget: int) -> list[str]:
+        import transformers
+
+        if budget < 1:
+            return [""] * len(prompts)
         tok = self.tokenizer
         eos = tok.eos_token_id
         pad = tok.pad_token_id if tok.pad_token_id is not None else (eos if eos is not None else 0)
         vocab = int(self.model.get_output_embeddings().weight.shape[0])
         # ids the tokenizer cannot decode (embedding rows padded to a round size) are never chosen
         suppress = list(range(len(tok), vocab)) or None
-        out: list = [None] * len(requests)
-        order = sorted(range(len(requests)), key=lambda i: -len(requests[i].context))
-        batch_size = self.resolve_batch_size(lambda bs: None)
-        bar = tqdm(total=len(requests), desc="generate", unit="req", disable=not self.show_progress, leave=False)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            budget = min(max(requests[i].max_new_tokens for i in chunk), self.max_length - 1)
-            if budget < 1:
-                for i in chunk:
-                    out[i] = ""
-                continue
-            # an over-long prompt keeps its end: that is what the continuation depends on
-            prompts = [self._prompt_ids(requests[i].context)[-(self.max_length - budget):] for i in chunk]
-            width = max(len(p) for p in prompts)
-            # left padding, masked: positions count from each row's own first token
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, p in enumerate(prompts):
-                ids[row, width - len(p):] = torch.tensor(p)
-                mask[row, width - len(p):] = 1
-            stops = [tuple(s for s in requests[i].until if s) for i in chunk]
-            criteria = transformers.StoppingCriteriaList([_StopStrings(self, stops, width)])
-            generated = self.model.generate(
-                input_ids=ids.to(self.device), attention_mask=mask.to(self.device), max_new_tokens=budget,
-                do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None,
-                pad_token_id=pad, eos_token_id=eos, suppress_tokens=suppress, stopping_criteria=criteria)
-            for row, i in enumerate(chunk):
-                new = generated[row, width:].tolist()
-                if eos is not None and eos in new:
-                    new = new[: new.index(eos)]
-                out[i] = cut_at_stop(self.decode(new), requests[i].until)
-            bar.update(len(chunk))
-        bar.close()
-        return out
+        width = max(len(p) for p in prompts)
+        # left padding, masked: positions count from each row's own first token
+        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, p in enumerate(prompts):
+            ids[row, width - len(p):] = torch.tensor(p)
+            mask[row, width - len(p):] = 1
+        criteria = transformers.StoppingCriteriaList([_StopStrings(self, [s for s in until if s], len(prompts), width)])
+        generated = self.model.generate(
+            input_ids=ids.to(self.device), attention_mask=mask.to(self.device), max_new_tokens=budget,
+            do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None,
+            pad_token_id=pad, eos_token_id=eos, suppress_tokens=suppress, stopping_criteria=criteria)
+        texts = []
+        for row in range(len(prompts)):
+            new = generated[row, width:].tolist()
+            if eos is not None and eos in new:
+                new = new[: new.index(eos)]
+            texts.append(cut_at_stop(self.decode(new), until))
+        return texts
 
 
 class _StopStrings:
     """A row is done once its decoded continuation holds one of its stop strings."""
 
-    def __init__(self, lm: HFCausalLM, stops: list[tuple[str, ...]], prompt_width: int):
+    def __init__(self, lm: HFCausalLM, stops: list[str], rows: int, prompt_width: int):
         self.lm, self.stops, self.width = lm, stops, prompt_width
-        self.done = [False] * len(stops)
+        self.done = [False] * rows
 
     def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
-        for row, stops in enumerate(self.stops):
-            if not self.done[row] and stops:
+        for row in range(len(self.done)):
+            if not self.done[row] and self.stops:
                 text = self.lm.decode(input_ids[row, self.width:].tolist())
-                self.done[row] = any(s in text for s in stops)
+                self.done[row] = any(s in text for s in self.stops)
         return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
