@@ -29,7 +29,8 @@ class Stage:
 
 def stages(out: Path, args) -> list[Stage]:
     py = sys.executable
-    corpus, tok, model = out / "corpus", out / "tokenizer", out / "model"
+    # The checkpoint folder name becomes the model id on the leaderboard.
+    corpus, tok, model = out / "corpus", out / "tokenizer", out / "roots-tiny-demo"
     results, site = out / "results", out / "site"
     pipeline_input = [f"--input={p}" for p in args.input] if args.input else []
     return [
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"roots-demo: error: {e}", file=sys.stderr)
         return 2
     out = Path(args.output)
-    for sub in ("tokenizer", "model", "site", "logs"):
+    for sub in ("tokenizer", "roots-tiny-demo", "site", "logs"):
         shutil.rmtree(out / sub, ignore_errors=True)
     (out / "logs").mkdir(parents=True, exist_ok=True)
 
