@@ -39,6 +39,9 @@ class DedupConfig:
     # When the rounds are not enough: raise (True) or keep the partial result, which can only
     # keep extra documents, never drop a wrong one (False).
     cc_fail_if_unconverged: bool = True
+    # Prior-release index rows are matched to this run's buckets by shard of the bucket key;
+    # more shards spread a large index over more workers (each holds one shard's new keys).
+    prior_shards: int = 1024
 
     def __post_init__(self):
         unknown = set(self.methods) - set(METHODS)

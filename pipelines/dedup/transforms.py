@@ -15,7 +15,7 @@ from apache_beam.metrics import Metrics
 from pipelines.dedup.buckets import is_new, new_node, node_id, prior_node, star_edges, verified_edges
 from pipelines.dedup.components import ConnectedComponents
 from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.index import EXACT_BAND, ReadIndex, WriteIndex, check_index
+from pipelines.dedup.index import EXACT_BAND, ReadPriorShards, WriteIndex, bucket_shard, check_index, index_files
 from pipelines.dedup.sketch import MinHasher, band_keys, exact_key, shingles, signature_from_bytes
 
 REASON_EXACT = "duplicate_exact"
@@ -108,8 +108,19 @@ class BucketEdges(beam.DoFn):
         self.lsh_edges.inc(count)
 
 
-def _prior_entry(row):
-    return (row["band"], row["hash"]), (prior_node(row["doc_id"]), row["signature"])
+def _prior_matches(item):
+    """(shard, {new: [bucket keys], prior: [row batches]}) -> prior entries whose bucket holds a new doc.
+
+    A bucket with no new document cannot change this run's output (its release already
+    deduplicated it), so only the matching prior rows enter the bucket shuffle."""
+    _, grouped = item
+    wanted = set(grouped["new"])
+    if not wanted:
+        return
+    for batch in grouped["prior"]:
+        for key, (doc_id, sig) in batch:
+            if key in wanted:
+                yield key, (prior_node(doc_id), sig)
 
 
 class RouteDocs(beam.DoFn):
@@ -171,16 +182,25 @@ class Deduplicate(beam.PTransform):
         for path in self.prior_indexes:
             check_index(path, cfg)
         sketches = docs | "Sketch" >> beam.ParDo(SketchDocs(cfg))
-        entries = [sketches | "BucketEntries" >> beam.FlatMap(_bucket_entries)]
+        new_entries = sketches | "BucketEntries" >> beam.FlatMap(_bucket_entries)
+        entries = [new_entries]
         bands = {EXACT_BAND} if "exact" in cfg.methods else set()
         if "minhash" in cfg.methods:
             bands |= set(range(cfg.bands_rows[0]))
-        for i, path in enumerate(self.prior_indexes):
-            entries.append(
+        if self.prior_indexes:
+            shards = cfg.prior_shards
+            files = [f for path in self.prior_indexes for f in index_files(path)]
+            prior = (
                 docs.pipeline
-                | f"ReadPrior{i}" >> ReadIndex(path)
-                | f"PriorBands{i}" >> beam.Filter(lambda row, bands=frozenset(bands): row["band"] in bands)
-                | f"PriorEntries{i}" >> beam.Map(_prior_entry)
+                | "PriorIndexFiles" >> beam.Create(files)
+                | "SpreadPriorFiles" >> beam.Reshuffle()
+                | "ReadPrior" >> beam.ParDo(ReadPriorShards(frozenset(bands), shards))
+            )
+            new_keys = new_entries | "NewKeysByShard" >> beam.Map(lambda e: (bucket_shard(e[0][0], e[0][1], shards), e[0]))
+            entries.append(
+                {"new": new_keys, "prior": prior}
+                | "JoinPriorByShard" >> beam.CoGroupByKey()
+                | "PriorMatches" >> beam.FlatMap(_prior_matches)
             )
         buckets = (
             entries
