@@ -71,6 +71,10 @@ def _beam_args(extra: list[str]) -> list[str]:
     else:
         # Named explicitly: with no runner, Beam's DirectRunner first tries to download Prism.
         args = LOCAL_RUNNER_DEFAULTS + list(extra)
+        if _last_value(args, "--direct_num_workers") == "1" and _last_value(extra, "--direct_running_mode") is None:
+            # One worker gains nothing from a separate SDK process, and every element would
+            # cross gRPC to reach it: run it in this process.
+            args.append("--direct_running_mode=in_memory")
     if "DataflowRunner" in " ".join(args) and not any(
             a.split("=")[0] in ("--setup_file", "--requirements_file", "--sdk_container_image") for a in args):
         setup_py = Path(__file__).resolve().parents[1] / "setup.py"
@@ -79,6 +83,17 @@ def _beam_args(extra: list[str]) -> list[str]:
                              "--requirements_file or --sdk_container_image")
         args.append(f"--setup_file={setup_py}")
     return args
+
+
+def _last_value(args: list[str], flag: str) -> str | None:
+    """The value of the last `flag=value` or `flag value` in `args` (Beam's own rule)."""
+    value = None
+    for i, a in enumerate(args):
+        if a.startswith(flag + "="):
+            value = a.split("=", 1)[1]
+        elif a == flag and i + 1 < len(args):
+            value = args[i + 1]
+    return value
 
 
 def _is_local(beam_args: list[str]) -> bool:

@@ -98,16 +98,17 @@ def check_conservation(stats: dict) -> None:
 
 def draw_funnel(stats: dict, png_path: str) -> None:
     """Horizontal bars: documents remaining after each stage, with what it removed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The Figure API with the Agg canvas, not pyplot: no GUI backend lookup, no global state.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     rows = stats["funnel"]
     labels = [r["stage"] for r in rows]
     remaining = [r["remaining"] for r in rows]
     removed = [r.get("removed", 0) for r in rows]
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.5))
+    fig = Figure(figsize=(9, 0.45 * len(rows) + 1.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     y = range(len(rows))[::-1]
     ax.barh(list(y), remaining, color="#4c72b0", label="remaining")
     ax.barh(list(y), removed, left=remaining, color="#dd8452", label="removed at this stage")
@@ -124,7 +125,6 @@ def draw_funnel(stats: dict, png_path: str) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     with FileSystems.create(png_path) as f:
         f.write(buf.getvalue())
 

@@ -51,7 +51,10 @@ def test_saved_as_int8_tensors_and_rebuilt_as_int8_modules(original, quantized):
     assert json.loads((path / "compression.json").read_text())["quantization"] == "int8-dynamic"
     loaded, fp32 = checkpoint.load(path), checkpoint.load(original)
     linears = [m for m in loaded.model.modules() if isinstance(m, Int8Linear)]
-    assert len(linears) == 7 * loaded.config.n_layer + 1  # every projection + the output matrix
+    # every projection + the output matrix; in memory q/k/v and gate/up are fused per layer
+    assert len(linears) == 4 * loaded.config.n_layer + 1
+    attn = loaded.model.layers[0].self_attn
+    assert attn.qkv_proj.out_features == sum(attn.qkv_sizes) and not hasattr(attn, "q_proj")
     assert count_parameters(loaded.model) == fp32.model.num_params()
     assert (path / "model.safetensors").stat().st_size < 0.3 * (original / "model.safetensors").stat().st_size
 

@@ -22,3 +22,17 @@ def test_dataflow_dry_run_builds_the_job():
     assert any(b"workflow.tar.gz" in payload for payload in staged)  # our package, built from setup.py
     assert job.options.view_as(SetupOptions).setup_file.endswith("setup.py")
     assert job.proto.name.startswith("beamapp-")
+
+
+def test_local_runner_arguments():
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    def direct(extra):
+        opts = PipelineOptions(_beam_args(extra)).view_as(DirectOptions)
+        return opts.direct_num_workers, opts.direct_running_mode
+
+    assert direct([]) == (2, "multi_processing")
+    # One worker runs in this process unless the user asked for a mode.
+    assert direct(["--direct_num_workers=1"]) == (1, "in_memory")
+    assert direct(["--direct_num_workers", "1", "--direct_running_mode=multi_processing"]) == (1, "multi_processing")
+    assert direct(["--direct_num_workers=4"]) == (4, "multi_processing")

@@ -135,8 +135,8 @@ def test_index_round_trip_against_a_prior_release(sample, tmp_path):
     first, second = docs[: len(docs) // 2], docs[len(docs) // 2 :]
     index = str(tmp_path / "release1_index")
     kept1, _, _ = run_dedup(first, tmp_path / "r1", index_output=index)
-    assert glob.glob(f"{index}/*.parquet")
     kept1_ids = {d["id"] for d in kept1}
+    check_index_layout(index, kept1_ids, CFG)
     rng = __import__("random").Random(4)
     copies = [dict(d, id=f"new-copy-{i}") for i, d in enumerate(kept1[:40])]
     edited = [
@@ -156,6 +156,55 @@ def test_index_round_trip_against_a_prior_release(sample, tmp_path):
     # The second half alone, deduplicated without the index, keeps more.
     kept_alone, _, _ = run_dedup(snapshot, tmp_path / "r3")
     assert len(kept_alone) > len(kept2)
+
+
+def check_index_layout(index, kept_ids, cfg):
+    """Bucket rows sit in the shard file of their key, b+1 per kept document; one signature
+    per kept document, in the shard file of its id."""
+    import pyarrow.parquet as pq
+
+    from pipelines.dedup.index import BUCKETS, EXACT_BAND, SIGNATURES, bucket_shard, doc_shard, shard_path
+
+    n = cfg.index_shards
+    bands = cfg.bands_rows[0]
+    per_doc, signed = {}, []
+    for shard in range(n):
+        path = shard_path(index, BUCKETS, shard, n)
+        if os.path.exists(path):
+            for row in pq.read_table(path).to_pylist():
+                assert bucket_shard(row["band"], row["hash"], n) == shard
+                assert EXACT_BAND <= row["band"] < bands
+                per_doc.setdefault(row["doc_id"], set()).add(row["band"])
+        path = shard_path(index, SIGNATURES, shard, n)
+        if os.path.exists(path):
+            for row in pq.read_table(path).to_pylist():
+                assert doc_shard(row["doc_id"], n) == shard and len(row["signature"]) > 4 * cfg.num_perm
+                signed.append(row["doc_id"])
+    assert set(per_doc) == kept_ids
+    assert all(b == set(range(EXACT_BAND, bands)) for doc_id, b in per_doc.items() if doc_id in signed)
+    assert len(signed) == len(set(signed)) and kept_ids - set(signed) == {d for d, b in per_doc.items() if b == {EXACT_BAND}}
+    assert len(signed) >= 0.95 * len(kept_ids)
+
+
+def test_unverified_index_and_missing_index(sample, tmp_path):
+    """verify=False writes no signatures and merges prior candidates whole; a directory
+    that is not an index is refused before the run starts."""
+    docs, _ = sample
+    cfg = DedupConfig(verify=False)
+    index = str(tmp_path / "idx")
+    kept1, _, _ = run_dedup(docs[:300], tmp_path / "a", cfg=cfg, index_output=index)
+    assert not glob.glob(f"{index}/signatures-*") and glob.glob(f"{index}/buckets-*")
+    copies = [dict(d, id=f"copy-{i}") for i, d in enumerate(kept1[:10])]
+    kept2, dropped2, _ = run_dedup(copies + docs[300:330], tmp_path / "b", cfg=cfg, prior_indexes=[index])
+    dropped_copies = {d["id"]: d for d in dropped2 if d["id"].startswith("copy-")}
+    assert set(dropped_copies) == {d["id"] for d in copies}
+    kept1_ids = {d["id"] for d in kept1}
+    assert all(d["duplicate_of"] in kept1_ids and d["reason"] == REASON_EXACT for d in dropped_copies.values())
+    p = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))
+    with pytest.raises(ValueError, match="no signatures"):
+        p | beam.Create(docs[:5]) | Deduplicate(CFG, prior_indexes=[index])
+    with pytest.raises(FileNotFoundError, match="not a ROOTS dedup index"):
+        p | "Other" >> beam.Create(docs[:5]) | "Dedup2" >> Deduplicate(CFG, prior_indexes=[str(tmp_path / "a")])
 
 
 def test_prior_index_with_other_settings_is_refused(sample, tmp_path):

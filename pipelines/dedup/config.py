@@ -39,9 +39,11 @@ class DedupConfig:
     # When the rounds are not enough: raise (True) or keep the partial result, which can only
     # keep extra documents, never drop a wrong one (False).
     cc_fail_if_unconverged: bool = True
-    # Prior-release index rows are matched to this run's buckets by shard of the bucket key;
-    # more shards spread a large index over more workers (each holds one shard's new keys).
-    prior_shards: int = 1024
+    # The persisted index is split into this many files per kind (docs/dedup.md). A refresh
+    # reads one shard file of each prior release per worker, so at scale pick it to keep a
+    # shard file to a few hundred MB (~40 bytes per document and band). Part of the index
+    # fingerprint: every release of a chain must use the same value.
+    index_shards: int = 64
 
     def __post_init__(self):
         unknown = set(self.methods) - set(METHODS)
@@ -53,6 +55,8 @@ class DedupConfig:
             raise ValueError(f"cjk_unit must be 'char' or 'word', got {self.cjk_unit!r}")
         if self.word_ngram < 1 or self.cjk_ngram < 1:
             raise ValueError("n-gram sizes must be >= 1")
+        if self.index_shards < 1:
+            raise ValueError(f"index_shards must be >= 1, got {self.index_shards}")
         if self.lsh_params is not None:
             bands, rows = self.lsh_params
             if bands * rows > self.num_perm:
@@ -89,7 +93,7 @@ class DedupConfig:
         """Everything that must match for two runs' band hashes to be comparable."""
         bands, rows = self.bands_rows
         return {
-            "format": 1,
+            "format": 2,
             "num_perm": self.num_perm,
             "seed": self.seed,
             "scheme": "affine32",
@@ -98,4 +102,5 @@ class DedupConfig:
             "word_ngram": self.word_ngram,
             "cjk_ngram": self.cjk_ngram,
             "cjk_unit": self.cjk_unit,
+            "index_shards": self.index_shards,
         }

@@ -1,54 +1,73 @@
-"""The persisted band index: what a later snapshot needs to dedup against this release.
+"""The persisted dedup index: what a later snapshot needs to dedup against this release.
 
-Parquet rows (band, hash, doc_id, signature) for the documents a run kept. band -1 holds
-the exact (normalized-text) key; bands 0..b-1 hold LSH band hashes. The signature
-(LeanMinHash bytes) is stored only when candidates are verified. The settings that make
-hashes comparable travel in the Parquet schema metadata and are checked before a run
-starts, since mismatched permutations would match nothing and fail silently.
+An index directory holds `index.json` (the settings that make hashes comparable, checked
+before a run starts, since mismatched permutations would match nothing and fail silently)
+and Parquet files partitioned into `index_shards` shards:
+
+- `buckets-SSSSS-of-NNNNN.parquet`: (band int32, hash binary, doc_id string), one row per
+  kept document and band; band -1 is the exact (normalized-text) key. The shard is a hash of
+  the bucket key, so all prior rows of a bucket sit in one file per release.
+- `signatures-SSSSS-of-NNNNN.parquet`: (doc_id string, signature binary), one row per kept
+  document when candidates are verified; the shard is a hash of the document id.
+
+A refresh groups only its *new* bucket keys by shard; the worker holding a shard reads that
+shard's file of each prior release and keeps the rows whose bucket holds a new key (an Arrow
+`is_in` filter). Prior rows are never shuffled, and signatures, stored once per document
+instead of once per band, are read only for prior documents that share a bucket with a new
+one. Shards without rows have no file.
 """
 from __future__ import annotations
 
 import json
+import uuid
 import zlib
+from collections import defaultdict
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
+from pipelines.dedup.buckets import prior_node
 from pipelines.dedup.config import DedupConfig
 
 EXACT_BAND = -1
-_META_KEY = b"roots_dedup"
+BUCKETS, SIGNATURES = "buckets", "signatures"
+SETTINGS_FILE = "index.json"
+_SCHEMAS = {
+    BUCKETS: pa.schema([("band", pa.int32()), ("hash", pa.binary()), ("doc_id", pa.string())]),
+    SIGNATURES: pa.schema([("doc_id", pa.string()), ("signature", pa.binary())]),
+}
 
 
-def index_schema(cfg: DedupConfig) -> pa.Schema:
-    meta = dict(cfg.index_fingerprint(), signatures=cfg.verify)
-    return pa.schema(
-        [
-            ("band", pa.int32()),
-            ("hash", pa.binary()),
-            ("doc_id", pa.string()),
-            ("signature", pa.binary()),
-        ],
-        metadata={_META_KEY: json.dumps(meta, sort_keys=True).encode()},
-    )
+def bucket_shard(band: int, h: bytes, num_shards: int) -> int:
+    return (zlib.crc32(h) + (band + 1) * 1_000_003) % num_shards
 
 
-def _pattern(index_dir: str) -> str:
-    return FileSystems.join(index_dir, "*.parquet")
+def doc_shard(doc_id: str, num_shards: int) -> int:
+    return zlib.crc32(doc_id.encode("utf-8")) % num_shards
+
+
+def shard_path(index_dir: str, kind: str, shard: int, num_shards: int) -> str:
+    return FileSystems.join(index_dir, f"{kind}-{shard:05d}-of-{num_shards:05d}.parquet")
+
+
+def index_settings(cfg: DedupConfig) -> dict:
+    return dict(cfg.index_fingerprint(), signatures=cfg.verify)
 
 
 def check_index(index_dir: str, cfg: DedupConfig) -> dict:
     """The prior index's settings, or ValueError when its hashes can't match this run's."""
-    matches = FileSystems.match([_pattern(index_dir)])[0].metadata_list
-    if not matches:
-        raise FileNotFoundError(f"no dedup index files in {index_dir} (expected *.parquet)")
-    with FileSystems.open(matches[0].path) as f:
-        raw = (pq.ParquetFile(f).schema_arrow.metadata or {}).get(_META_KEY)
-    if raw is None:
-        raise ValueError(f"{matches[0].path} is not a ROOTS dedup index (no {_META_KEY.decode()} metadata)")
-    meta = json.loads(raw)
+    path = FileSystems.join(index_dir, SETTINGS_FILE)
+    if not FileSystems.exists(path):
+        raise FileNotFoundError(f"{index_dir} is not a ROOTS dedup index (no {SETTINGS_FILE}); "
+                                "indexes written before index format 2 must be rebuilt")
+    with FileSystems.open(path) as f:
+        meta = json.loads(f.read().decode("utf-8"))
     expected = cfg.index_fingerprint()
     diff = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
     if diff:
@@ -58,49 +77,175 @@ def check_index(index_dir: str, cfg: DedupConfig) -> dict:
     return meta
 
 
+def _in_global_window(value):
+    return WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()])
+
+
+class BatchByKey(beam.DoFn):
+    """(key, value) -> (key, [values]) per bundle, so a shuffle moves one element per key and
+    bundle instead of one per value (a release has ~18 index rows per document)."""
+
+    def __init__(self, max_batch: int = 50_000):
+        self.max_batch = max_batch
+
+    def start_bundle(self):
+        self.batches = defaultdict(list)
+
+    def process(self, item):
+        key, value = item
+        batch = self.batches[key]
+        batch.append(value)
+        if len(batch) >= self.max_batch:
+            yield key, self.batches.pop(key)
+
+    def finish_bundle(self):
+        for item in self.batches.items():
+            yield _in_global_window(item)
+        self.batches = defaultdict(list)
+
+
+def _index_rows(item, cfg: DedupConfig):
+    """(doc_id, (exact key, band hashes, signature)) of a kept doc -> ((kind, shard), row)."""
+    doc_id, (key, hashes, sig_bytes) = item
+    n = cfg.index_shards
+    if key is not None:
+        yield (BUCKETS, bucket_shard(EXACT_BAND, key, n)), (EXACT_BAND, key, doc_id)
+    for band, h in enumerate(hashes):
+        yield (BUCKETS, bucket_shard(band, h, n)), (band, h, doc_id)
+    if sig_bytes is not None:
+        yield (SIGNATURES, doc_shard(doc_id, n)), (doc_id, sig_bytes)
+
+
+class _WriteShard(beam.DoFn):
+    """((kind, shard), [[rows], ...]) -> one Parquet file, written under a temporary name and
+    renamed, so a retried bundle never leaves a torn file."""
+
+    def __init__(self, index_dir: str, num_shards: int):
+        self.index_dir = index_dir
+        self.num_shards = num_shards
+
+    def process(self, item):
+        (kind, shard), batches = item
+        rows = [row for batch in batches for row in batch]
+        schema = _SCHEMAS[kind]
+        table = pa.Table.from_arrays([pa.array(col, f.type) for col, f in zip(zip(*rows), schema)], schema=schema)
+        final = shard_path(self.index_dir, kind, shard, self.num_shards)
+        tmp = FileSystems.join(self.index_dir, f".tmp-{uuid.uuid4().hex}.parquet")
+        with FileSystems.create(tmp) as f:
+            pq.write_table(table, f)
+        if FileSystems.exists(final):
+            FileSystems.delete([final])
+        FileSystems.rename([tmp], [final])
+        yield final
+
+
+def _write_settings(settings: dict, index_dir: str):
+    with FileSystems.create(FileSystems.join(index_dir, SETTINGS_FILE)) as f:
+        f.write(json.dumps(settings, sort_keys=True, indent=1).encode("utf-8"))
+
+
 class WriteIndex(beam.PTransform):
+    """(doc_id, sketch) of each kept document -> the index files of INDEX_DIR."""
+
     def __init__(self, index_dir: str, cfg: DedupConfig):
         super().__init__()
         self.index_dir = index_dir
         self.cfg = cfg
 
-    def expand(self, rows):
-        return rows | beam.io.WriteToParquet(
-            FileSystems.join(self.index_dir, "part"),
-            schema=index_schema(self.cfg),
-            file_name_suffix=".parquet",
+    def expand(self, sketches):
+        cfg = self.cfg
+        (sketches.pipeline
+         | "IndexSettings" >> beam.Create([index_settings(cfg)])
+         | "WriteIndexSettings" >> beam.Map(_write_settings, self.index_dir))
+        return (
+            sketches
+            | "IndexRows" >> beam.FlatMap(_index_rows, cfg)
+            | "BatchIndexRows" >> beam.ParDo(BatchByKey())
+            | "GroupIndexShards" >> beam.GroupByKey()
+            | "WriteIndexShards" >> beam.ParDo(_WriteShard(self.index_dir, cfg.index_shards))
         )
 
 
-def bucket_shard(band: int, h: bytes, num_shards: int) -> int:
-    """Shard of a (band, hash) bucket key; new entries and prior rows must agree on it."""
-    return (zlib.crc32(h) + (band + 1) * 1_000_003) % num_shards
+def _read_shard(index_dir: str, kind: str, shard: int, num_shards: int, column: str, values: pa.Array):
+    """Rows of one shard file whose `column` is in `values` (none when the file is absent)."""
+    path = shard_path(index_dir, kind, shard, num_shards)
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path) as f:
+        table = pq.read_table(f)
+    return table.filter(pc.is_in(table[column], value_set=values))
 
 
-class ReadPriorShards(beam.DoFn):
-    """An index file -> (shard, [((band, hash), (doc_id, signature)), ...]) per record batch.
+class MatchPriorBuckets(beam.DoFn):
+    """(shard, [[new bucket keys]]) -> (prior doc_id, bucket key) for each prior document in a
+    bucket that also holds a new document. A bucket without a new document cannot change this
+    run's output: its release already deduplicated it."""
 
-    Prior rows travel in per-shard batches, not one element each: a release indexes ~17 rows
-    per kept document, and per-element cost, not bytes, is what made a 10% refresh cost half
-    a full run. Memory stays bounded by one record batch.
-    """
-
-    def __init__(self, bands: frozenset[int], num_shards: int, batch_rows: int = 65536):
-        self.bands = bands
+    def __init__(self, index_dirs: list[str], num_shards: int):
+        self.index_dirs = list(index_dirs)
         self.num_shards = num_shards
-        self.batch_rows = batch_rows
 
-    def process(self, path):
-        with FileSystems.open(path) as f:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=self.batch_rows):
-                shards: dict[int, list] = {}
-                cols = batch.to_pydict()
-                for band, h, doc_id, sig in zip(cols["band"], cols["hash"], cols["doc_id"], cols["signature"]):
-                    if band in self.bands:
-                        shard = bucket_shard(band, h, self.num_shards)
-                        shards.setdefault(shard, []).append(((band, h), (doc_id, sig)))
-                yield from shards.items()
+    def process(self, item):
+        shard, batches = item
+        wanted = {key for batch in batches for key in batch}
+        hashes = pa.array(sorted({h for _, h in wanted}), pa.binary())
+        for index_dir in self.index_dirs:
+            rows = _read_shard(index_dir, BUCKETS, shard, self.num_shards, "hash", hashes)
+            if rows is None:
+                continue
+            for band, h, doc_id in zip(rows["band"].to_pylist(), rows["hash"].to_pylist(), rows["doc_id"].to_pylist()):
+                if (band, h) in wanted:
+                    yield doc_id, (band, h)
 
 
-def index_files(index_dir: str) -> list[str]:
-    return sorted(m.path for m in FileSystems.match([_pattern(index_dir)])[0].metadata_list)
+class AttachPriorSignatures(beam.DoFn):
+    """(doc shard, [[(prior doc_id, bucket key)]]) -> bucket entries (key, (prior node,
+    signature)) ready to join this run's buckets."""
+
+    def __init__(self, index_dirs: list[str], num_shards: int, with_signatures: bool):
+        self.index_dirs = list(index_dirs)
+        self.num_shards = num_shards
+        self.with_signatures = with_signatures
+
+    def process(self, item):
+        shard, batches = item
+        keys_of = defaultdict(list)
+        for batch in batches:
+            for doc_id, key in batch:
+                keys_of[doc_id].append(key)
+        if self.with_signatures:
+            ids = pa.array(sorted(keys_of), pa.string())
+            for index_dir in self.index_dirs:
+                rows = _read_shard(index_dir, SIGNATURES, shard, self.num_shards, "doc_id", ids)
+                if rows is None:
+                    continue
+                for doc_id, sig in zip(rows["doc_id"].to_pylist(), rows["signature"].to_pylist()):
+                    for key in keys_of.pop(doc_id, ()):
+                        yield key, (prior_node(doc_id), sig)
+        # No stored signature (an index built with verify=False): the pair is merged unverified.
+        for doc_id, keys in keys_of.items():
+            for key in keys:
+                yield key, (prior_node(doc_id), None)
+
+
+class PriorEntries(beam.PTransform):
+    """This run's bucket entries -> the prior releases' entries in the same buckets."""
+
+    def __init__(self, index_dirs: list[str], cfg: DedupConfig):
+        super().__init__()
+        self.index_dirs = list(index_dirs)
+        self.cfg = cfg
+
+    def expand(self, new_entries):
+        n = self.cfg.index_shards
+        return (
+            new_entries
+            | "NewKeysByShard" >> beam.Map(lambda e: (bucket_shard(e[0][0], e[0][1], n), e[0]))
+            | "BatchNewKeys" >> beam.ParDo(BatchByKey())
+            | "GroupNewKeys" >> beam.GroupByKey()
+            | "MatchPriorBuckets" >> beam.ParDo(MatchPriorBuckets(self.index_dirs, n))
+            | "MatchesByDocShard" >> beam.Map(lambda m: (doc_shard(m[0], n), m))
+            | "BatchMatches" >> beam.ParDo(BatchByKey())
+            | "GroupMatches" >> beam.GroupByKey()
+            | "AttachSignatures" >> beam.ParDo(AttachPriorSignatures(self.index_dirs, n, self.cfg.verify))
+        )

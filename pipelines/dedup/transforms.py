@@ -15,7 +15,7 @@ from apache_beam.metrics import Metrics
 from pipelines.dedup.buckets import is_new, new_node, node_id, prior_node, star_edges, verified_edges
 from pipelines.dedup.components import ConnectedComponents
 from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.index import EXACT_BAND, ReadPriorShards, WriteIndex, bucket_shard, check_index, index_files
+from pipelines.dedup.index import EXACT_BAND, PriorEntries, WriteIndex, check_index
 from pipelines.dedup.sketch import MinHasher, band_keys, exact_key, shingles, signature_from_bytes
 
 REASON_EXACT = "duplicate_exact"
@@ -108,23 +108,9 @@ class BucketEdges(beam.DoFn):
         self.lsh_edges.inc(count)
 
 
-def _prior_matches(item):
-    """(shard, {new: [bucket keys], prior: [row batches]}) -> prior entries whose bucket holds a new doc.
-
-    A bucket with no new document cannot change this run's output (its release already
-    deduplicated it), so only the matching prior rows enter the bucket shuffle."""
-    _, grouped = item
-    wanted = set(grouped["new"])
-    if not wanted:
-        return
-    for batch in grouped["prior"]:
-        for key, (doc_id, sig) in batch:
-            if key in wanted:
-                yield key, (prior_node(doc_id), sig)
-
-
 class RouteDocs(beam.DoFn):
-    """Joined (id, {doc, root, exact, sketch}) -> kept docs, 'dropped' docs, 'index' rows."""
+    """Joined (id, {doc, root, exact, sketch}) -> kept docs, 'dropped' docs, and the
+    (id, sketch) of each kept doc as 'index'."""
 
     def __init__(self, with_index: bool):
         self.with_index = with_index
@@ -142,7 +128,8 @@ class RouteDocs(beam.DoFn):
                 self.kept.inc()
                 yield doc
                 if self.with_index:
-                    yield from (pvalue.TaggedOutput("index", row) for row in _index_rows(doc_id, joined["sketch"]))
+                    for sketch in joined["sketch"]:
+                        yield pvalue.TaggedOutput("index", (doc_id, sketch))
                 continue
             root = roots[0]
             reason = REASON_EXACT if list(joined["exact"]) else REASON_NEAR
@@ -151,14 +138,6 @@ class RouteDocs(beam.DoFn):
                 "dropped",
                 dict(doc, reason=reason, duplicate_of=node_id(root), cluster_id=xxhash.xxh3_64_hexdigest(root.encode("utf-8"))),
             )
-
-
-def _index_rows(doc_id, sketches):
-    for key, hashes, sig_bytes in sketches:
-        if key is not None:
-            yield {"band": EXACT_BAND, "hash": key, "doc_id": doc_id, "signature": None}
-        for band, h in enumerate(hashes):
-            yield {"band": band, "hash": h, "doc_id": doc_id, "signature": sig_bytes}
 
 
 class Deduplicate(beam.PTransform):
@@ -184,24 +163,8 @@ class Deduplicate(beam.PTransform):
         sketches = docs | "Sketch" >> beam.ParDo(SketchDocs(cfg))
         new_entries = sketches | "BucketEntries" >> beam.FlatMap(_bucket_entries)
         entries = [new_entries]
-        bands = {EXACT_BAND} if "exact" in cfg.methods else set()
-        if "minhash" in cfg.methods:
-            bands |= set(range(cfg.bands_rows[0]))
         if self.prior_indexes:
-            shards = cfg.prior_shards
-            files = [f for path in self.prior_indexes for f in index_files(path)]
-            prior = (
-                docs.pipeline
-                | "PriorIndexFiles" >> beam.Create(files)
-                | "SpreadPriorFiles" >> beam.Reshuffle()
-                | "ReadPrior" >> beam.ParDo(ReadPriorShards(frozenset(bands), shards))
-            )
-            new_keys = new_entries | "NewKeysByShard" >> beam.Map(lambda e: (bucket_shard(e[0][0], e[0][1], shards), e[0]))
-            entries.append(
-                {"new": new_keys, "prior": prior}
-                | "JoinPriorByShard" >> beam.CoGroupByKey()
-                | "PriorMatches" >> beam.FlatMap(_prior_matches)
-            )
+            entries.append(new_entries | "PriorEntries" >> PriorEntries(self.prior_indexes, cfg))
         buckets = (
             entries
             | "AllEntries" >> beam.Flatten()

@@ -9,7 +9,9 @@ quantize_dynamic's modules keep their weights in opaque packed objects that safe
 cannot store, and it defaults to one scale per matrix, which loses more precision.
 
 The checkpoint holds `<name>.weight_int8` + `<name>.weight_scale` per quantized matrix; the
-packed form is rebuilt on load. With tied embeddings the one int8 matrix serves as both
+packed form is rebuilt on load. In memory, matrices that read the same input are fused (q/k/v,
+and gate/up): per-row scales make the concatenation exact, and at generation shapes each
+kernel call, with its activation quantization, costs more than the arithmetic. With tied embeddings the one int8 matrix serves as both
 the output projection and (dequantized once at load) the embedding table, so the file is
 about a quarter of the float32 one.
 
@@ -25,7 +27,7 @@ import torch
 import torch.nn as nn
 
 from roots_model.compress import CompressError
-from roots_model.model import GPT, ModelConfig
+from roots_model.model import GPT, MLP, Attention, ModelConfig
 
 METHODS = ("int8-dynamic",)
 
@@ -87,6 +89,30 @@ class Int8Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 per-row scales"
 
 
+class Int8Attention(Attention):
+    """Attention whose q, k and v come from one fused Int8Linear."""
+
+    def project_qkv(self, x):
+        return self.qkv_proj(x).split(self.qkv_sizes, dim=-1)
+
+
+class Int8MLP(MLP):
+    """SwiGLU whose gate and up projections are one fused Int8Linear."""
+
+    def project_gate_up(self, x):
+        return self.gate_up_proj(x).chunk(2, dim=-1)
+
+
+def _fuse(module: nn.Module, names: tuple[str, ...], fused_name: str, cls: type) -> list[int]:
+    parts = [getattr(module, n) for n in names]
+    fused = Int8Linear(torch.cat([p.weight_int8 for p in parts]), torch.cat([p.weight_scale for p in parts]))
+    for n in names:
+        delattr(module, n)
+    setattr(module, fused_name, fused)
+    module.__class__ = cls
+    return [p.out_features for p in parts]
+
+
 def quantize_model(model: GPT, method: str = "int8-dynamic") -> GPT:
     """A quantized copy of `model` (eval mode, CPU); `model` itself is left as it is."""
     if method not in METHODS:
@@ -144,6 +170,9 @@ def build_quantized_model(config: ModelConfig, tensors: dict) -> GPT:
     from roots_model.model import rope_tables
 
     model.rope_cos, model.rope_sin = rope_tables(config)  # non-persistent buffers, made on meta
+    for layer in model.layers:
+        layer.self_attn.qkv_sizes = _fuse(layer.self_attn, ("q_proj", "k_proj", "v_proj"), "qkv_proj", Int8Attention)
+        _fuse(layer.mlp, ("gate_proj", "up_proj"), "gate_up_proj", Int8MLP)
     return model.eval()
 
 
