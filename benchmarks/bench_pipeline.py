@@ -11,7 +11,7 @@ no contender warms a cache for another); the contenders run back to back, altern
 Contenders
   ours, CLI 1 worker   `pipelines.cli.main(["run", ..., "--dedup", "none", "--no_progress",
                        "--direct_num_workers=1"])`: the real Beam pipeline on the local DirectRunner
-                       (multi_processing mode, one SDK worker) writing Parquet kept + JSONL.gz dropped +
+                       (in_memory mode: the CLI runs one worker in process) writing Parquet kept + JSONL.gz dropped +
                        stats.json + funnel.png. One worker = one core's worth of document processing.
   ours, CLI 2 workers  the same with the CLI's local default, 2 workers multi_processing (per core = /2).
   ours, core only      `pipelines.process.DocumentProcessor` over the parsed documents in one process,
