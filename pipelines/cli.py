@@ -71,7 +71,11 @@ def _beam_args(extra: list[str]) -> list[str]:
     else:
         # Named explicitly: with no runner, Beam's DirectRunner first tries to download Prism.
         args = LOCAL_RUNNER_DEFAULTS + list(extra)
-        if _last_value(args, "--direct_num_workers") == "1" and _last_value(extra, "--direct_running_mode") is None:
+        from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+
+        workers = PipelineOptions(args).view_as(DirectOptions).direct_num_workers
+        mode_named = "direct_running_mode" in PipelineOptions(extra).get_all_options(drop_default=True)
+        if workers == 1 and not mode_named:
             # One worker gains nothing from a separate SDK process, and every element would
             # cross gRPC to reach it: run it in this process.
             args.append("--direct_running_mode=in_memory")
@@ -83,17 +87,6 @@ def _beam_args(extra: list[str]) -> list[str]:
                              "--requirements_file or --sdk_container_image")
         args.append(f"--setup_file={setup_py}")
     return args
-
-
-def _last_value(args: list[str], flag: str) -> str | None:
-    """The value of the last `flag=value` or `flag value` in `args` (Beam's own rule)."""
-    value = None
-    for i, a in enumerate(args):
-        if a.startswith(flag + "="):
-            value = a.split("=", 1)[1]
-        elif a == flag and i + 1 < len(args):
-            value = args[i + 1]
-    return value
 
 
 def _is_local(beam_args: list[str]) -> bool:

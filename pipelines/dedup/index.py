@@ -28,9 +28,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 
 from pipelines.dedup.buckets import prior_node
 from pipelines.dedup.config import DedupConfig
@@ -77,31 +74,10 @@ def check_index(index_dir: str, cfg: DedupConfig) -> dict:
     return meta
 
 
-def _in_global_window(value):
-    return WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()])
-
-
-class BatchByKey(beam.DoFn):
-    """(key, value) -> (key, [values]) per bundle, so a shuffle moves one element per key and
-    bundle instead of one per value (a release has ~18 index rows per document)."""
-
-    def __init__(self, max_batch: int = 50_000):
-        self.max_batch = max_batch
-
-    def start_bundle(self):
-        self.batches = defaultdict(list)
-
-    def process(self, item):
-        key, value = item
-        batch = self.batches[key]
-        batch.append(value)
-        if len(batch) >= self.max_batch:
-            yield key, self.batches.pop(key)
-
-    def finish_bundle(self):
-        for item in self.batches.items():
-            yield _in_global_window(item)
-        self.batches = defaultdict(list)
+def _group_lists(label: str):
+    """(key, value) -> (key, [values]). A lifted combine: each bundle sends one list per key
+    to the shuffle instead of one element per value (a release has ~18 index rows per doc)."""
+    return label >> beam.CombinePerKey(beam.combiners.ToListCombineFn())
 
 
 def _index_rows(item, cfg: DedupConfig):
@@ -117,24 +93,21 @@ def _index_rows(item, cfg: DedupConfig):
 
 
 class _WriteShard(beam.DoFn):
-    """((kind, shard), [[rows], ...]) -> one Parquet file, written under a temporary name and
-    renamed, so a retried bundle never leaves a torn file."""
+    """((kind, shard), [rows]) -> one Parquet file, written under a temporary name and renamed
+    (which replaces an earlier attempt's file), so a retried bundle never leaves a torn file."""
 
     def __init__(self, index_dir: str, num_shards: int):
         self.index_dir = index_dir
         self.num_shards = num_shards
 
     def process(self, item):
-        (kind, shard), batches = item
-        rows = [row for batch in batches for row in batch]
+        (kind, shard), rows = item
         schema = _SCHEMAS[kind]
         table = pa.Table.from_arrays([pa.array(col, f.type) for col, f in zip(zip(*rows), schema)], schema=schema)
         final = shard_path(self.index_dir, kind, shard, self.num_shards)
         tmp = FileSystems.join(self.index_dir, f".tmp-{uuid.uuid4().hex}.parquet")
         with FileSystems.create(tmp) as f:
             pq.write_table(table, f)
-        if FileSystems.exists(final):
-            FileSystems.delete([final])
         FileSystems.rename([tmp], [final])
         yield final
 
@@ -160,8 +133,7 @@ class WriteIndex(beam.PTransform):
         return (
             sketches
             | "IndexRows" >> beam.FlatMap(_index_rows, cfg)
-            | "BatchIndexRows" >> beam.ParDo(BatchByKey())
-            | "GroupIndexShards" >> beam.GroupByKey()
+            | _group_lists("GroupIndexShards")
             | "WriteIndexShards" >> beam.ParDo(_WriteShard(self.index_dir, cfg.index_shards))
         )
 
@@ -177,7 +149,7 @@ def _read_shard(index_dir: str, kind: str, shard: int, num_shards: int, column: 
 
 
 class MatchPriorBuckets(beam.DoFn):
-    """(shard, [[new bucket keys]]) -> (prior doc_id, bucket key) for each prior document in a
+    """(shard, [new bucket keys]) -> (prior doc_id, bucket key) for each prior document in a
     bucket that also holds a new document. A bucket without a new document cannot change this
     run's output: its release already deduplicated it."""
 
@@ -186,8 +158,8 @@ class MatchPriorBuckets(beam.DoFn):
         self.num_shards = num_shards
 
     def process(self, item):
-        shard, batches = item
-        wanted = {key for batch in batches for key in batch}
+        shard, keys = item
+        wanted = set(keys)
         hashes = pa.array(sorted({h for _, h in wanted}), pa.binary())
         for index_dir in self.index_dirs:
             rows = _read_shard(index_dir, BUCKETS, shard, self.num_shards, "hash", hashes)
@@ -199,7 +171,7 @@ class MatchPriorBuckets(beam.DoFn):
 
 
 class AttachPriorSignatures(beam.DoFn):
-    """(doc shard, [[(prior doc_id, bucket key)]]) -> bucket entries (key, (prior node,
+    """(doc shard, [(prior doc_id, bucket key)]) -> bucket entries (key, (prior node,
     signature)) ready to join this run's buckets."""
 
     def __init__(self, index_dirs: list[str], num_shards: int, with_signatures: bool):
@@ -208,11 +180,10 @@ class AttachPriorSignatures(beam.DoFn):
         self.with_signatures = with_signatures
 
     def process(self, item):
-        shard, batches = item
+        shard, matches = item
         keys_of = defaultdict(list)
-        for batch in batches:
-            for doc_id, key in batch:
-                keys_of[doc_id].append(key)
+        for doc_id, key in matches:
+            keys_of[doc_id].append(key)
         if self.with_signatures:
             ids = pa.array(sorted(keys_of), pa.string())
             for index_dir in self.index_dirs:
@@ -241,11 +212,9 @@ class PriorEntries(beam.PTransform):
         return (
             new_entries
             | "NewKeysByShard" >> beam.Map(lambda e: (bucket_shard(e[0][0], e[0][1], n), e[0]))
-            | "BatchNewKeys" >> beam.ParDo(BatchByKey())
-            | "GroupNewKeys" >> beam.GroupByKey()
+            | _group_lists("GroupNewKeys")
             | "MatchPriorBuckets" >> beam.ParDo(MatchPriorBuckets(self.index_dirs, n))
             | "MatchesByDocShard" >> beam.Map(lambda m: (doc_shard(m[0], n), m))
-            | "BatchMatches" >> beam.ParDo(BatchByKey())
-            | "GroupMatches" >> beam.GroupByKey()
+            | _group_lists("GroupMatches")
             | "AttachSignatures" >> beam.ParDo(AttachPriorSignatures(self.index_dirs, n, self.cfg.verify))
         )
