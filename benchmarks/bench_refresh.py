@@ -10,7 +10,7 @@ command runs in its own process; wall time and that process's peak RSS are repor
 best of --repeat runs (the refresh is re-run from release 1 each time). For scale, `run` on
 the new file alone (no prior release to match) is the floor of any refresh that adds it, and
 `run` on its first 20 documents is the fixed cost of launching a local Beam job (imports,
-graph construction, model loading, empty stages, funnel.png): the "marginal" ratio leaves it out.
+graph construction, model loading, empty stages): the "marginal" ratio leaves it out.
 """
 from __future__ import annotations
 

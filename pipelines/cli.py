@@ -23,7 +23,7 @@ from . import __version__
 from . import stats as stats_lib
 
 LOCAL_RUNNER_DEFAULTS = ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
-_OUTPUT_PARTS = ("data", "dropped", "dead_letter", "dedup_index", "stats.json", "funnel.png")
+_OUTPUT_PARTS = ("data", "dropped", "dead_letter", "dedup_index", "stats.json", "funnel.html", "funnel.png")
 
 
 class UsageError(Exception):
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
                                          "against every earlier release")
     _add_run_flags(ref, input_help="(required)")
     ref.add_argument("--releases", required=True, help="directory of releases (local or gs://)")
-    st = sub.add_parser("stats", help="print a finished run's statistics and redraw funnel.png")
+    st = sub.add_parser("stats", help="print a finished run's statistics and draw funnel.png (and funnel.html)")
     st.add_argument("output")
     return parser
 
@@ -62,14 +62,13 @@ def _add_run_flags(p: argparse.ArgumentParser, input_help: str) -> None:
     p.add_argument("--num_shards", "--num-shards", type=int, default=0)
     p.add_argument("--no_progress", "--no-progress", action="store_true")
     p.add_argument("--wait", action="store_true",
-                   help="remote runners: wait for the job, then check the counts and draw funnel.png")
+                   help="remote runners: wait for the job, then check the counts and write funnel.html")
 
 
 def _beam_args(extra: list[str]) -> list[str]:
     if any(a == "--runner" or a.startswith("--runner=") for a in extra):
         args = list(extra)
     else:
-        # Named explicitly: with no runner, Beam's DirectRunner first tries to download Prism.
         args = LOCAL_RUNNER_DEFAULTS + list(extra)
         from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
@@ -87,6 +86,21 @@ def _beam_args(extra: list[str]) -> list[str]:
                              "--requirements_file or --sdk_container_image")
         args.append(f"--setup_file={setup_py}")
     return args
+
+
+def local_runner(options):
+    """The runner for `--runner=DirectRunner`: Beam's FnApiRunner, built the way DirectRunner
+    builds it for a batch pipeline (workers get the pipeline options), but without DirectRunner's
+    first step, which tries PrismRunner and so downloads a Go binary from GitHub at run time:
+    ~1 s lost per run where the download fails fast, a hang where the network drops packets,
+    and a different runner wherever it succeeds."""
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
 
 
 def _is_local(beam_args: list[str]) -> bool:
@@ -138,7 +152,7 @@ def _watch_progress(progress_dir: str, total: int | None, stop: threading.Event)
 
 
 def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     import apache_beam as beam
 
     from .config import PipelineConfig
@@ -195,7 +209,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
         watcher.start()
     started = time.time()
     try:
-        p = beam.Pipeline(options=PipelineOptions(beam_args))
+        options = PipelineOptions(beam_args)
+        runner_name = options.view_as(StandardOptions).runner or ""
+        runner = local_runner(options) if runner_name.rsplit(".", 1)[-1] == "DirectRunner" else None
+        p = beam.Pipeline(runner=runner, options=options)
         build(p, spec)
         result = p.run()
         if not local and not args.wait:
@@ -219,19 +236,19 @@ def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
         "dedup": list(dedup), "elapsed_s": round(elapsed, 2), "docs_per_s": round(stats["read"] / elapsed, 1),
     }
     stats_lib.write_json(stats, stats_path)
-    stats_lib.draw_funnel(stats, join(args.output, "funnel.png"))
-    _print_summary(stats, args.output)
+    stats_lib.write_funnel_html(stats, join(args.output, "funnel.html"))
+    _print_summary(stats, args.output, "funnel.html")
     return stats
 
 
-def _print_summary(stats: dict, output: str) -> None:
+def _print_summary(stats: dict, output: str, funnel: str) -> None:
     print(f"read {stats['read']:,}  kept {stats['kept']:,}  malformed {stats['malformed']:,}  "
           f"dropped {sum(stats['dropped'].values()):,}", file=sys.stderr)
     for reason, n in stats["dropped"].items():
         print(f"  dropped {reason:20s} {n:>9,}", file=sys.stderr)
     for lang, s in list(stats["languages"].items())[:6]:
         print(f"  {lang:5s} read {s['read']:>8,}  kept {s['kept']:>8,}  kept bytes {s['kept_bytes']:>12,}", file=sys.stderr)
-    print(f"outputs: {output}/data/  dropped/  dead_letter/  stats.json  funnel.png", file=sys.stderr)
+    print(f"outputs: {output}/data/  dropped/  dead_letter/  stats.json  {funnel}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,13 +274,26 @@ def main(argv: list[str] | None = None) -> int:
 
             stats = stats_lib.read_json(join(args.output, "stats.json"))
             stats_lib.check_conservation(stats)
+            stats_lib.write_funnel_html(stats, join(args.output, "funnel.html"))
             stats_lib.draw_funnel(stats, join(args.output, "funnel.png"))
-            _print_summary(stats, args.output)
+            _print_summary(stats, args.output, "funnel.html  funnel.png")
     except UsageError as e:
         print(f"roots-pipeline: error: {e}", file=sys.stderr)
         return 2
     return 0
 
 
+def console_main() -> None:
+    """`roots-pipeline` and `python -m pipelines`: main(), then exit without tearing the
+    interpreter down. By then every output is written and closed and the runner's workers are
+    stopped; unloading the ~3,000 modules a Beam job imports (gRPC, protobuf, pyarrow, ...)
+    would only add ~0.9 s to every command. Library callers of main() are unaffected."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

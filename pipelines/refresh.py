@@ -3,13 +3,13 @@
     roots-pipeline refresh --input 'gs://raw/2026-11-*/*.jsonl.gz' --releases gs://corpus/releases/
 
 A release directory is `RELEASES/release-NNNNN/` holding the usual run outputs (data/,
-dropped/, dead_letter/, dedup_index/, stats.json, funnel.png) and `manifest.json`, which lists
+dropped/, dead_letter/, dedup_index/, stats.json, funnel.html) and `manifest.json`, which lists
 every input file it consumed with a content fingerprint. A release exists only once its
 manifest does: the manifest is written last, so a crash leaves no half-release that readers
 or the next refresh would trust.
 
-A refresh processes only input files that no earlier manifest lists (same path and
-fingerprint), deduplicates them against every earlier release's persisted band index, and
+A refresh processes only input files whose content no earlier manifest lists (by
+fingerprint; local paths are recorded absolute), deduplicates them against every earlier release's persisted band index, and
 publishes the next release. The same input twice is a no-op; a killed run is redone from
 scratch on the next call and ends with the same release as an uninterrupted one.
 """
@@ -99,22 +99,34 @@ def remove_incomplete(releases_dir: str) -> list[str]:
     return removed
 
 
-def processed_inputs(releases: list[Release]) -> dict[str, str]:
-    """path -> fingerprint of every input an earlier release consumed."""
-    seen = {}
+def canonical(path: str) -> str:
+    """The name a manifest records: absolute for local files, so `refresh` from another working
+    directory, or with a relative pattern, still recognises what it already released."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def processed_inputs(releases: list[Release]) -> tuple[dict[str, str], dict[str, str]]:
+    """(path -> fingerprint, fingerprint -> path) of every input an earlier release consumed."""
+    by_path, by_content = {}, {}
     for r in releases:
         for item in r.manifest.get("inputs", []):
-            seen[item["path"]] = item["fingerprint"]
-    return seen
+            path = canonical(item["path"])
+            by_path[path] = item["fingerprint"]
+            by_content.setdefault(item["fingerprint"], path)
+    return by_path, by_content
 
 
 def plan(inputs: list[str], releases: list[Release]) -> tuple[list[tuple[str, str]], list[str]]:
-    """(new (path, fingerprint) pairs to process, paths already released unchanged)."""
-    seen = processed_inputs(releases)
+    """(new (path, fingerprint) pairs to process, paths already released).
+
+    A file is released when its path was released with the same fingerprint, or when the same
+    content was released under another path (a moved or re-uploaded file): reprocessing it would
+    only mark every document as an exact duplicate. A changed file under a released path is new."""
+    by_path, by_content = processed_inputs(releases)
     new, unchanged = [], []
-    for path in inputs:
+    for path in map(canonical, inputs):
         fp = fingerprint(path)
-        if seen.get(path) == fp:
+        if by_path.get(path) == fp or fp in by_content:
             unchanged.append(path)
         else:
             new.append((path, fp))

@@ -36,3 +36,34 @@ def test_local_runner_arguments():
     assert direct(["--direct_num_workers=1"]) == (1, "in_memory")
     assert direct(["--direct_num_workers", "1", "--direct_running_mode=multi_processing"]) == (1, "multi_processing")
     assert direct(["--direct_num_workers=4"]) == (4, "multi_processing")
+
+
+def test_local_runs_never_try_prism(tmp_path, monkeypatch):
+    """Beam's DirectRunner first tries PrismRunner, which downloads a binary from GitHub; the
+    CLI's local runner goes straight to the FnApiRunner, in-process or with worker processes."""
+    import json
+
+    from apache_beam.runners.portability import prism_runner
+
+    from pipelines.cli import main
+
+    tried = []
+    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", lambda self, *a, **k: tried.append(a))
+    raw = tmp_path / "in.jsonl"
+    raw.write_text("".join(json.dumps({"id": f"d{i}", "text": f"doc {i} " * 40}) + "\n" for i in range(5)))
+    for workers in ("--direct_num_workers=1", "--direct_num_workers=2"):
+        out = tmp_path / workers[-1]
+        assert main(["run", "--input", str(raw), "--output", str(out), "--dedup", "none", "--no_progress", workers]) == 0
+        assert json.loads((out / "stats.json").read_text())["read"] == 5
+    assert tried == []
+
+
+def test_console_entry_exits_with_main_status(tmp_path):
+    """`python -m pipelines` leaves via os._exit: the status and buffered output still arrive."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pipelines", "run", "--input", str(tmp_path / "none-*.jsonl"),
+                           "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "matches no file" in proc.stderr

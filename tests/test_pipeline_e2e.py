@@ -2,6 +2,7 @@
 import glob
 import gzip
 import json
+import xml.etree.ElementTree as ET
 
 import pyarrow.parquet as pq
 import pytest
@@ -68,6 +69,12 @@ def test_output_schema_languages_and_funnel(corpus_run):
     assert stats["bytes"]["kept"] == sum(len(t.encode()) for t in kept.column("text").to_pylist())
     assert {"language", "language_score", "stopwords"} <= set(stats["dropped"])
     assert stats["run"]["docs_per_s"] > 0
+    funnel = (corpus_run / "funnel.html").read_text(encoding="utf-8")
+    ET.fromstring(funnel[funnel.index("<svg"):funnel.index("</svg>") + 6])  # well-formed SVG
+    for row in stats["funnel"]:
+        assert f"<title>{row['stage']}: {row['remaining']:,} remaining" in funnel
+    assert not (corpus_run / "funnel.png").exists()        # matplotlib only on demand:
+    assert main(["stats", str(corpus_run)]) == 0
     assert (corpus_run / "funnel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Kept text is cleaned: no control characters, no full-width digits.
     sample = "".join(kept.column("text").to_pylist()[:2000])

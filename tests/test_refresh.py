@@ -42,7 +42,7 @@ def snapshots(corpus_docs):
 
 
 @pytest.mark.slow
-def test_refresh_is_incremental_idempotent_and_dedups_across_releases(tmp_path, snapshots):
+def test_refresh_is_incremental_idempotent_and_dedups_across_releases(tmp_path, snapshots, monkeypatch):
     first, fresh = snapshots
     raw, releases = tmp_path / "raw", tmp_path / "releases"
     raw.mkdir()
@@ -54,6 +54,12 @@ def test_refresh_is_incremental_idempotent_and_dedups_across_releases(tmp_path, 
     assert kept1
 
     assert _refresh(raw, releases) == 0                      # same inputs: nothing to do
+    assert [r.name for r in list_releases(str(releases))] == ["release-00001"]
+    monkeypatch.chdir(tmp_path)                              # a relative pattern names the same file
+    assert main(["refresh", "--input", "raw/*.jsonl", "--releases", "releases", "--no_progress"]) == 0
+    (raw / "moved").mkdir()                                  # so does the same content under a new path
+    (raw / "2026-11-01.jsonl").rename(raw / "moved" / "2026-11-01.jsonl")
+    assert main(["refresh", "--input", "raw/moved/*.jsonl", "--releases", "releases", "--no_progress"]) == 0
     assert [r.name for r in list_releases(str(releases))] == ["release-00001"]
 
     reposts = [{**d, "id": "repost-" + d["id"]} for d in first if d["id"] in set(kept1)][:20]

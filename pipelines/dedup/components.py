@@ -26,7 +26,8 @@ def _both_directions(edge):
 
 
 def _large_star(item):
-    """Link every larger neighbour of `node` to the smallest node of its neighbourhood."""
+    """Link every larger neighbour of `node` to the smallest node of its neighbourhood.
+    The edges come out oriented (larger, smaller): v > node >= smallest."""
     node, neighbours = item
     neighbours = set(neighbours)
     smallest = min(min(neighbours), node)
@@ -44,6 +45,14 @@ def _small_star(item):
         if v != smallest:
             yield v, smallest
     yield node, smallest
+
+
+def _small_star_undirected(item):
+    """_small_star, its edges in both directions, ready for the next round's large star
+    (one step instead of two: every step is a DoFn Beam inspects at graph construction)."""
+    for edge in _small_star(item):
+        yield edge
+        yield edge[1], edge[0]
 
 
 class _CheckStarForest(beam.DoFn):
@@ -81,15 +90,17 @@ class ConnectedComponents(beam.PTransform):
         self.fail_if_unconverged = fail_if_unconverged
 
     def expand(self, edges):
+        if self.max_rounds < 1:
+            raise ValueError("ConnectedComponents needs max_rounds >= 1")
+        edges = edges | "Undirected" >> beam.FlatMap(_both_directions)
         for i in range(self.max_rounds):
+            last = i == self.max_rounds - 1
             edges = (
                 edges
-                | f"Undirected{i}" >> beam.FlatMap(_both_directions)
                 | f"GroupNeighbours{i}" >> beam.GroupByKey()
                 | f"LargeStar{i}" >> beam.FlatMap(_large_star)
-                | f"OrientDown{i}" >> beam.Map(lambda e: (max(e), min(e)))
                 | f"GroupSmaller{i}" >> beam.GroupByKey()
-                | f"SmallStar{i}" >> beam.FlatMap(_small_star)
+                | f"SmallStar{i}" >> beam.FlatMap(_small_star if last else _small_star_undirected)
             )
         return (
             edges

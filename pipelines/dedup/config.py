@@ -57,6 +57,8 @@ class DedupConfig:
             raise ValueError("n-gram sizes must be >= 1")
         if self.index_shards < 1:
             raise ValueError(f"index_shards must be >= 1, got {self.index_shards}")
+        if self.cc_max_rounds < 1:
+            raise ValueError(f"cc_max_rounds must be >= 1, got {self.cc_max_rounds}")
         if self.lsh_params is not None:
             bands, rows = self.lsh_params
             if bands * rows > self.num_perm:
