@@ -92,8 +92,8 @@ def local_runner(options):
     """The runner for `--runner=DirectRunner`: Beam's FnApiRunner, built the way DirectRunner
     builds it for a batch pipeline (workers get the pipeline options), but without DirectRunner's
     first step, which tries PrismRunner and so downloads a Go binary from GitHub at run time:
-    ~1 s lost per run where the download fails fast, a hang where the network drops packets,
-    and a different runner wherever it succeeds."""
+    time lost on every run where the download fails fast, a hang where the network drops
+    packets, and a different runner wherever it succeeds."""
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
@@ -286,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
 def console_main() -> None:
     """`roots-pipeline` and `python -m pipelines`: main(), then exit without tearing the
     interpreter down. By then every output is written and closed and the runner's workers are
-    stopped; unloading the ~3,000 modules a Beam job imports (gRPC, protobuf, pyarrow, ...)
-    would only add ~0.9 s to every command. Library callers of main() are unaffected."""
+    stopped; unloading the thousands of modules a Beam job imports (gRPC, protobuf, pyarrow,
+    ...) would only add time to every command. Library callers of main() are unaffected."""
     code = main()
     logging.shutdown()
     sys.stdout.flush()

@@ -1,8 +1,8 @@
 """Run statistics: every record becomes one event (kept, dropped with a reason, or
 malformed), and one CombineFn folds the events into stats.json, so the counts hold on any
 runner without relying on metric queries. The funnel chart is drawn from stats.json: every
-run writes funnel.html (an inline SVG, no dependency, ~1 ms); `roots-pipeline stats OUT`
-also draws funnel.png with matplotlib, whose import alone costs a run ~0.5 s.
+run writes funnel.html (an inline SVG, no dependency); `roots-pipeline stats OUT` also
+draws funnel.png with matplotlib, whose import would otherwise be paid by every run.
 """
 from __future__ import annotations
 

@@ -90,12 +90,7 @@ class HFCausalLM(TorchCausalLM):
             def run(chunk):
                 return self._generate_batch([prompts[i] for i in chunk], until, budget)
 
-            batch_size = self.resolve_batch_size(lambda bs: run(indices[:1] * bs))
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start : start + batch_size]
-                for i, text in zip(chunk, run(chunk)):
-                    out[i] = text
-                bar.update(len(chunk))
+            self.fill_in_batches(indices, run, out, bar)
         bar.close()
         return out
 

@@ -112,14 +112,10 @@ class RootsLM(TorchCausalLM):
 
             def run(chunk):
                 prompts = [requests[i].context for i in chunk]
-                return generate(self.model, self.tokenizer, prompts, max_new_tokens=max_new,
-                                temperature=0.0, stop=list(until) or None)
+                texts = generate(self.model, self.tokenizer, prompts, max_new_tokens=max_new,
+                                 temperature=0.0, stop=list(until) or None)
+                return [cut_at_stop(text, until) for text in texts]
 
-            batch_size = self.resolve_batch_size(lambda bs: run(indices[:1] * bs))
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start : start + batch_size]
-                for i, text in zip(chunk, run(chunk)):
-                    out[i] = cut_at_stop(text, until)
-                bar.update(len(chunk))
+            self.fill_in_batches(indices, run, out, bar)
         bar.close()
         return out

@@ -42,6 +42,16 @@ class TorchCausalLM(LanguageModel):
         self.batch_size = size
         return size
 
+    def fill_in_batches(self, indices: list[int], run, results: list, bar) -> None:
+        """results[i] = run(batch)[k] for each index i, batch by batch. `indices` come longest
+        first, so the first batch is also the memory probe of batch_size="auto"."""
+        batch_size = self.resolve_batch_size(lambda bs: run(indices[:1] * bs))
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            for i, value in zip(chunk, run(chunk)):
+                results[i] = value
+            bar.update(len(chunk))
+
     # -- log-likelihood --------------------------------------------------------------------
     def _tokenize_pair(self, request: LoglikelihoodRequest) -> tuple[list[int], int]:
         context = self.encode(request.context) if request.context else []
@@ -85,13 +95,8 @@ class TorchCausalLM(LanguageModel):
 
         if not order:
             return []
-        batch_size = self.resolve_batch_size(lambda bs: run(order[:1] * bs))
         results: list = [None] * len(requests)
         bar = tqdm(total=len(order), desc="loglikelihood", unit="req", disable=not self.show_progress, leave=False)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            for i, value in zip(chunk, run(chunk)):
-                results[i] = value
-            bar.update(len(chunk))
+        self.fill_in_batches(order, run, results, bar)
         bar.close()
         return results
