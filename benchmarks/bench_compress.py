@@ -45,7 +45,7 @@ def continued(base: Path, out: Path, steps: int, tokens: Path) -> Path:
     """The unpruned model fine-tuned like the recovered ones (the fair reference)."""
     loaded = checkpoint.load(base)
     cfg = tiny_train_config(out, steps=steps, data=str(tokens), lr=1e-3, eval_batches=8, progress=False)
-    train_compressed(loaded.model.train(), cfg, loaded.tokenizer)
+    train_compressed(loaded.model.train(), cfg)
     return out
 
 
@@ -97,7 +97,7 @@ def main():
     from roots_model.model import GPT, preset
 
     tok = checkpoint.load(base).tokenizer
-    train_compressed(GPT(preset("tiny", tok.get_vocab_size(), **student)), cfg, tok)
+    train_compressed(GPT(preset("tiny", tok.get_vocab_size(), **student)), cfg)
 
     rows = [row("original (tiny)", orig, orig)]
     for name, path in [("int8-dynamic", "int8"), ("magnitude 50%", "mag50"), (f"magnitude 50% + {n} steps", "mag50-ft"),

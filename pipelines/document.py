@@ -25,22 +25,25 @@ KEPT_SCHEMA = pa.schema([
     ("input_file", pa.string()),
     ("boilerplate_lines_removed", pa.int64()),
     ("signals", pa.struct([(name, pa.float64()) for name in SIGNAL_NAMES])),
+    # Unique per input record (input file + offset): ids repeat across files, keys never do.
+    ("key", pa.string()),
 ])
 
 
-def stable_id(input_file: str, index: int, text: str) -> str:
+def stable_id(input_file: str, offset: int, text: str) -> str:
     """An id for records that have none: the same input gives the same id on every run.
 
     Content alone is not enough (exact duplicates would share an id), so the record's file
     and position are hashed in too.
     """
-    h = hashlib.sha1(f"{input_file}\x00{index}\x00".encode("utf-8"))
+    h = hashlib.sha1(f"{input_file}\x00{offset}\x00".encode("utf-8"))
     h.update(text.encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:20]
 
 
-def new_document(*, id: str, text: str, source: str | None, url: str | None, input_file: str) -> dict:
-    return {"id": id, "text": text, "source": source, "url": url, "lang": None, "lang_score": None,
+def new_document(*, id: str, text: str, source: str | None, url: str | None, input_file: str,
+                 key: str | None = None) -> dict:
+    return {"id": id, "key": key or id, "text": text, "source": source, "url": url, "lang": None, "lang_score": None,
             "input_file": input_file, "boilerplate_lines_removed": 0, "signals": None}
 
 

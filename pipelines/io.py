@@ -1,22 +1,41 @@
 """Reading raw records from JSONL(.gz), Parquet and plain text, local or gs://.
 
-`iter_records(path, ...)` yields ("doc", document) or ("malformed", dead-letter record) for
-every record in one file, never raising on bad content: undecodable bytes, invalid JSON,
-a missing or non-string text field, or a corrupt file become dead-letter records that say
-what was wrong and keep the raw input.
+A file is read as one or more ranges (`plan_ranges`): byte ranges of an uncompressed JSONL or
+line-per-document text file, row-group ranges of a Parquet file, the whole file otherwise
+(a gzip stream cannot be entered in the middle). `read_range` yields ("doc", document) or
+("malformed", dead-letter record) for every record whose start lies in the range:
+
+- a bad record (invalid JSON, undecodable bytes, a missing or non-string text field) is one
+  dead-letter record with its file and offset, and reading goes on;
+- a corrupt stream (a truncated or damaged gzip, a file that is not Parquet) keeps every
+  record before the damage and ends with one dead-letter record marked `corrupt`, which
+  says how many records came before it;
+- an I/O error of the underlying file (a transient GCS read error) is raised, so the runner
+  retries the bundle instead of losing the rest of the file silently.
+
+Every document gets `key`, unique per input record (the file and the record's offset),
+which is what the pipeline groups and joins on; the input `id` is kept as data.
 """
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import json
+import lzma
+import os
 from dataclasses import dataclass
 from typing import Iterator
 
+import xxhash
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from .document import new_document, stable_id
 
 FORMATS = ("jsonl", "parquet", "text")
+_COMPRESSED = (".gz", ".bz2", ".zst", ".deflate", ".xz")
+CORRUPT = "corrupt"  # prefix of the dead-letter error of a damaged stream
 
 
 @dataclass(frozen=True)
@@ -25,11 +44,20 @@ class ReadSpec:
     text_field: str = "text"
     id_field: str = "id"
     text_unit: str = "file"       # text inputs: a document per file or per line
+    split_bytes: int = 64 << 20   # ranges of this size spread one large file over workers
+
+
+@dataclass(frozen=True)
+class FileRange:
+    path: str
+    start: int       # bytes, or the first row group of a Parquet file
+    end: int         # exclusive; -1: to the end of the file
+    row_groups: bool = False
 
 
 def detect_format(path: str) -> str:
     name = path.lower()
-    for suffix in (".gz", ".bz2", ".zst", ".deflate", ".xz"):
+    for suffix in _COMPRESSED:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     if name.endswith((".jsonl", ".json", ".ndjson")):
@@ -41,114 +69,256 @@ def detect_format(path: str) -> str:
     raise ValueError(f"cannot tell the format of {path!r} from its name; pass --input_format jsonl|parquet|text")
 
 
-def dead_letter(path: str, index: int | None, error: str, raw: bytes | str | None = None) -> dict:
+def _format(path: str, spec: ReadSpec) -> str:
+    return detect_format(path) if spec.format == "auto" else spec.format
+
+
+def _compression(path: str) -> str | None:
+    name = path.lower()
+    return next((s for s in _COMPRESSED if name.endswith(s)), None)
+
+
+def canonical(path: str) -> str:
+    """The name a file goes by in keys and manifests: absolute for local files."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def file_key(path: str) -> str:
+    return xxhash.xxh3_64_hexdigest(canonical(path).encode("utf-8"))
+
+
+def record_key(path: str, offset: int) -> str:
+    """Unique per input record: two files whose ids both start at 0 still give distinct keys.
+    Fixed width, so string order is (file, offset) order."""
+    return f"{file_key(path)}:{offset:013d}"
+
+
+def dead_letter(path: str, offset: int | None, error: str, raw: bytes | str | None = None, **extra) -> dict:
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", errors="backslashreplace")  # lossless for inspection: bad bytes as \xNN
-    return {"input_file": path, "index": index, "error": error, "raw": raw}
+    return {"input_file": path, "offset": offset, "error": error, "raw": raw, **extra}
 
 
-def _document(record: dict, path: str, index: int, spec: ReadSpec) -> tuple[str, dict]:
+def _document(record: dict, path: str, offset: int, spec: ReadSpec) -> tuple[str, dict]:
     if spec.text_field not in record:
-        return "malformed", dead_letter(path, index, f"missing text field {spec.text_field!r}", json.dumps(record, ensure_ascii=False))
+        return "malformed", dead_letter(path, offset, f"missing text field {spec.text_field!r}",
+                                        json.dumps(record, ensure_ascii=False, default=str))
     text = record[spec.text_field]
     if text is None:
         text = ""
     if not isinstance(text, str):
-        return "malformed", dead_letter(path, index, f"text field {spec.text_field!r} is {type(text).__name__}, not a string",
+        return "malformed", dead_letter(path, offset, f"text field {spec.text_field!r} is {type(text).__name__}, not a string",
                                         json.dumps(record, ensure_ascii=False, default=str))
     rid = record.get(spec.id_field)
-    doc_id = str(rid) if isinstance(rid, (str, int)) and str(rid) else stable_id(path, index, text)
+    doc_id = str(rid) if isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid) else stable_id(path, offset, text)
     url = record.get("url")
     source = record.get("source")
-    doc = new_document(id=doc_id, text=text, source=None if source is None else str(source),
+    doc = new_document(id=doc_id, key=record_key(path, offset), text=text, source=None if source is None else str(source),
                        url=None if url is None else str(url), input_file=path)
     doc["raw_bytes"] = len(text.encode("utf-8", "surrogatepass"))
     return "doc", doc
 
 
-def _lines(f) -> Iterator[bytes]:
-    # Beam's CompressedFile has readline() but is not iterable.
-    while True:
+class _RawFile(io.RawIOBase):
+    """The store's file object, remembering whether a read of it failed: an exception that
+    comes from here is an I/O failure (retry), anything else while decoding is damage."""
+
+    def __init__(self, f):
+        self.f = f
+        self.failure: BaseException | None = None
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def readinto(self, buf):
+        try:
+            data = self.f.read(len(buf))
+        except Exception as e:
+            self.failure = e
+            raise
+        buf[: len(data)] = data
+        return len(data)
+
+    def seek(self, pos, whence=io.SEEK_SET):
+        try:
+            return self.f.seek(pos, whence)
+        except Exception as e:
+            self.failure = e
+            raise
+
+    def tell(self):
+        return self.f.tell()
+
+    def close(self):
+        try:
+            self.f.close()
+        finally:
+            super().close()
+
+
+def _open(path: str) -> _RawFile:
+    return _RawFile(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED))
+
+
+def _decompressed(raw: _RawFile, path: str):
+    buffered = io.BufferedReader(raw, 1 << 20)
+    kind = _compression(path)
+    if kind is None:
+        return buffered
+    if kind == ".gz":
+        return gzip.GzipFile(fileobj=buffered, mode="rb")
+    if kind == ".bz2":
+        return bz2.BZ2File(buffered, mode="rb")
+    if kind == ".xz":
+        return lzma.LZMAFile(buffered, mode="rb")
+    from apache_beam.io.filesystem import CompressedFile
+
+    return CompressedFile(buffered, CompressionTypes.detect_compression_type(path))
+
+
+def _lines(f, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) for each line starting in [start, end) (end -1: no limit). A range that
+    starts mid-line leaves that line to the range before it."""
+    pos = start
+    if start > 0:
+        f.seek(start - 1)
+        pos = start - 1 + len(f.readline())
+    while end < 0 or pos < end:
         line = f.readline()
         if not line:
             return
-        yield line
+        yield pos, line
+        pos += len(line)
 
 
-def _iter_jsonl(path: str, spec: ReadSpec) -> Iterator[tuple[str, dict]]:
-    with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as f:
-        for index, line in enumerate(_lines(f)):
-            if not line.strip():
-                continue
-            try:
-                decoded = line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield "malformed", dead_letter(path, index, f"undecodable bytes (not UTF-8): {e}", line.rstrip(b"\n"))
-                continue
-            try:
-                record = json.loads(decoded)
-            except json.JSONDecodeError as e:
-                yield "malformed", dead_letter(path, index, f"invalid JSON: {e}", decoded.rstrip("\n"))
-                continue
-            if not isinstance(record, dict):
-                yield "malformed", dead_letter(path, index, f"JSON value is {type(record).__name__}, not an object", decoded.rstrip("\n"))
-                continue
-            yield _document(record, path, index, spec)
+def _decode_json_line(path: str, offset: int, line: bytes, spec: ReadSpec) -> tuple[str, dict] | None:
+    if not line.strip():
+        return None
+    try:
+        decoded = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return "malformed", dead_letter(path, offset, f"undecodable bytes (not UTF-8): {e}", line.rstrip(b"\n"))
+    try:
+        record = json.loads(decoded)
+    except json.JSONDecodeError as e:
+        return "malformed", dead_letter(path, offset, f"invalid JSON: {e}", decoded.rstrip("\n"))
+    if not isinstance(record, dict):
+        return "malformed", dead_letter(path, offset, f"JSON value is {type(record).__name__}, not an object",
+                                        decoded.rstrip("\n"))
+    return _document(record, path, offset, spec)
 
 
-def _iter_parquet(path: str, spec: ReadSpec) -> Iterator[tuple[str, dict]]:
+def _decode_text_line(path: str, offset: int, raw: bytes, spec: ReadSpec) -> tuple[str, dict] | None:
+    if spec.text_unit == "line" and not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return "malformed", dead_letter(path, offset, f"undecodable bytes (not UTF-8): {e}", raw)
+    return _document({spec.text_field: text.rstrip("\n") if spec.text_unit == "line" else text}, path, offset, spec)
+
+
+def _read_lines(raw: _RawFile, rng: FileRange, spec: ReadSpec, fmt: str, state: dict):
+    f = _decompressed(raw, rng.path)
+    if fmt == "text" and spec.text_unit == "file":
+        units = iter([(0, f.read())])
+    else:
+        units = _lines(f, rng.start, rng.end)
+    decode = _decode_json_line if fmt == "jsonl" else _decode_text_line
+    for offset, line in units:
+        state["offset"] = offset + len(line)
+        item = decode(rng.path, offset, line, spec)
+        if item is not None:
+            yield item
+
+
+def _read_parquet(raw: _RawFile, rng: FileRange, spec: ReadSpec, fmt: str, state: dict):
     import pyarrow.parquet as pq
 
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        index = 0
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
-            for record in batch.to_pylist():
-                yield _document(record, path, index, spec)
-                index += 1
+    pf = pq.ParquetFile(io.BufferedReader(raw, 1 << 20))
+    meta = pf.metadata
+    groups = list(range(rng.start, meta.num_row_groups if rng.end < 0 else min(rng.end, meta.num_row_groups)))
+    row = sum(meta.row_group(i).num_rows for i in range(rng.start))
+    if not groups:
+        return
+    for batch in pf.iter_batches(batch_size=1024, row_groups=groups):
+        for record in batch.to_pylist():
+            state["offset"] = row + 1
+            yield _document(record, rng.path, row, spec)
+            row += 1
 
 
-def _iter_text(path: str, spec: ReadSpec) -> Iterator[tuple[str, dict]]:
-    with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as f:
-        if spec.text_unit == "line":
-            units = enumerate(_lines(f))
-        else:
-            units = enumerate([f.read()])
-        for index, raw in units:
-            if spec.text_unit == "line" and not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield "malformed", dead_letter(path, index, f"undecodable bytes (not UTF-8): {e}", raw)
-                continue
-            yield _document({spec.text_field: text.rstrip("\n") if spec.text_unit == "line" else text}, path, index, spec)
+def read_range(rng: FileRange, spec: ReadSpec = ReadSpec()) -> Iterator[tuple[str, dict]]:
+    """Every record starting in `rng`: documents and dead letters; raises on I/O failure."""
+    fmt = _format(rng.path, spec)
+    raw = _open(rng.path)
+    state = {"offset": rng.start if not rng.row_groups else 0}
+    emitted = 0
+    reader = _read_parquet if fmt == "parquet" else _read_lines
+    try:
+        for item in reader(raw, rng, spec, fmt, state):
+            emitted += 1
+            yield item
+    except Exception as e:  # noqa: BLE001 - classified below
+        if raw.failure is not None:
+            raise  # the store failed, not the data: let the runner retry the bundle
+        yield "malformed", dead_letter(
+            rng.path, state["offset"],
+            f"{CORRUPT} {fmt} file after {emitted} records in this range: {type(e).__name__}: {e}",
+            records_before=emitted)
+    finally:
+        raw.close()
 
 
-_READERS = {"jsonl": _iter_jsonl, "parquet": _iter_parquet, "text": _iter_text}
+def plan_ranges(path: str, size: int, spec: ReadSpec = ReadSpec()) -> list[FileRange]:
+    """The ranges one file is read in: several for a large uncompressed JSONL/line file or a
+    Parquet file with several row groups, else one."""
+    fmt = _format(path, spec)
+    step = max(int(spec.split_bytes), 1)
+    if size <= step:
+        return [FileRange(path, 0, -1)]
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                meta = pq.ParquetFile(f).metadata
+        except Exception:  # noqa: BLE001 - not Parquet: one range, whose reader dead-letters it
+            return [FileRange(path, 0, -1, row_groups=True)]
+        ranges, first, acc = [], 0, 0
+        for i in range(meta.num_row_groups):
+            acc += meta.row_group(i).total_byte_size
+            if acc >= step:
+                ranges.append(FileRange(path, first, i + 1, row_groups=True))
+                first, acc = i + 1, 0
+        if first < meta.num_row_groups or not ranges:
+            ranges.append(FileRange(path, first, -1, row_groups=True))
+        return ranges
+    if _compression(path) or (fmt == "text" and spec.text_unit == "file"):
+        return [FileRange(path, 0, -1)]
+    bounds = list(range(0, size, step))
+    return [FileRange(path, s, s + step if s + step < size else -1) for s in bounds]
 
 
 def iter_records(path: str, spec: ReadSpec = ReadSpec()) -> Iterator[tuple[str, dict]]:
-    fmt = detect_format(path) if spec.format == "auto" else spec.format
-    emitted = 0
-    try:
-        for item in _READERS[fmt](path, spec):
-            emitted += 1
-            yield item
-    except Exception as e:  # noqa: BLE001 - a corrupt file must not kill the run
-        yield "malformed", dead_letter(path, None, f"unreadable {fmt} file after {emitted} records: {type(e).__name__}: {e}")
+    """Every record of one file, range by range (what the pipeline reads, in one process)."""
+    size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+    for rng in plan_ranges(path, size, spec):
+        yield from read_range(rng, spec)
+
+
+def match_pattern(pattern: str) -> list[tuple[str, int]]:
+    """(path, size) of every file matching `pattern`; a ValueError naming it when none does."""
+    matches = FileSystems.match([pattern])[0].metadata_list
+    found = sorted((m.path, m.size_in_bytes) for m in matches if not m.path.endswith("/"))
+    if not found:
+        raise ValueError(f"--input {pattern!r} matches no file")
+    return found
 
 
 def expand_inputs(patterns: list[str]) -> list[str]:
     """Every file matching the patterns; a ValueError naming the pattern that matched nothing."""
-    files: list[str] = []
-    for pattern in patterns:
-        matches = FileSystems.match([pattern])[0].metadata_list
-        paths = sorted(m.path for m in matches if not m.path.endswith("/"))
-        if not paths:
-            raise ValueError(f"--input {pattern!r} matches no file")
-        files.extend(paths)
-    return sorted(set(files))
-
-
-def total_size(paths: list[str]) -> int:
-    return sum(m.size_in_bytes for p in paths for m in FileSystems.match([p])[0].metadata_list)
+    return sorted({path for pattern in patterns for path, _ in match_pattern(pattern)})

@@ -10,17 +10,12 @@ rule overrides the model, `score` is the share of Han among the letters.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
+import threading
 from typing import Iterable, Sequence
 
-# fastText labels that name a Chinese language or variety: all map to "zh".
-CHINESE_LABELS = {"zh", "wuu", "yue", "gan", "lzh", "zh-classical", "cmn", "hak", "nan", "cdo"}
-
-_HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
-_KANA_HANGUL_RE = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u1100-\u11ff\uac00-\ud7af]")
-_LETTER_RE = re.compile(r"[^\W\d_]", re.UNICODE)
+from .text.script import CHINESE_CODES, KANA_HANGUL_RE, han_share
 
 
 def bundled_model_path() -> str:
@@ -57,18 +52,30 @@ _ISO3_TO_ISO1 = {
 def _label_to_lang(label: str) -> str:
     lang = label.replace("__label__", "").split("_")[0]  # GlotLID labels look like cmn_Hani
     lang = _ISO3_TO_ISO1.get(lang, lang)
-    return "zh" if lang in CHINESE_LABELS else lang
+    return "zh" if lang in CHINESE_CODES else lang
 
 
 def script_override(text: str) -> tuple[str, float] | None:
     """("zh", han_share) when the text is Han-dominant with no kana/hangul, else None."""
-    letters = len(_LETTER_RE.findall(text))
-    if letters == 0:
-        return None
-    han = len(_HAN_RE.findall(text))
-    if han / letters >= 0.5 and not _KANA_HANGUL_RE.search(text):
-        return "zh", han / letters
+    share = han_share(text)
+    if share >= 0.5 and not KANA_HANGUL_RE.search(text):
+        return "zh", share
     return None
+
+
+_shared: dict[tuple, "LanguageIdentifier"] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_identifier(model_path: str | None = None, max_chars: int = 2000,
+                      use_script_rules: bool = True) -> "LanguageIdentifier":
+    """One identifier per process and settings: every DoFn instance of a worker (Beam makes
+    several, one per thread or stage) shares the model instead of loading its own copy."""
+    key = (model_path, max_chars, use_script_rules)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = LanguageIdentifier(model_path, max_chars=max_chars, use_script_rules=use_script_rules)
+        return _shared[key]
 
 
 class LanguageIdentifier:

@@ -1,9 +1,10 @@
 """The corpus pipeline graph: read -> process -> (dedup) -> write, plus stats.json.
 
-    files ─ReadRecords─┬─ docs ─ProcessDocuments─┬─ kept ─[Deduplicate]─┬─ kept ──▶ OUT/data/
-                       │                         └─ dropped ─────────────┴─ dropped ▶ OUT/dropped/
-                       └─ malformed ────────────────────────────────────────────────▶ OUT/dead_letter/
-    every record ─▶ one stats event ─▶ CombineGlobally ─▶ OUT/stats.json
+    patterns ─ReadInputs─┬─ docs ─ProcessDocuments─┬─ kept ─[Deduplicate]─┬─ kept ──▶ OUT/data/
+    (matched, split and  │                         └─ dropped ─────────────┴─ dropped ▶ OUT/dropped/
+     read in the job)    ├─ malformed ────────────────────────────────────────────────▶ OUT/dead_letter/
+                         └─ records read per file (independent count)
+    every outcome + read counts + repeated ids ─▶ CombineGlobally ─▶ OUT/stats.json
 """
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from . import stats as stats_lib
 from .config import PipelineConfig
 from .document import KEPT_SCHEMA, to_kept_row
 from .io import ReadSpec
-from .transforms import DROPPED, MALFORMED, ProcessDocuments, ReadRecords, to_json_line
+from .transforms import DROPPED, MALFORMED, READ_COUNTS, ProcessDocuments, ReadInputs, to_json_line
 
 
 @dataclass
 class RunSpec:
-    inputs: list[str]                 # expanded file paths
+    inputs: list[str]                 # input files or glob patterns, matched inside the job
     output: str                       # OUT directory (local or gs://)
     config: PipelineConfig
     read: ReadSpec = field(default_factory=ReadSpec)
@@ -39,12 +40,7 @@ def join(base: str, *parts: str) -> str:
 
 
 def build(p: beam.Pipeline, spec: RunSpec):
-    read = (
-        p
-        | "ListFiles" >> beam.Create(spec.inputs)
-        | "SpreadFiles" >> beam.Reshuffle()
-        | "Read" >> beam.ParDo(ReadRecords(spec.read)).with_outputs(MALFORMED, main="docs")
-    )
+    read = p | "Read" >> ReadInputs(spec.inputs, spec.read)
     processed = (
         read.docs
         | "SpreadDocs" >> beam.Reshuffle()
@@ -80,6 +76,12 @@ def build(p: beam.Pipeline, spec: RunSpec):
         kept | "KeptEvents" >> beam.Map(stats_lib.kept_event),
         dropped | "DroppedEvents" >> beam.Map(stats_lib.dropped_event),
         read[MALFORMED] | "MalformedEvents" >> beam.Map(stats_lib.malformed_event),
+        read[READ_COUNTS] | "ReadCountEvents" >> beam.Map(stats_lib.read_count_event),
+        read.docs
+        | "Ids" >> beam.Map(lambda d: (d["id"], 1))
+        | "CountIds" >> beam.CombinePerKey(sum)
+        | "RepeatedIds" >> beam.Filter(lambda kv: kv[1] > 1)
+        | "RepeatedIdEvents" >> beam.Map(stats_lib.duplicate_id_event),
     )
     (events | "AllEvents" >> beam.Flatten()
             | "CountEvents" >> beam.CombineGlobally(stats_lib.StatsCombineFn())

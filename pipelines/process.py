@@ -7,11 +7,12 @@ not to the steps. Nothing here knows about Beam.
 from __future__ import annotations
 
 from .config import PipelineConfig
-from .langid import LanguageIdentifier
+from .langid import LanguageIdentifier, shared_identifier
 from .text import segment
 from .text.boilerplate import BoilerplateRemover
 from .text.filters import first_failure
 from .text.normalize import normalize
+from .text.script import is_chinese
 from .text.signals import compute_signals
 
 
@@ -71,7 +72,7 @@ class IdentifyLanguage(Step):
         if self.identifier is None:
             lid = self.config.langid
             model = lid.get("model")
-            self.identifier = LanguageIdentifier(
+            self.identifier = shared_identifier(
                 None if model in (None, "bundled") else model,
                 max_chars=int(lid.get("max_chars", 2000)),
                 use_script_rules=bool(lid.get("script_rules", True)),
@@ -92,7 +93,7 @@ class ComputeSignals(Step):
         self.config = config
 
     def setup(self):
-        if any(segment.is_cjk_lang(l) for l in self.config.languages):
+        if any(is_chinese(l) for l in self.config.languages):
             segment.load_jieba()
 
     def __call__(self, doc):

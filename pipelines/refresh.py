@@ -26,6 +26,9 @@ from apache_beam.io.filesystems import FileSystems
 
 from . import __version__
 from . import stats as stats_lib
+from . import storage
+from .io import canonical
+from .lock import LockHeld, RefreshLock
 
 MANIFEST = "manifest.json"
 _RELEASE_RE = re.compile(r"^release-(\d{5})$")
@@ -47,19 +50,6 @@ class Release:
         return FileSystems.join(self.path, "dedup_index")
 
 
-def _children(directory: str) -> list[str]:
-    """Immediate child names (files and 'directories') under a local or object-store path."""
-    if "://" not in directory:
-        return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-    prefix = directory.rstrip("/") + "/"
-    names = set()
-    for m in FileSystems.match([prefix + "**"])[0].metadata_list:
-        rest = m.path[len(prefix):]
-        if rest:
-            names.add(rest.split("/")[0])
-    return sorted(names)
-
-
 def fingerprint(path: str) -> str:
     """Content fingerprint: SHA-256 for local files; object stores already keep a checksum
     (GCS: crc32c/md5), which is cheaper than downloading the file to hash it."""
@@ -76,7 +66,7 @@ def fingerprint(path: str) -> str:
 def list_releases(releases_dir: str) -> list[Release]:
     """Complete releases (those with a manifest), oldest first."""
     out = []
-    for name in _children(releases_dir):
+    for name in storage.children(releases_dir):
         m = _RELEASE_RE.match(name)
         if not m:
             continue
@@ -88,21 +78,16 @@ def list_releases(releases_dir: str) -> list[Release]:
 
 
 def remove_incomplete(releases_dir: str) -> list[str]:
-    """Delete staging directories and release directories without a manifest (crash leftovers)."""
+    """Delete staging folders and release folders without a manifest (crash leftovers),
+    every file under their prefix; only ever called while holding the refresh lock."""
     removed = []
-    for name in _children(releases_dir):
+    for name in storage.children(releases_dir):
         path = FileSystems.join(releases_dir, name)
         incomplete = _RELEASE_RE.match(name) and not FileSystems.exists(FileSystems.join(path, MANIFEST))
         if name.startswith(_STAGING_PREFIX) or incomplete:
-            FileSystems.delete([path])
+            storage.delete_folder(path)
             removed.append(name)
     return removed
-
-
-def canonical(path: str) -> str:
-    """The name a manifest records: absolute for local files, so `refresh` from another working
-    directory, or with a relative pattern, still recognises what it already released."""
-    return path if "://" in path else os.path.abspath(path)
 
 
 def processed_inputs(releases: list[Release]) -> tuple[dict[str, str], dict[str, str]]:
@@ -134,23 +119,29 @@ def plan(inputs: list[str], releases: list[Release]) -> tuple[list[tuple[str, st
 
 
 def publish(staging: str, final: str) -> None:
-    """Move a finished staging directory to its release name, manifest last."""
-    if "://" not in staging:
-        os.replace(staging, final)  # one atomic rename; the manifest is already inside
+    """Make a finished staging folder the release `final`, its manifest last.
+
+    Local: one atomic rename of the folder. Object stores have no folder rename: every
+    data file is copied, then the manifest, which is what makes `final` a release; only then
+    is staging deleted. A crash before the manifest leaves a manifest-less folder that the
+    next refresh deletes and redoes; a crash after it leaves only staging to clean up."""
+    if not storage.is_remote(staging):
+        os.replace(staging, final)
         return
-    prefix = staging.rstrip("/") + "/"
-    files = [m.path for m in FileSystems.match([prefix + "**"])[0].metadata_list]
-    body = [p for p in files if not p.endswith("/" + MANIFEST)]
-    FileSystems.rename(body, [FileSystems.join(final, p[len(prefix):]) for p in body])
-    FileSystems.rename([FileSystems.join(staging, MANIFEST)], [FileSystems.join(final, MANIFEST)])
-    FileSystems.delete([staging])
+    storage.copy_folder(staging, final, exclude=(MANIFEST,))
+    FileSystems.copy([FileSystems.join(staging, MANIFEST)], [FileSystems.join(final, MANIFEST)])
+    storage.delete_folder(staging)
 
 
 def refresh(args, extra: list[str]) -> Release | None:
     """Process the new inputs into the next release; None when there is nothing new."""
-    from .cli import UsageError, run
+    from .launch import UsageError
     from .io import expand_inputs
 
+    try:
+        storage.check_access([*args.input, args.releases])
+    except storage.StorageAccessError as e:
+        raise UsageError(str(e)) from None
     try:
         inputs = expand_inputs(args.input)
     except ValueError as e:
@@ -158,6 +149,19 @@ def refresh(args, extra: list[str]) -> Release | None:
     releases_dir = args.releases
     if "://" not in releases_dir:
         os.makedirs(releases_dir, exist_ok=True)
+    try:
+        lock = RefreshLock.acquire(releases_dir, ttl_s=float(args.lock_ttl_hours) * 3600)
+    except LockHeld as e:
+        raise UsageError(str(e)) from None
+    try:
+        return _refresh_locked(args, extra, inputs, releases_dir)
+    finally:
+        lock.release()
+
+
+def _refresh_locked(args, extra: list[str], inputs: list[str], releases_dir: str) -> Release | None:
+    from .launch import run
+
     removed = remove_incomplete(releases_dir)
     if removed:
         print(f"refresh: removed unfinished {', '.join(removed)} (an earlier run did not complete)", file=sys.stderr)

@@ -10,38 +10,79 @@ import json
 
 import apache_beam as beam
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_EXAMPLES = 20  # repeated ids / mismatched files listed by name in stats.json
+
+
+class ConservationError(AssertionError):
+    """Documents were lost or counted twice: the independent read count disagrees."""
 
 
 def kept_event(doc: dict) -> tuple:
-    return ("kept", doc.get("lang") or "und", None, doc.get("raw_bytes", 0), len(doc["text"].encode("utf-8", "surrogatepass")))
+    return ("kept", doc.get("lang") or "und", None, doc.get("raw_bytes", 0),
+            len(doc["text"].encode("utf-8", "surrogatepass")), doc.get("input_file"))
 
 
 def dropped_event(doc: dict) -> tuple:
-    return ("dropped", doc.get("lang") or "und", doc["reason"], doc.get("raw_bytes", 0), 0)
+    return ("dropped", doc.get("lang") or "und", doc["reason"], doc.get("raw_bytes", 0), 0, doc.get("input_file"))
 
 
 def malformed_event(record: dict) -> tuple:
     kind = record["error"].split(":")[0].split(" after ")[0]
-    return ("malformed", "und", kind, 0, 0)
+    return ("malformed", "und", kind, 0, 0, record.get("input_file"))
+
+
+def read_count_event(item: tuple[str, int]) -> tuple:
+    """(input file, records the reader produced): counted where the records are read, so
+    a step that loses or duplicates records downstream makes the check fail."""
+    path, n = item
+    return ("read", None, None, n, 0, path)
+
+
+def duplicate_id_event(item: tuple[str, int]) -> tuple:
+    doc_id, n = item
+    return ("dup_id", doc_id, None, n, 0, None)
 
 
 class StatsCombineFn(beam.CombineFn):
+    """Events -> {"counts": {(kind, lang, reason): (n, raw bytes, kept bytes)},
+    "files": {path: [read, accounted]}, "dup": [ids, records, examples]}."""
+
     def create_accumulator(self):
-        return {}
+        return {"counts": {}, "files": {}, "dup": [0, 0, []]}
 
     def add_input(self, acc, event):
-        key = event[:3]
-        count, raw, kept = acc.get(key, (0, 0, 0))
-        acc[key] = (count + 1, raw + event[3], kept + event[4])
+        kind, lang, reason, raw, kept, path = event
+        if kind == "dup_id":
+            dup = acc["dup"]
+            dup[0] += 1
+            dup[1] += raw
+            dup[2] = sorted(dup[2] + [(-raw, lang)])[:_EXAMPLES]
+            return acc
+        files = acc["files"].setdefault(path, [0, 0])
+        if kind == "read":
+            files[0] += raw
+            return acc
+        files[1] += 1
+        key = (kind, lang, reason)
+        count, r, k = acc["counts"].get(key, (0, 0, 0))
+        acc["counts"][key] = (count + 1, r + raw, k + kept)
         return acc
 
     def merge_accumulators(self, accs):
-        out = {}
+        out = self.create_accumulator()
         for acc in accs:
-            for key, (c, r, k) in acc.items():
-                oc, orr, ok = out.get(key, (0, 0, 0))
-                out[key] = (oc + c, orr + r, ok + k)
+            for key, (c, r, k) in acc["counts"].items():
+                oc, orr, ok = out["counts"].get(key, (0, 0, 0))
+                out["counts"][key] = (oc + c, orr + r, ok + k)
+            for path, (read, accounted) in acc["files"].items():
+                f = out["files"].setdefault(path, [0, 0])
+                f[0] += read
+                f[1] += accounted
+            d = out["dup"]
+            d[0] += acc["dup"][0]
+            d[1] += acc["dup"][1]
+            d[2] = sorted(d[2] + acc["dup"][2])[:_EXAMPLES]
         return out
 
     def extract_output(self, acc):
@@ -49,12 +90,12 @@ class StatsCombineFn(beam.CombineFn):
 
 
 def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
-    """The stats.json object from the combined event counts."""
+    """The stats.json object from the combined events."""
     dropped: dict[str, int] = {}
     malformed_errors: dict[str, int] = {}
     languages: dict[str, dict[str, int]] = {}
     kept = malformed = read_bytes = kept_bytes = 0
-    for (kind, lang, reason), (count, raw, cleaned) in acc.items():
+    for (kind, lang, reason), (count, raw, cleaned) in acc["counts"].items():
         if kind == "malformed":
             malformed += count
             malformed_errors[reason] = malformed_errors.get(reason, 0) + count
@@ -71,7 +112,10 @@ def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
         else:
             dropped[reason] = dropped.get(reason, 0) + count
             lang_stats["dropped"] += count
-    read = kept + malformed + sum(dropped.values())
+    read = sum(r for r, _ in acc["files"].values())  # the readers' own count, not a sum of outcomes
+    accounted = kept + malformed + sum(dropped.values())
+    mismatched = {p: {"read": r, "accounted": a} for p, (r, a) in sorted(acc["files"].items(), key=lambda kv: str(kv[0]))
+                  if r != a}
     order = [r for r in reasons_in_order if r in dropped] + sorted(set(dropped) - set(reasons_in_order))
     funnel, remaining = [], read - malformed
     funnel.append({"stage": "read", "remaining": read})
@@ -79,6 +123,7 @@ def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
     for reason in order:
         remaining -= dropped[reason]
         funnel.append({"stage": reason, "removed": dropped[reason], "remaining": remaining})
+    n_ids, n_records, examples = acc["dup"]
     return {
         "schema_version": SCHEMA_VERSION,
         "read": read,
@@ -86,16 +131,29 @@ def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
         "malformed": malformed,
         "dropped": {r: dropped[r] for r in order},
         "malformed_errors": dict(sorted(malformed_errors.items())),
+        "corrupt_files": sum(n for kind, n in malformed_errors.items() if kind.startswith("corrupt ")),
         "bytes": {"read": read_bytes, "kept": kept_bytes},
         "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1]["read"])),
+        "duplicate_ids": {"ids": n_ids, "records": n_records,
+                          "examples": [{"id": i, "records": -n} for n, i in examples]},
+        "conservation": {"ok": not mismatched and read == accounted, "read": read, "accounted": accounted,
+                         "files": len(acc["files"]), "mismatched_files": dict(list(mismatched.items())[:_EXAMPLES]),
+                         "mismatched_file_count": len(mismatched)},
         "funnel": funnel,
     }
 
 
 def check_conservation(stats: dict) -> None:
+    """Raise ConservationError unless every record read is kept, dropped or dead-lettered
+    exactly once, in total and file by file."""
     total = stats["kept"] + stats["malformed"] + sum(stats["dropped"].values())
-    if total != stats["read"]:
-        raise AssertionError(f"documents lost: read {stats['read']} != kept+malformed+dropped {total}")
+    cons = stats.get("conservation", {})
+    if total != stats["read"] or cons.get("mismatched_file_count"):
+        files = ", ".join(f"{p}: read {v['read']}, accounted {v['accounted']}"
+                          for p, v in list(cons.get("mismatched_files", {}).items())[:3])
+        raise ConservationError(
+            f"documents lost or duplicated: read {stats['read']} != kept+malformed+dropped {total}"
+            + (f"; {cons['mismatched_file_count']} file(s) disagree, e.g. {files}" if files else ""))
 
 
 def funnel_html(stats: dict) -> str:

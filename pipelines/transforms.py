@@ -13,7 +13,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from .config import PipelineConfig
-from .io import ReadSpec, iter_records
+from .io import ReadSpec, match_pattern, plan_ranges, read_range
 from .process import DocumentProcessor
 
 MALFORMED = "malformed"
@@ -21,8 +21,33 @@ DROPPED = "dropped"
 NAMESPACE = "roots"
 
 
-class ReadRecords(beam.DoFn):
-    """File path -> documents (main output) and dead-letter records (MALFORMED)."""
+READ_COUNTS = "read_counts"
+
+
+class MatchInputs(beam.DoFn):
+    """Input pattern -> (path, size) of each file it matches, listed by the job itself (on
+    Dataflow, by a worker: nothing is listed on the launching machine or embedded in the
+    graph). A pattern that matches nothing fails the job with the pattern named."""
+
+    def process(self, pattern):
+        yield from match_pattern(pattern)
+
+
+class SplitFiles(beam.DoFn):
+    """(path, size) -> the FileRanges it is read in, so one large file spreads over workers."""
+
+    def __init__(self, spec: ReadSpec):
+        self.spec = spec
+
+    def process(self, item):
+        path, size = item
+        yield from plan_ranges(path, size, self.spec)
+
+
+class ReadRanges(beam.DoFn):
+    """FileRange -> documents (main output), dead-letter records (MALFORMED), and
+    (input file, records read) (READ_COUNTS): the independent read count that the
+    conservation check compares with kept + dropped + malformed, file by file."""
 
     def __init__(self, spec: ReadSpec):
         self.spec = spec
@@ -31,14 +56,38 @@ class ReadRecords(beam.DoFn):
         self.read = Metrics.counter(NAMESPACE, "read")
         self.malformed = Metrics.counter(NAMESPACE, "malformed")
 
-    def process(self, path):
-        for kind, record in iter_records(path, self.spec):
-            self.read.inc()
+    def process(self, rng):
+        n = 0
+        for kind, record in read_range(rng, self.spec):
+            n += 1
             if kind == "doc":
                 yield record
             else:
                 self.malformed.inc()
                 yield beam.pvalue.TaggedOutput(MALFORMED, record)
+        self.read.inc(n)
+        yield beam.pvalue.TaggedOutput(READ_COUNTS, (rng.path, n))
+
+
+class ReadInputs(beam.PTransform):
+    """Input patterns -> DoOutputsTuple(docs, MALFORMED, READ_COUNTS)."""
+
+    def __init__(self, patterns: list[str], spec: ReadSpec):
+        super().__init__()
+        self.patterns = list(patterns)
+        self.spec = spec
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Patterns" >> beam.Create(self.patterns)
+            | "MatchFiles" >> beam.ParDo(MatchInputs())
+            # Overlapping patterns name a file twice: read it once.
+            | "OneEntryPerFile" >> beam.CombinePerKey(max)
+            | "SplitFiles" >> beam.ParDo(SplitFiles(self.spec))
+            | "SpreadRanges" >> beam.Reshuffle()
+            | "ReadRanges" >> beam.ParDo(ReadRanges(self.spec)).with_outputs(MALFORMED, READ_COUNTS, main="docs")
+        )
 
 
 class _ProgressFile:

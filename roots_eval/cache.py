@@ -1,7 +1,9 @@
 """A SQLite cache of model outputs, so an interrupted run resumes where it stopped.
 
-Keys hash the model fingerprint (checkpoint hash) with the full request, so a changed
-checkpoint, prompt or generation setting never reuses a stale output.
+Keys hash the model's cache identity (checkpoint hash, backend, a digest of the scoring code,
+BOS, dtype, device kind, library versions: `LanguageModel.cache_identity`) with the full request,
+so a changed checkpoint, scoring fix, precision, prompt or generation setting never reuses a
+stale output. The batch size is not in the key: it does not change the numbers (tested).
 """
 from __future__ import annotations
 
@@ -55,12 +57,16 @@ class CachedModel(LanguageModel):
         self.show_progress = show_progress
         self.model_id, self.kind = model.model_id, model.kind
         self.hits = self.misses = 0
+        self._identity = None
 
     def fingerprint(self):
         return self.model.fingerprint()
 
     def metadata(self):
         return self.model.metadata()
+
+    def cache_identity(self):
+        return self.model.cache_identity()
 
     @property
     def is_classifier(self):
@@ -70,8 +76,18 @@ class CachedModel(LanguageModel):
         return self.model.class_labels()
 
     def _key(self, kind: str, payload) -> str:
-        raw = json.dumps([self.model.fingerprint(), kind, payload], ensure_ascii=False)
+        if self._identity is None:  # fixed once the model is loaded; hashing it per request is waste
+            self._identity = json.dumps(self.model.cache_identity(), sort_keys=True, ensure_ascii=False)
+        raw = json.dumps([self._identity, kind, payload], ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()
+
+    def _chunk_size(self) -> int:
+        """Requests per model call (and per save): at least one model batch, so that
+        --batch-size auto is not capped by the save interval."""
+        batch = getattr(self.model, "batch_size", None)
+        if isinstance(batch, int) and batch > self.chunk_size:
+            return batch
+        return self.chunk_size
 
     def _cached(self, kind, requests, payloads, compute, desc):
         keys = [self._key(kind, p) for p in payloads]
@@ -80,8 +96,11 @@ class CachedModel(LanguageModel):
         self.hits += len(keys) - len(todo)
         self.misses += len(todo)
         bar = tqdm(total=len(todo), desc=desc, unit="req", disable=not self.show_progress or not todo)
-        for start in range(0, len(todo), self.chunk_size):
-            chunk = todo[start : start + self.chunk_size]
+        start = 0
+        while start < len(todo):
+            # re-read per chunk: the first model call resolves batch_size="auto" to a number
+            chunk = todo[start : start + self._chunk_size()]
+            start += len(chunk)
             outputs = compute([requests[i] for i in chunk])
             fresh = {keys[i]: out for i, out in zip(chunk, outputs)}
             self.cache.put_many(fresh)

@@ -34,12 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-new-tokens", type=int, default=None, help="cap generation length (quick CPU runs)")
     run.add_argument("--bootstrap-iters", type=int, default=1000)
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    run.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                     help="auto: on a GPU the precision the checkpoint was trained in (bf16 runs stay bf16), "
+                          "float32 on CPU; the real dtype is recorded under model.dtype in the results")
     run.add_argument("--task-dir", action="append", default=[], help="extra folder of task YAML files")
     run.add_argument("--no-cache", action="store_true", help="recompute every model output")
 
     board = sub.add_parser("leaderboard", help="Markdown + HTML leaderboard from result files")
     board.add_argument("results", nargs="+", help="results JSON files")
     board.add_argument("--output", required=True, help="folder for leaderboard.md and index.html")
+
+    comp = sub.add_parser("compression", help="score the original and compressed models of a "
+                          "`roots-train quantize|distill|prune` output and add the scores to its report.json")
+    comp.add_argument("output", help="the compression command's --output folder (holds report.json)")
+    comp.add_argument("--tasks", required=True, help="comma-separated task names (as for `run`)")
+    comp.add_argument("--limit", type=int, default=None, help="docs per task")
 
     tasks = sub.add_parser("list-tasks", help="list the task registry")
     tasks.add_argument("--task-dir", action="append", default=[])
@@ -57,7 +66,23 @@ def main(argv=None) -> int:
         from roots_eval.leaderboard import build_leaderboard
 
         return build_leaderboard(args.results, args.output)
+    if args.command == "compression":
+        return _compression(args)
     return _run(args)
+
+
+def _compression(args) -> int:
+    import json
+
+    from roots_eval.compress_report import ReportError, add_scores
+
+    try:
+        report = add_scores(args.output, args.tasks, args.limit)
+    except ReportError as exc:
+        print(f"[roots-eval] error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report["harness"], indent=1))
+    return 0
 
 
 def _list_tasks(args) -> int:
@@ -89,14 +114,14 @@ def _run(args) -> int:
         print("[roots-eval] no task to run", file=sys.stderr)
         return 2
     try:
-        model = load_model(args.model, args.model_type, device=device, batch_size=args.batch_size)
+        model = load_model(args.model, args.model_type, device=device, batch_size=args.batch_size, dtype=args.dtype)
     except ModelLoadError as exc:
         print(f"[roots-eval] error: {exc}", file=sys.stderr)
         return 2
     config = EvalConfig(limit=args.limit, num_fewshot=args.num_fewshot, max_new_tokens=args.max_new_tokens,
                         bootstrap_iters=args.bootstrap_iters)
     results = run(model, tasks, args.output, config, task_errors=errors, use_cache=not args.no_cache,
-                  extra_config={"batch_size": args.batch_size, "device": device, "dtype": "float32"})
+                  extra_config={"batch_size": args.batch_size, "device": device, "dtype": args.dtype})
     print(f"[roots-eval] wrote {args.output}: {len(results['results'])} task(s) scored, {len(results['errors'])} failed",
           file=sys.stderr)
     return 1 if results["errors"] else 0

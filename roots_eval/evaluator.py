@@ -85,6 +85,8 @@ def run_task(model: LanguageModel, task: Task, config: EvalConfig, samples_path:
         "dataset": {"name": task.dataset, "file": task.data_file, "hash": task.dataset_hash(), "rows": len(pool)},
         "n": len(docs),
         "num_fewshot": task.num_fewshot,
+        # which docs served as examples (each sample's own list is in its log line)
+        "fewshot": {**task.fewshot_settings(), "used_ids": sorted({i for s in samples for i in s.get("fewshot_ids", [])})},
         "scoring": "classifier_head" if model.is_classifier and task.output_type == "multiple_choice" else task.output_type,
         "primary_metric": task.primary_metric,
         "metrics": {k: {"value": values[k], "stderr": stderrs[k]} for k in values},
@@ -97,7 +99,8 @@ def run_task(model: LanguageModel, task: Task, config: EvalConfig, samples_path:
 def _multiple_choice(model, task, docs, pool):
     choices = task.choices()
     golds = [task.gold_index(d, choices) for d in docs]
-    contexts = [task.context(d, pool, choices) for d in docs]
+    prompts = [task.context_with_shots(d, pool, choices) for d in docs]
+    contexts = [ctx for ctx, _ in prompts]
     if model.is_classifier:
         return _classifier_head(model, task, docs, choices, golds)
     requests = [LoglikelihoodRequest(ctx, task.choice_prefix + word) for ctx in contexts for _, word in choices]
@@ -111,8 +114,8 @@ def _multiple_choice(model, task, docs, pool):
         predictions.append(int(np.argmax(lls)))
         normalised.append(int(np.argmax(norm)))
         samples.append({
-            "doc_id": doc["id"], "prompt": contexts[i], "output": choices[predictions[-1]][1],
-            "reference": choices[golds[i]][1], "loglikelihoods": lls,
+            "doc_id": doc["id"], "prompt": contexts[i], "fewshot_ids": prompts[i][1],
+            "output": choices[predictions[-1]][1], "reference": choices[golds[i]][1], "loglikelihoods": lls,
         })
     return scores, {"main": predictions, "norm": normalised}, golds, samples
 
@@ -138,13 +141,14 @@ def _classifier_head(model, task, docs, choices, golds):
 
 def _generation(model, task, docs, pool, config):
     budget = task.max_new_tokens if config.max_new_tokens is None else min(task.max_new_tokens, config.max_new_tokens)
-    contexts = [task.context(d, pool) for d in docs]
+    prompts = [task.context_with_shots(d, pool) for d in docs]
+    contexts = [ctx for ctx, _ in prompts]
     requests = [GenerationRequest(ctx, tuple(task.until), budget) for ctx in contexts]
     outputs = [cut_at_stop(o, task.until).strip() for o in model.generate(requests)]
     references = [task.reference_list(d) for d in docs]
     samples = [
-        {"doc_id": d["id"], "prompt": ctx, "output": out, "reference": refs}
-        for d, ctx, out, refs in zip(docs, contexts, outputs, references)
+        {"doc_id": d["id"], "prompt": ctx, "fewshot_ids": shots, "output": out, "reference": refs}
+        for d, (ctx, shots), out, refs in zip(docs, prompts, outputs, references)
     ]
     return outputs, {"main": outputs}, references, samples
 

@@ -30,8 +30,57 @@ def task_columns(rows) -> list[dict]:
     for row in rows:
         for name, entry in row["data"]["results"].items():
             tasks.setdefault(name, {"name": name, "language": entry["language"], "category": entry["category"],
-                                    "metric": entry["primary_metric"], "version": entry["version"]})
+                                    "metric": entry["primary_metric"], "version": entry["version"],
+                                    "num_fewshot": entry.get("num_fewshot")})
     return sorted(tasks.values(), key=lambda t: (CATEGORY_ORDER.get(t["category"], 9), t["name"]))
+
+
+# -- comparability ---------------------------------------------------------------------------
+# Two results are comparable when they scored the same rows the same way: the same --limit and
+# generation cap, and, for every task both have, the same task version, few-shot count and
+# source, and dataset file. Rows that are not are kept in separate tables.
+def run_settings(data) -> dict:
+    config = data.get("config") or {}
+    return {"limit": config.get("limit"), "max_new_tokens": config.get("max_new_tokens")}
+
+
+def task_settings(entry) -> dict:
+    fewshot = entry.get("fewshot") or {}
+    return {"version": entry.get("version"), "num_fewshot": entry.get("num_fewshot"),
+            "fewshot_source": fewshot.get("source"), "dataset": (entry.get("dataset") or {}).get("hash")}
+
+
+def comparable(a: dict, b: dict) -> bool:
+    if run_settings(a) != run_settings(b):
+        return False
+    shared = set(a["results"]) & set(b["results"])
+    return all(task_settings(a["results"][t]) == task_settings(b["results"][t]) for t in shared)
+
+
+def group_rows(rows) -> list[list[dict]]:
+    """Rows in groups of mutually comparable results, in input order (first fit)."""
+    groups: list[list[dict]] = []
+    for row in rows:
+        for group in groups:
+            if all(comparable(row["data"], other["data"]) for other in group):
+                group.append(row)
+                break
+        else:
+            groups.append([row])
+    return groups
+
+
+def describe(group, columns) -> str:
+    """The settings a group's rows share, in words."""
+    settings = run_settings(group[0]["data"])
+    parts = [f"limit {settings['limit'] if settings['limit'] is not None else 'none (every row)'}"]
+    if settings["max_new_tokens"] is not None:
+        parts.append(f"max new tokens {settings['max_new_tokens']}")
+    tasks = []
+    for c in columns:
+        entry = next(r["data"]["results"][c["name"]] for r in group if c["name"] in r["data"]["results"])
+        tasks.append(f"{c['name']} v{entry['version']} {entry.get('num_fewshot', 0)}-shot")
+    return "; ".join(parts) + (" — " + ", ".join(tasks) if tasks else "")
 
 
 def _mean(values):
@@ -39,8 +88,18 @@ def _mean(values):
     return sum(values) / len(values) if values else None
 
 
+def common_tasks(rows, columns) -> list[str]:
+    """The tasks every row was scored on: averages cover these only, so a model is never ranked
+    up or down by the tasks it skipped."""
+    return [c["name"] for c in columns
+            if all(c["name"] in r["data"]["results"] and c["metric"] in r["data"]["results"][c["name"]]["metrics"]
+                   for r in rows)]
+
+
 def summarise(rows, columns) -> list[dict]:
     languages = sorted({c["language"] for c in columns})
+    common = set(common_tasks(rows, columns))
+    averaged = [c for c in columns if c["name"] in common]
     out = []
     for row in rows:
         data = row["data"]
@@ -55,11 +114,21 @@ def summarise(rows, columns) -> list[dict]:
             "row": row,
             "model": data["model"],
             "scores": scores,
-            "average": _mean(value(c["name"]) for c in columns),
-            "by_language": {lang: _mean(value(c["name"]) for c in columns if c["language"] == lang) for lang in languages},
+            "average": _mean(value(c["name"]) for c in averaged),
+            "by_language": {lang: _mean(value(c["name"]) for c in averaged if c["language"] == lang) for lang in languages},
             "tasks_scored": len(scores),
         })
     return out
+
+
+def build_groups(rows) -> list[dict]:
+    groups = []
+    for members in group_rows(rows):
+        columns = task_columns(members)
+        groups.append({"columns": columns, "languages": sorted({c["language"] for c in columns}),
+                       "common": common_tasks(members, columns), "summary": summarise(members, columns),
+                       "settings": run_settings(members[0]["data"]), "description": describe(members, columns)})
+    return groups
 
 
 def ranked(summary) -> list[dict]:
@@ -70,30 +139,50 @@ def _fmt(value, digits=2):
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def render_markdown(summary, columns, languages) -> str:
-    head = ["Model", "Average", *[f"Avg {lang}" for lang in languages], *[f"{c['name']} ({c['metric']})" for c in columns]]
-    lines = ["# ROOTS leaderboard", "",
-             f"{len(summary)} model(s), {len(columns)} task(s). Scores are 0–100; ± is the bootstrap standard error. "
-             "Averages are over the tasks a model was scored on.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for s in ranked(summary):
+def _header_name(c, common) -> str:
+    # a task some models lack is shown but left out of the averages (marked with *)
+    return f"{c['name']} ({c['metric']})" + ("" if c["name"] in common else " *")
+
+
+def _markdown_table(group) -> list[str]:
+    columns, languages, common = group["columns"], group["languages"], set(group["common"])
+    head = ["Model", "Average", *[f"Avg {lang}" for lang in languages], *[_header_name(c, common) for c in columns]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in ranked(group["summary"]):
         cells = [s["model"]["id"], _fmt(s["average"]), *[_fmt(s["by_language"][lang]) for lang in languages]]
         for c in columns:
             v = s["scores"].get(c["name"])
             cells.append("—" if v is None else f"{v[0]:.2f}" + (f" ± {v[1]:.2f}" if v[1] is not None else ""))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "## Models", "", "| Model | Type | Parameters | Checkpoint | Tasks | Limit | Created | Commit |",
-              "|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        m, d = s["model"], s["row"]["data"]
-        lines.append(f"| {m['id']} | {m.get('type', '')} | {m.get('parameters', '')} | `{str(m.get('checkpoint_hash', ''))[:19]}` "
-                     f"| {s['tasks_scored']} | {d['config'].get('limit')} | {d.get('created', '')} | {str(d.get('git_commit') or '')[:10]} |")
+    return lines
+
+
+def render_markdown(groups) -> str:
+    models = sum(len(g["summary"]) for g in groups)
+    lines = ["# ROOTS leaderboard", "",
+             f"{models} model(s) in {len(groups)} group(s) of comparable results. Scores are 0–100; ± is the "
+             "bootstrap standard error. Averages are over the tasks every model of the group was scored on; "
+             "a task marked * is missing for some model and not averaged. Results with a different --limit, "
+             "generation cap, task version, few-shot setting or dataset file are in separate groups.", ""]
+    for k, group in enumerate(groups, 1):
+        if len(groups) > 1:
+            lines += [f"## Group {k}", ""]
+        lines += [f"Settings: {group['description']}.", ""]
+        lines += _markdown_table(group) + [""]
+    lines += ["## Models", "", "| Model | Group | Type | Parameters | Checkpoint | Dtype | Device | Tasks | Limit | Created | Commit |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for k, group in enumerate(groups, 1):
+        for s in group["summary"]:
+            m, d = s["model"], s["row"]["data"]
+            lines.append(f"| {m['id']} | {k} | {m.get('type', '')} | {m.get('parameters', '')} | "
+                         f"`{str(m.get('checkpoint_hash', ''))[:19]}` | {m.get('dtype', '')} | {m.get('device', '')} "
+                         f"| {s['tasks_scored']} | {d['config'].get('limit')} | {d.get('created', '')} "
+                         f"| {str(d.get('git_commit') or '')[:10]} |")
     return "\n".join(lines) + "\n"
 
 
 _SCRIPT = """
-(function () {
-  var table = document.getElementById('leaderboard');
+Array.prototype.forEach.call(document.querySelectorAll('table.leaderboard'), function (table) {
   var body = table.tBodies[0];
   function key(row, col) {
     var v = row.cells[col].getAttribute('data-value');
@@ -118,7 +207,7 @@ _SCRIPT = """
     th.addEventListener('click', function () { sortBy(i, th.getAttribute('aria-sort') !== 'descending'); });
   });
   sortBy(2, true);
-})();
+});
 """
 
 _STYLE = """
@@ -132,16 +221,19 @@ th[aria-sort=descending]::after { content: " ▼"; } th[aria-sort=ascending]::af
 """
 
 
-def render_html(summary, columns, languages, out_dir: Path) -> str:
+def _html_table(group, table_id: str, out_dir: Path) -> str:
     esc = html.escape
+    columns, languages, common = group["columns"], group["languages"], set(group["common"])
     head = ['<th data-key="rank">#</th>', '<th class="model" data-key="model">Model</th>', '<th data-key="average">Average</th>']
     head += [f'<th data-key="avg_{esc(lang)}">Avg {esc(lang)}</th>' for lang in languages]
-    head += [f'<th data-key="{esc(c["name"])}" title="{esc(c["category"])}, {esc(c["language"])}, v{c["version"]}">'
-             f'{esc(c["name"])}<br><small>{esc(c["metric"])}</small></th>' for c in columns]
+    head += [f'<th data-key="{esc(c["name"])}" title="{esc(c["category"])}, {esc(c["language"])}, v{c["version"]}'
+             f'{"" if c["name"] in common else "; not scored for every model: left out of the averages"}">'
+             f'{esc(c["name"])}{"" if c["name"] in common else " *"}<br><small>{esc(c["metric"])}</small></th>'
+             for c in columns]
     body = []
     # rows stay in input order here; the page's script ranks them, so a reader without
     # JavaScript still sees every number
-    for rank, s in enumerate(summary, 1):
+    for rank, s in enumerate(group["summary"], 1):
         cells = [f"<td>{rank}</td>", f'<td class="model">{esc(s["model"]["id"])}</td>',
                  f'<td data-value="{"" if s["average"] is None else repr(s["average"])}">{_fmt(s["average"])}</td>']
         for lang in languages:
@@ -159,24 +251,36 @@ def render_html(summary, columns, languages, out_dir: Path) -> str:
             se = f' <span class="se">± {v[1]:.2f}</span>' if v[1] is not None else ""
             cells.append(f'<td data-value="{v[0]!r}">{text}{se}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<p class="settings">Settings: {esc(group["description"])}.</p>\n'
+            f'<table id="{table_id}" class="leaderboard"><thead><tr>{"".join(head)}</tr></thead>\n'
+            f'<tbody>\n{chr(10).join(body)}\n</tbody></table>')
+
+
+def render_html(groups, out_dir: Path) -> str:
+    esc = html.escape
+    sections = []
+    for k, group in enumerate(groups, 1):
+        title = f"<h2>Group {k}</h2>\n" if len(groups) > 1 else ""
+        sections.append(title + _html_table(group, "leaderboard" if k == 1 else f"leaderboard-{k}", out_dir))
     meta_rows = []
-    for s in summary:
-        m, d = s["model"], s["row"]["data"]
-        meta_rows.append("<tr>" + "".join(f"<td class=model>{esc(str(x))}</td>" for x in (
-            m["id"], m.get("type", ""), m.get("parameters", ""), str(m.get("checkpoint_hash", ""))[:19],
-            s["tasks_scored"], d["config"].get("limit"), d.get("created", ""), str(d.get("git_commit") or "")[:10],
-            d.get("roots_eval_version", ""))) + "</tr>")
+    for k, group in enumerate(groups, 1):
+        for s in group["summary"]:
+            m, d = s["model"], s["row"]["data"]
+            meta_rows.append("<tr>" + "".join(f"<td class=model>{esc(str(x))}</td>" for x in (
+                m["id"], k, m.get("type", ""), m.get("parameters", ""), str(m.get("checkpoint_hash", ""))[:19],
+                m.get("dtype", ""), m.get("device", ""), s["tasks_scored"], d["config"].get("limit"),
+                d.get("created", ""), str(d.get("git_commit") or "")[:10], d.get("roots_eval_version", ""))) + "</tr>")
+    models = sum(len(g["summary"]) for g in groups)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ROOTS leaderboard</title><style>{_STYLE}</style></head>
 <body>
 <h1>ROOTS leaderboard</h1>
-<p>{len(summary)} model(s), {len(columns)} task(s). Scores are 0–100 with bootstrap standard errors; click a header to sort, a score to open its per-sample log.</p>
-<table id="leaderboard"><thead><tr>{''.join(head)}</tr></thead>
-<tbody>
-{chr(10).join(body)}
-</tbody></table>
+<p>{models} model(s) in {len(groups)} group(s) of comparable results (same --limit, generation cap, task versions,
+few-shot settings and data). Scores are 0–100 with bootstrap standard errors; averages cover the tasks every model
+of a group was scored on (* marks a task left out). Click a header to sort, a score to open its per-sample log.</p>
+{chr(10).join(sections)}
 <h2>Models</h2>
-<table id="models"><thead><tr><th class=model>Model</th><th class=model>Type</th><th class=model>Parameters</th><th class=model>Checkpoint</th><th class=model>Tasks</th><th class=model>Limit</th><th class=model>Created</th><th class=model>Commit</th><th class=model>roots-eval</th></tr></thead>
+<table id="models"><thead><tr><th class=model>Model</th><th class=model>Group</th><th class=model>Type</th><th class=model>Parameters</th><th class=model>Checkpoint</th><th class=model>Dtype</th><th class=model>Device</th><th class=model>Tasks</th><th class=model>Limit</th><th class=model>Created</th><th class=model>Commit</th><th class=model>roots-eval</th></tr></thead>
 <tbody>{''.join(meta_rows)}</tbody></table>
 <script>{_SCRIPT}</script>
 </body></html>
@@ -191,17 +295,17 @@ def build_leaderboard(result_paths, output) -> int:
     if not rows:
         print("[roots-eval] no usable results file", file=sys.stderr)
         return 2
-    columns = task_columns(rows)
-    languages = sorted({c["language"] for c in columns})
-    summary = summarise(rows, columns)
+    groups = build_groups(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "leaderboard.md").write_text(render_markdown(summary, columns, languages), encoding="utf-8")
-    (out_dir / "index.html").write_text(render_html(summary, columns, languages, out_dir), encoding="utf-8")
+    (out_dir / "leaderboard.md").write_text(render_markdown(groups), encoding="utf-8")
+    (out_dir / "index.html").write_text(render_html(groups, out_dir), encoding="utf-8")
     (out_dir / "leaderboard.json").write_text(json.dumps({
-        "tasks": columns,
-        "models": [{"id": s["model"]["id"], "average": s["average"], "by_language": s["by_language"],
-                    "scores": {k: v[0] for k, v in s["scores"].items()}} for s in summary],
+        "groups": [{"settings": g["settings"], "description": g["description"], "tasks": g["columns"],
+                    "averaged_tasks": g["common"], "models": [s["model"]["id"] for s in g["summary"]]} for g in groups],
+        "models": [{"id": s["model"]["id"], "group": k, "average": s["average"], "by_language": s["by_language"],
+                    "scores": {name: v[0] for name, v in s["scores"].items()}}
+                   for k, g in enumerate(groups, 1) for s in g["summary"]],
         "skipped": errors,
     }, indent=2, ensure_ascii=False), encoding="utf-8")
-    print(f"[roots-eval] leaderboard of {len(rows)} model(s) written to {out_dir}", file=sys.stderr)
+    print(f"[roots-eval] leaderboard of {len(rows)} model(s) in {len(groups)} group(s) written to {out_dir}", file=sys.stderr)
     return 1 if errors else 0

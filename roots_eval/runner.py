@@ -45,6 +45,8 @@ def run(model: LanguageModel, tasks: list[Task], output: str | Path, config: Eva
                 primary = entry["metrics"][entry["primary_metric"]]["value"]
                 print(f"[roots-eval] {task.name}: {entry['primary_metric']}={primary:.2f} (n={entry['n']})",
                       file=sys.stderr, flush=True)
+            if isinstance(getattr(model, "batch_size", None), int):
+                results["model"]["batch_size"] = model.batch_size  # what --batch-size auto resolved to
             results["timings"] = {"total_s": round(time.perf_counter() - started, 3)}
             if cache is not None:
                 results["timings"].update(cache_hits=scored.hits, cache_misses=scored.misses)

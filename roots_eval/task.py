@@ -46,6 +46,12 @@ class Task:
     description: str = ""
     num_fewshot: int = 0
     fewshot_seed: int = 1234
+    # where few-shot examples come from: a separate split of the dataset folder (best), or else
+    # the evaluated file minus the evaluated doc, the docs within `fewshot_exclude_window` rows of
+    # it (neighbouring sentences of one news article) and the docs sharing its `fewshot_group_field`
+    fewshot_file: str | None = None
+    fewshot_group_field: str | None = None
+    fewshot_exclude_window: int = 0
     subset_seed: int = 0
     fewshot_separator: str = "\n\n"
     filter: dict[str, Any] = field(default_factory=dict)
@@ -64,10 +70,10 @@ class Task:
     max_new_tokens: int = 64
 
     # -- dataset -----------------------------------------------------------------------------
-    def data_path(self) -> Path:
+    def data_path(self, data_file: str | None = None) -> Path:
         from pipelines.datadir import dataset_path
 
-        return dataset_path(self.dataset) / self.data_file
+        return dataset_path(self.dataset) / (data_file or self.data_file)
 
     def required_fields(self) -> set[str]:
         templates = [self.prompt, *self.references]
@@ -80,11 +86,14 @@ class Task:
             fields.add(self.label_field)
         if self.references_field:
             fields.add(self.references_field.split(".")[0])
+        if self.fewshot_group_field:
+            fields.add(self.fewshot_group_field)
         return fields
 
-    def load_docs(self) -> list[dict]:
-        """All rows that pass the filter, each checked for the fields the templates use."""
-        path = self.data_path()
+    def load_docs(self, data_file: str | None = None) -> list[dict]:
+        """All rows that pass the filter, each checked for the fields the templates use.
+        Each doc records its position among them (ROW_KEY), which few-shot exclusion uses."""
+        path = self.data_path(data_file)
         required = sorted(self.required_fields())
         docs = []
         try:
@@ -108,6 +117,7 @@ class Task:
                     f"(the task {self.source_file.name} needs {', '.join(required)})"
                 )
             doc.setdefault("id", f"{self.name}-{lineno}")
+            doc[ROW_KEY] = len(docs)
             docs.append(doc)
         if not docs:
             raise TaskError(f"{self.name}: {path} has no rows matching filter {self.filter}")
@@ -180,17 +190,72 @@ class Task:
             raise TaskError(f"{self.name}: doc {doc['id']}: no reference text ({self.references_field or self.references})")
         return refs
 
+    def fewshot_pool(self, pool: list[dict]) -> list[dict]:
+        """The docs few-shot examples are drawn from: the separate split when the task names one
+        (loaded once), else the evaluated docs themselves."""
+        if not self.fewshot_file:
+            return pool
+        cached = self.__dict__.get("_fewshot_docs")
+        if cached is None:
+            cached = self.__dict__["_fewshot_docs"] = self.load_docs(self.fewshot_file)
+        return cached
+
     def fewshot_examples(self, doc: dict, pool: list[dict]) -> list[dict]:
-        """`num_fewshot` other docs, drawn by a generator seeded per doc (independent of --limit)."""
+        """`num_fewshot` docs drawn by a generator seeded per doc (independent of --limit), never
+        the doc itself, a doc sharing its group, or (from the evaluated file) one of its neighbours."""
         if self.num_fewshot <= 0:
             return []
+        candidates = self.fewshot_pool(pool)
+        same_file = candidates is pool
+        group = doc.get(self.fewshot_group_field) if self.fewshot_group_field else None
+        row = doc.get(ROW_KEY)
+
+        def allowed(other: dict) -> bool:
+            if other["id"] == doc["id"]:
+                return False
+            if group is not None and other.get(self.fewshot_group_field) == group:
+                return False
+            if same_file and row is not None and abs(other.get(ROW_KEY, -10**9) - row) <= self.fewshot_exclude_window:
+                return False
+            return True
+
         rng = random.Random(f"{self.fewshot_seed}/{doc['id']}")
-        candidates = rng.sample(pool, min(len(pool), self.num_fewshot + 1))
-        return [d for d in candidates if d["id"] != doc["id"]][: self.num_fewshot]
+        shots = []
+        for j in _lazy_permutation(len(candidates), rng):
+            if allowed(candidates[j]):
+                shots.append(candidates[j])
+                if len(shots) == self.num_fewshot:
+                    break
+        return shots
+
+    def fewshot_settings(self) -> dict:
+        """What results record about the few-shot draw (comparisons need it)."""
+        return {"num_fewshot": self.num_fewshot, "seed": self.fewshot_seed,
+                "source": self.fewshot_file or self.data_file, "separate_split": bool(self.fewshot_file),
+                "group_field": self.fewshot_group_field,
+                "exclude_window": None if self.fewshot_file else self.fewshot_exclude_window}
+
+    def context_with_shots(self, doc: dict, pool: list[dict], choices=None) -> tuple[str, list]:
+        """(prompt, ids of the few-shot examples in it)."""
+        shots = self.fewshot_examples(doc, pool)
+        parts = [self.render(self.prompt, d) + self.answer_text(d, choices) for d in shots]
+        return self.fewshot_separator.join([*parts, self.render(self.prompt, doc)]), [d["id"] for d in shots]
 
     def context(self, doc: dict, pool: list[dict], choices=None) -> str:
-        shots = [self.render(self.prompt, d) + self.answer_text(d, choices) for d in self.fewshot_examples(doc, pool)]
-        return self.fewshot_separator.join([*shots, self.render(self.prompt, doc)])
+        return self.context_with_shots(doc, pool, choices)[0]
+
+
+ROW_KEY = "_row"  # a doc's position among the task's filtered rows (not a template field)
+
+
+def _lazy_permutation(n: int, rng: random.Random):
+    """Yields range(n) in a random order, drawing only as many as are consumed (Fisher-Yates
+    on a dict): a few shots from a large pool cost a few draws, not a shuffle of the pool."""
+    swapped: dict[int, int] = {}
+    for t in range(n):
+        r = rng.randrange(t, n)
+        yield swapped.get(r, r)
+        swapped[r] = swapped.get(t, t)
 
 
 def template_fields(template: str) -> set[str]:
@@ -249,6 +314,9 @@ def load_task(path: str | Path) -> Task:
             raise bad("metrics", f"names unknown metric {m.name!r} (available: {', '.join(available())})")
     choices = raw.get("choices") or {}
     generation = raw.get("generation") or {}
+    fewshot = raw.get("fewshot") or {}
+    if not isinstance(fewshot, dict) or set(fewshot) - {"file", "group_field", "exclude_window"}:
+        raise bad("fewshot", "must be a mapping with any of 'file', 'group_field', 'exclude_window'")
     try:
         task = Task(
             name=str(raw["task"]),
@@ -268,6 +336,9 @@ def load_task(path: str | Path) -> Task:
             fewshot_seed=int(raw.get("fewshot_seed", 1234)),
             subset_seed=int(raw.get("subset_seed", 0)),
             fewshot_separator=str(raw.get("fewshot_separator", "\n\n")),
+            fewshot_file=fewshot.get("file"),
+            fewshot_group_field=fewshot.get("group_field"),
+            fewshot_exclude_window=int(fewshot.get("exclude_window", 0)),
             label_field=str(choices.get("label_field", "label")),
             labels_file=choices.get("labels_file"),
             labels_key=choices.get("labels_key"),

@@ -3,15 +3,16 @@
     model.safetensors        weights (float32; a tied output matrix is stored once)
     config.json              the ModelConfig
     tokenizer.json           the tokenizer the model was trained with
-    state.json               optional: training position, RNG states, hyper-parameters
-    state.safetensors        optional: optimizer moments, torch RNG states
+    state.json               optional: training position, hyper-parameters, data fingerprint
+    train_state/             optional: AdamW moments and per-process RNG states, one
+                             safetensors file per training process (roots_model.train_state)
     compression.json         optional: written by roots_model.compress; "int8-dynamic" means
                              model.safetensors holds int8 weights + scales (see compress.quantize)
     checkpoint.json          written last: size and SHA-256 of every other file
 
 A folder is written as a hidden temporary sibling and renamed into place, so a crash
 leaves the previous checkpoint or none, never half of one. `load` checks every file
-against checkpoint.json before it trusts any of them.
+(subfolders included) against checkpoint.json before it trusts any of them.
 
 A training run keeps its checkpoints in OUTPUT/checkpoints/step-NNNNNNNN/; `load(OUTPUT)`
 picks the newest complete one.
@@ -28,11 +29,11 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
 from roots_model.model import GPT, ModelConfig
+from roots_model.quantized import METHODS, build_quantized_model
 from roots_model.tokenizer import load_tokenizer
 
 FORMAT = "roots-checkpoint/1"
@@ -41,7 +42,7 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
 STATE_JSON = "state.json"
-STATE_TENSORS = "state.safetensors"
+TRAIN_STATE = "train_state"
 COMPRESSION = "compression.json"
 RUN_SUBDIR = "checkpoints"
 
@@ -75,47 +76,56 @@ def clean_state_dict(state_dict: dict, config: ModelConfig) -> dict:
 
 def save(path, model: nn.Module | dict, tokenizer: Tokenizer, config: ModelConfig, extra_state: dict | None = None,
          extra_files: dict[str, str] | None = None) -> Path:
-    """Write a checkpoint folder atomically. `model` is a module or its (full) state dict.
-    `extra_state` values that are tensors go to state.safetensors, the rest to state.json;
-    `extra_files` ({name: text}, e.g. compression.json) are written and checksummed too."""
+    """Write a checkpoint folder atomically. `model` is a module or its (full) state dict;
+    `extra_state` (JSON values) goes to state.json; `extra_files` ({name: text}, e.g.
+    compression.json) are written and checksummed too."""
     path = Path(path)
     with atomic_directory(path) as tmp:
         state_dict = model.state_dict() if isinstance(model, nn.Module) else model
         save_file(clean_state_dict(state_dict, config), tmp / WEIGHTS, metadata={"format": "pt"})
-        (tmp / CONFIG).write_text(json.dumps(config.to_dict(), indent=1))
-        tokenizer.save(str(tmp / TOKENIZER))
-        if extra_state:
-            tensors = {k: v.detach().cpu().contiguous() for k, v in extra_state.items() if isinstance(v, torch.Tensor)}
-            values = {k: v for k, v in extra_state.items() if not isinstance(v, torch.Tensor)}
-            (tmp / STATE_JSON).write_text(json.dumps(values))
-            if tensors:
-                save_file(tensors, tmp / STATE_TENSORS)
-        for name, text in (extra_files or {}).items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
-        (tmp / MANIFEST).write_text(json.dumps({"format": FORMAT, "files": files}, indent=1))
-        _fsync_dir(tmp)
+        finish(tmp, tokenizer, config, extra_state, extra_files)
     return path
 
 
+def finish(tmp: Path, tokenizer: Tokenizer, config: ModelConfig, extra_state: dict | None = None,
+           extra_files: dict[str, str] | None = None):
+    """Everything but the weights (already in `tmp`), then the manifest, written last."""
+    (tmp / CONFIG).write_text(json.dumps(config.to_dict(), indent=1))
+    tokenizer.save(str(tmp / TOKENIZER))
+    if extra_state:
+        (tmp / STATE_JSON).write_text(json.dumps(extra_state))
+    for name, text in (extra_files or {}).items():
+        (tmp / name).write_text(text, encoding="utf-8")
+    files = {p.relative_to(tmp).as_posix(): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+             for p in sorted(tmp.rglob("*")) if p.is_file()}
+    (tmp / MANIFEST).write_text(json.dumps({"format": FORMAT, "files": files}, indent=1))
+    _fsync_tree(tmp)
+
+
 @contextmanager
-def atomic_directory(path: Path):
+def atomic_directory(path: Path, tmp_name: str | None = None):
     """Yield a hidden temporary sibling of `path` to fill; on success it replaces `path`
-    (an existing folder is moved aside first), on any error it is removed."""
+    (an existing folder is moved aside first), on any error it is removed. Processes that
+    fill one folder together pass the same `tmp_name` (see roots_model.train_state)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    tmp = path.parent / (tmp_name or f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         yield tmp
-        old = path.parent / f".{path.name}.old-{os.getpid()}"
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+        publish(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def publish(tmp: Path, path: Path):
+    """Rename a finished temporary folder into place (the old folder moved aside first)."""
+    old = path.parent / f".{path.name}.old-{os.getpid()}"
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def resolve(path) -> Path:
@@ -180,8 +190,6 @@ def load(path, device="cpu", verify_files: bool = True) -> LoadedCheckpoint:
 
 
 def _load_quantized(path: Path, config: ModelConfig, tensors: dict, compression: dict, device) -> GPT:
-    from roots_model.compress.quantize import METHODS, build_quantized_model
-
     method = compression["quantization"]
     if method not in METHODS:
         raise CheckpointError(f"checkpoint {path}: unknown quantization {method!r} (known: {', '.join(METHODS)})")
@@ -191,16 +199,6 @@ def _load_quantized(path: Path, config: ModelConfig, tensors: dict, compression:
         return build_quantized_model(config, tensors)
     except ValueError as e:
         raise CheckpointError(f"checkpoint {path} does not fit its config: {e}") from None
-
-
-def load_state_tensors(path) -> dict[str, torch.Tensor]:
-    file = resolve(path) / STATE_TENSORS
-    if not file.exists():
-        return {}
-    try:
-        return load_file(file)
-    except SafetensorError as e:
-        raise CheckpointError(f"{file} cannot be read: {e}") from None
 
 
 def run_checkpoint_path(output, step: int) -> Path:
@@ -222,7 +220,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path):
-    for file in path.iterdir():
-        with open(file, "rb") as f:
-            os.fsync(f.fileno())
+def _fsync_tree(path: Path):
+    for file in path.rglob("*"):
+        if file.is_file():
+            with open(file, "rb") as f:
+                os.fsync(f.fileno())

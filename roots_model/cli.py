@@ -10,7 +10,7 @@
     roots-train distill   --teacher ckpt/ --preset tiny --data tokens/ --output student/ [--resume]
     roots-train prune     --checkpoint ckpt/ --sparsity 0.5 --method magnitude [--finetune-steps N] --output ckpt-pruned/
 
-Under torchrun use `python -m roots_model.train pretrain ...` (same arguments).
+Under torchrun use `python -m roots_model pretrain ...` (same arguments).
 """
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ import os
 import sys
 
 from roots_model.checkpoint import CheckpointError
-from roots_model.data import DataError
+from roots_model.documents import DataError
+from roots_model.model import PRESETS
 from roots_model.tokenizer import TokenizerError
+from roots_model.train import ConfigError
 
 
 def _tokenizer(args):
@@ -82,7 +84,7 @@ def _export(args):
 
 
 def _report_args(args) -> dict:
-    return {"eval_tasks": args.eval_tasks, "limit": args.limit, "report": not args.no_report}
+    return {"report": not args.no_report}
 
 
 def _print_compressed(result: dict):
@@ -121,8 +123,7 @@ def _prune(args):
 
 
 def _add_report_flags(p):
-    p.add_argument("--eval-tasks", default=None, help="also score original and compressed with roots-eval tasks")
-    p.add_argument("--limit", type=int, default=None, help="docs per task for --eval-tasks")
+    # Harness scores for both models: `roots-eval compression OUTPUT --tasks ...` afterwards.
     p.add_argument("--no-report", action="store_true", help="skip report.json (no speed/perplexity measurement)")
 
 
@@ -148,11 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(func=_prepare)
 
-    p = sub.add_parser("pretrain", help="pretrain a model (torchrun: python -m roots_model.train pretrain)")
+    p = sub.add_parser("pretrain", help="pretrain a model (torchrun: python -m roots_model pretrain)")
     p.add_argument("--data", required=True, help="document folder, or token folder from `prepare`")
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--preset", default="tiny", choices=["tiny", "124m", "350m", "1b"])
+    p.add_argument("--preset", default="tiny", choices=list(PRESETS))
     p.add_argument("--max-steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=None, help="sequences per process per micro-step")
     p.add_argument("--grad-accum", type=int, default=1)
@@ -171,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-interval", type=int, default=500)
     p.add_argument("--keep-checkpoints", type=int, default=2)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the model (default: on for CUDA, off on CPU)")
     p.add_argument("--strategy", default="auto", choices=["auto", "none", "ddp", "fsdp"])
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
@@ -221,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", required=True)
     p.add_argument("--data", required=True, help="token folder from `prepare`, or documents")
     p.add_argument("--output", required=True)
-    p.add_argument("--preset", default="tiny", help=f"student preset: {', '.join(['tiny', '124m', '350m', '1b'])}")
+    p.add_argument("--preset", default="tiny", help=f"student preset: {', '.join(PRESETS)}")
     p.add_argument("--student-config", default=None, help='JSON ModelConfig overrides, e.g. \'{"n_layer": 2}\'')
     p.add_argument("--tokenizer", default=None, help="the student's tokenizer (must equal the teacher's)")
     p.add_argument("--temperature", type=float, default=2.0)
@@ -259,7 +261,6 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
     from pipelines.datadir import DataDirError
-    from roots_model.train import ConfigError
 
     try:
         args.func(args)

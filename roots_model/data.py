@@ -1,10 +1,11 @@
 """From the pipeline's documents to packed training sequences.
 
-1. `iter_documents` reads a folder of *.parquet, *.jsonl.gz or *.jsonl documents (the
-   pipeline writes OUT/data/; a raw corpus folder works too).
-2. `prepare_tokens` tokenizes every input file into flat token shards (`train-NNNNN.bin`,
-   `val-NNNNN.bin`: uint16 when the vocabulary fits, else uint32) and records each finished
-   file in `manifest.json`, so an interrupted run picks up where it stopped. Each document
+1. `roots_model.documents.iter_documents` reads a folder of *.parquet, *.jsonl.gz or *.jsonl
+   documents (the pipeline writes OUT/data/; a raw corpus folder works too).
+2. `prepare_tokens` tokenizes every input file into flat token shards (`train-KEY.bin`,
+   `val-KEY.bin`, KEY from the input file's path; uint16 when the vocabulary fits, else
+   uint32) and records each finished file in `manifest.json`, so an interrupted run picks
+   up where it stopped, and a file added or removed later leaves the others' shards alone. Each document
    is written as `<|endoftext|>` + its tokens; the held-out split is chosen per document
    by a hash of its id, so it never changes between runs.
 3. `PackedSequences` cuts the memory-mapped shards into windows of seq_len + 1 tokens and
@@ -15,100 +16,32 @@ This module does not import torch at the top so that tokenizer workers start qui
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
+
+from roots_model.documents import DataError, find_data_files, is_heldout, iter_documents  # noqa: F401 (DataError: API)
+from roots_model.tokenizer import eos_id, load_tokenizer, tokenizer_file
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 
 
-class DataError(ValueError):
-    pass
-
-
-def find_data_files(data: str | os.PathLike) -> list[Path]:
-    """The document files under `data` (its data/ subfolder when there is one)."""
-    root = Path(data)
-    if root.is_file():
-        return [root]
-    if not root.is_dir():
-        raise DataError(f"data path {root} does not exist")
-    if (root / "data").is_dir():
-        root = root / "data"
-    files = sorted(p for pattern in ("*.parquet", "*.jsonl.gz", "*.jsonl") for p in root.glob(pattern))
-    if not files:
-        raise DataError(f"no *.parquet, *.jsonl.gz or *.jsonl files in {root}")
-    return files
-
-
-def iter_file_documents(path: Path) -> Iterator[dict]:
-    """Documents of one file as dicts with at least `text` (and `id`, `lang` when present)."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        parquet = pq.ParquetFile(path)
-        columns = [c for c in ("id", "text", "lang") if c in parquet.schema_arrow.names]
-        if "text" not in columns:
-            raise DataError(f"{path} has no `text` column")
-        for batch in parquet.iter_batches(columns=columns, batch_size=2048):
-            yield from batch.to_pylist()
-        return
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{line_no}: not a JSON object ({e})") from None
-            yield doc
-
-
-def iter_documents(data: str | os.PathLike | Iterable[Path]) -> Iterator[dict]:
-    files = find_data_files(data) if isinstance(data, (str, os.PathLike)) else list(data)
-    for path in files:
-        for doc in iter_file_documents(path):
-            if isinstance(doc.get("text"), str) and doc["text"].strip():
-                yield doc
-
-
-def is_heldout(doc: dict, fraction: float) -> bool:
-    """Stable per-document split: the same document is held out in every run."""
-    key = doc.get("id") or doc["text"][:200]
-    return zlib.crc32(str(key).encode("utf-8")) % 100_000 < fraction * 100_000
-
-
-def guess_lang(doc: dict) -> str:
-    """The document's `lang` field, else 'zh' / 'en' / 'other' from its script mix."""
-    lang = doc.get("lang")
-    if lang:
-        return str(lang).split("-")[0].lower()
-    sample = doc["text"][:1000]
-    han = sum(1 for ch in sample if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
-    kana = sum(1 for ch in sample if "\u3040" <= ch <= "\u30ff")
-    latin = sum(1 for ch in sample if ch.isascii() and ch.isalpha())
-    other_letters = sum(1 for ch in sample if ch.isalpha() and not ch.isascii()) - han - kana
-    if han > max(latin, 10) and kana < han / 10:
-        return "zh"
-    if latin > max(han, 10) and other_letters < latin / 20:
-        return "en"  # ASCII letters only: mostly English in our corpora
-    return "other"
-
-
 def file_fingerprint(path: Path) -> str:
     st = path.stat()
     return f"{st.st_size}:{int(st.st_mtime)}"
+
+
+def shard_key(path: Path) -> str:
+    """A shard's name part, from its input file's path: adding or removing another input
+    file never renames (or overwrites) this file's shards, as a position in a list would."""
+    return hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
 
 
 def token_dtype(vocab_size: int):
@@ -117,8 +50,6 @@ def token_dtype(vocab_size: int):
 
 def _tokenize_file(job: dict) -> dict:
     """Worker: one input file -> one train and one val shard. Returns the manifest entry."""
-    from roots_model.tokenizer import eos_id, load_tokenizer
-
     tokenizer = load_tokenizer(job["tokenizer"])
     eos = eos_id(tokenizer)
     dtype = np.dtype(job["dtype"])
@@ -143,7 +74,7 @@ def _tokenize_file(job: dict) -> dict:
         flush(pending[split], split)
     for split, parts in buffers.items():
         tokens = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-        name = f"{split}-{job['index']:05d}.bin"
+        name = f"{split}-{job['key']}.bin"
         tmp = out / f".{name}.tmp"
         tokens.tofile(tmp)
         os.replace(tmp, out / name)
@@ -157,8 +88,6 @@ def prepare_tokens(data, tokenizer_path, output, val_fraction: float = 0.01, wor
     Resumable: files already listed in the manifest (same tokenizer, same input size and
     mtime) are skipped.
     """
-    from roots_model.tokenizer import load_tokenizer, tokenizer_file
-
     files = find_data_files(data)
     tok_file = tokenizer_file(tokenizer_path)
     tokenizer = load_tokenizer(tok_file)
@@ -170,13 +99,18 @@ def prepare_tokens(data, tokenizer_path, output, val_fraction: float = 0.01, wor
                 "val_fraction": val_fraction, "files": {}}
     old = _read_manifest(out)
     if old and old.get("tokenizer_sha256") == tok_hash and old.get("val_fraction") == val_fraction:
-        manifest["files"] = {k: v for k, v in old["files"].items() if _entry_intact(out, v)}
+        itemsize = np.dtype(manifest["dtype"]).itemsize
+        manifest["files"] = {k: v for k, v in old["files"].items() if _entry_intact(out, v, itemsize)}
+    current = {str(path) for path in files}
+    for gone in set(manifest["files"]) - current:  # an input file removed since the last run
+        for shard in manifest["files"].pop(gone)["shards"].values():
+            (out / shard["file"]).unlink(missing_ok=True)
     jobs = []
-    for index, path in enumerate(files):
+    for path in files:
         done = manifest["files"].get(str(path))
         if done and done["fingerprint"] == file_fingerprint(path):
             continue
-        jobs.append({"source": str(path), "fingerprint": file_fingerprint(path), "index": index,
+        jobs.append({"source": str(path), "fingerprint": file_fingerprint(path), "key": shard_key(path),
                      "tokenizer": str(tok_file), "dtype": manifest["dtype"], "output": str(out),
                      "val_fraction": val_fraction})
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
@@ -213,10 +147,10 @@ def _write_manifest(out: Path, manifest: dict):
     os.replace(tmp, out / MANIFEST)
 
 
-def _entry_intact(out: Path, entry: dict) -> bool:
+def _entry_intact(out: Path, entry: dict, itemsize: int) -> bool:
     for shard in entry["shards"].values():
         path = out / shard["file"]
-        if not path.exists():
+        if not path.exists() or path.stat().st_size != shard["tokens"] * itemsize:
             return False
     return True
 
@@ -237,7 +171,7 @@ class PackedSequences:
         dtype = np.dtype(manifest["dtype"])
         self.seq_len, self.seed, self.sequential = seq_len, seed, sequential
         self.shards = []
-        for entry in sorted(manifest["files"].values(), key=lambda e: e["shards"][split]["file"]):
+        for entry in sorted(manifest["files"].values(), key=lambda e: e["source"]):
             shard = entry["shards"][split]
             if shard["tokens"] > seq_len:
                 path = token_dir / shard["file"]
@@ -269,8 +203,11 @@ class PackedSequences:
 
     def batch(self, first_sample: int, batch_size: int):
         """(inputs, targets) LongTensors [batch_size, seq_len] for samples first.. first+B-1."""
+        return self.rows(range(first_sample, first_sample + batch_size))
+
+    def rows(self, samples):
+        """(inputs, targets) LongTensors [len(samples), seq_len] for the given samples."""
         import torch
 
-        rows = np.stack([self.window(first_sample + j) for j in range(batch_size)])
-        data = torch.from_numpy(rows)
+        data = torch.from_numpy(np.stack([self.window(s) for s in samples]))
         return data[:, :-1], data[:, 1:]

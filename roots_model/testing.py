@@ -69,7 +69,7 @@ def tiny_train_config(output, steps: int = 40, seed: int = 0, **overrides):
 
     ws = tiny_workspace()
     values = dict(data=str(ws.tokens), tokenizer=str(ws.tokenizer), output=str(output), preset="tiny",
-                  max_steps=steps, batch_size=8, seq_len=128, lr=3e-3, warmup_steps=5, seed=seed,
+                  max_steps=steps, batch_size=8, seq_len=128, lr=3e-3, warmup_steps=min(5, steps), seed=seed,
                   log_interval=5, eval_interval=steps, eval_batches=2, checkpoint_interval=steps,
                   progress=False, tensorboard=False)
     return TrainConfig(**{**values, **overrides})

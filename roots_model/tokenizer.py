@@ -18,6 +18,8 @@ from typing import Iterable
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from roots_model.documents import guess_lang, is_heldout, iter_documents
+
 EOS = "<|endoftext|>"
 TOKENIZER_FILE = "tokenizer.json"
 REPORT_FILE = "tokenizer_report.json"
@@ -131,8 +133,6 @@ def train_from_corpus(data, output, vocab_size: int, heldout_fraction: float = 0
     slice (the same documents `prepare_tokens` holds out for validation by default), save
     to `output`/tokenizer.json and report characters per token on the held-out zh and en
     documents. Returns the report."""
-    from roots_model.data import guess_lang, is_heldout, iter_documents
-
     heldout: dict[str, list[str]] = {"zh": [], "en": []}
     budget = {"chars": 0}
 

@@ -1,7 +1,7 @@
 """Pretraining loop: one process, or many under torchrun with DDP or FSDP2.
 
     roots-train pretrain --data out/ --tokenizer tok/ --preset tiny --output ckpt/
-    torchrun --nproc_per_node 8 -m roots_model.train pretrain ... --preset 124m --strategy fsdp
+    torchrun --nproc_per_node 8 -m roots_model pretrain ... --preset 124m --strategy fsdp
 
 The batch of step s is the same whatever the number of processes: the global batch
 (batch_size x grad_accum x world_size sequences) is cut out of the seeded sample order
@@ -11,28 +11,33 @@ a checkpoint only needs `samples_seen` to resume the data exactly.
 
 OUTPUT/ receives metrics.jsonl (one object per logged step), tensorboard/, loss.png,
 tokens/ (when --data holds documents rather than prepared token shards) and
-checkpoints/step-NNNNNNNN/ (see roots_model.checkpoint).
+checkpoints/step-NNNNNNNN/ (see roots_model.checkpoint and roots_model.train_state).
+
+`fit` is the one training loop: pretraining runs it with next-token cross-entropy,
+distillation and pruning recovery (roots_model.compress) with their own `Objective`, so
+all of them get the same devices, bf16 autocast, DDP/FSDP2, checkpoints and exact resume.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
-import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from roots_model import checkpoint
+from roots_model import checkpoint, train_state
 from roots_model.data import MANIFEST, PackedSequences, prepare_tokens
-from roots_model.model import GPT, ModelConfig, flops_per_token, loss_fn, preset
+from roots_model.model import GPT, PRESETS, ModelConfig, flops_per_token, loss_fn, preset
 from roots_model.tokenizer import load_tokenizer
+from roots_model.train_state import unwrap
 
 
 class ConfigError(ValueError):
@@ -46,10 +51,15 @@ PRESET_TRAINING = {
     "350m": dict(batch_size=8, seq_len=1024, lr=3e-4, warmup_steps=700),
     "1b": dict(batch_size=4, seq_len=2048, lr=3e-4, warmup_steps=1000),
 }
+assert set(PRESET_TRAINING) == set(PRESETS)
 
 # Dense bf16 peak FLOP/s for the MFU figure, by a substring of the device name.
 PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "GH200": 989e12, "A100": 312e12, "L40S": 362e12,
               "L4": 121e12, "A10G": 125e12, "4090": 165e12, "3090": 71e12, "V100": 125e12}
+
+# What a resumed run must share with the run that wrote the checkpoint: together with the
+# token shards they fix which sequences `samples_seen` points to.
+RESUME_MUST_MATCH = ("seq_len", "seed", "val_fraction", "preset", "model_overrides")
 
 
 @dataclass
@@ -64,7 +74,7 @@ class TrainConfig:
     seq_len: int | None = None
     lr: float | None = None
     min_lr_ratio: float = 0.1
-    warmup_steps: int | None = None
+    warmup_steps: int | None = None  # default: the preset's, at most a tenth of max_steps
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
@@ -78,7 +88,7 @@ class TrainConfig:
     checkpoint_interval: int = 500
     keep_checkpoints: int = 2
     resume: bool = False
-    compile: bool = False
+    compile: bool | None = None  # None: on for CUDA, off on CPU (compiling costs more than it saves there)
     strategy: str = "auto"  # auto | none | ddp | fsdp
     device: str = "auto"
     dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16
@@ -90,15 +100,24 @@ class TrainConfig:
     model_overrides: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        defaults = PRESET_TRAINING.get(self.preset, PRESET_TRAINING["124m"])
+        if self.preset not in PRESET_TRAINING:
+            raise ConfigError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESET_TRAINING)}")
+        if self.strategy not in ("auto", "none", "ddp", "fsdp"):
+            raise ConfigError(f"unknown strategy {self.strategy!r}: auto, none, ddp or fsdp")
+        if self.dtype not in ("auto", "float32", "bfloat16"):
+            raise ConfigError(f"unknown dtype {self.dtype!r}: auto, float32 or bfloat16")
+        defaults = PRESET_TRAINING[self.preset]
+        if self.warmup_steps is None:
+            # The preset's warmup is sized for its full-length runs; a short run warms up
+            # for a tenth of its steps instead (said in the start-up line).
+            self.warmup_steps = min(defaults["warmup_steps"], max(self.max_steps // 10, 1))
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
-        self.warmup_steps = min(self.warmup_steps, max(self.max_steps // 10, 1))
-        if self.strategy not in ("auto", "none", "ddp", "fsdp"):
-            raise ConfigError(f"unknown strategy {self.strategy!r}: auto, none, ddp or fsdp")
-        if self.max_steps < 1 or self.batch_size < 1 or self.grad_accum < 1:
-            raise ConfigError("max_steps, batch_size and grad_accum must be positive")
+        if self.max_steps < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.seq_len < 1:
+            raise ConfigError("max_steps, batch_size, grad_accum and seq_len must be positive")
+        if not 0 <= self.warmup_steps <= self.max_steps:
+            raise ConfigError(f"warmup_steps={self.warmup_steps} must be between 0 and max_steps={self.max_steps}")
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
@@ -163,11 +182,13 @@ class Distributed:
         if self.world_size > 1:
             dist.barrier()
 
-    def mean(self, value: torch.Tensor) -> torch.Tensor:
+    def sum(self, value: torch.Tensor) -> torch.Tensor:
         if self.world_size > 1:
             dist.all_reduce(value, op=dist.ReduceOp.SUM)
-            value = value / self.world_size
         return value
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        return self.sum(value) / self.world_size
 
 
 def setup_distributed(device_name: str) -> tuple[Distributed, torch.device]:
@@ -180,6 +201,9 @@ def setup_distributed(device_name: str) -> tuple[Distributed, torch.device]:
     device = torch.device(device_name)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+        # TF32 for the float32 matmuls that autocast leaves (optimizer-side, the loss).
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", device_id=device if device.type == "cuda" else None)
     return env, device
@@ -196,88 +220,32 @@ def token_folder(cfg: TrainConfig, env: Distributed) -> Path:
     return tokens
 
 
-def unwrap(model):
-    model = getattr(model, "_orig_mod", model)
-    return getattr(model, "module", model)
+def data_fingerprint(token_dir: Path) -> str:
+    """What the token shards hold: the tokenizer and every source file with its split sizes."""
+    manifest = json.loads((Path(token_dir) / MANIFEST).read_text())
+    content = {"tokenizer": manifest["tokenizer_sha256"], "val_fraction": manifest["val_fraction"],
+               "files": sorted((e["fingerprint"], e["shards"]["train"]["tokens"], e["shards"]["val"]["tokens"])
+                               for e in manifest["files"].values())}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def _full(t: torch.Tensor) -> torch.Tensor:
-    """The whole tensor of a (possibly FSDP-sharded) parameter or optimizer moment."""
-    if hasattr(t, "full_tensor"):
-        t = t.full_tensor()
-    return t.detach().cpu()
+def check_resumable(saved: dict, cfg: TrainConfig, env: Distributed, fingerprint: str, path) -> None:
+    """Refuse to resume where the saved data position would point at other sequences."""
+    before = saved.get("train_config") or {}
+    problems = [f"{key}: {before[key]!r} -> {getattr(cfg, key)!r}" for key in RESUME_MUST_MATCH
+                if key in before and before[key] != getattr(cfg, key)]
+    old_batch = before.get("batch_size", 0) * before.get("grad_accum", 0) * saved.get("world_size", 1)
+    new_batch = cfg.batch_size * cfg.grad_accum * env.world_size
+    if old_batch != new_batch:
+        problems.append(f"global batch (batch_size x grad_accum x processes): {old_batch} -> {new_batch}")
+    if saved.get("data_fingerprint") not in (None, fingerprint):
+        problems.append("the token shards differ (another tokenizer, or input files added, removed or changed)")
+    if problems:
+        raise ConfigError(f"cannot resume from {path}: " + "; ".join(problems)
+                          + ". Resume with the settings the run was started with, or start a new --output")
 
 
-def training_state(model, optimizer, cfg: TrainConfig, env: Distributed, step: int, samples_seen: int) -> tuple[dict, dict]:
-    """(model state dict, extra_state) as whole tensors; collective under FSDP, so every
-    process calls it."""
-    raw = unwrap(model)
-    weights = {name: _full(t) for name, t in raw.state_dict().items()}
-    names = {p: name for name, p in raw.named_parameters()}
-    extra = {"step": step, "samples_seen": samples_seen, "train_config": _config_json(cfg),
-             "scheduler": {"name": "warmup_cosine", "step": step, "lr": cfg.lr, "warmup_steps": cfg.warmup_steps,
-                           "max_steps": cfg.max_steps, "min_lr_ratio": cfg.min_lr_ratio},
-             "optimizer": [{k: v for k, v in g.items() if k != "params"} | {"params": [names[p] for p in g["params"]]}
-                           for g in optimizer.param_groups],
-             "rng": {"python": _jsonable(random.getstate()), "numpy": _jsonable(np.random.get_state())},
-             "world_size": env.world_size}
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            for key, value in optimizer.state.get(p, {}).items():
-                extra[f"optim.{names[p]}.{key}"] = _full(value)
-    # Every process's torch RNG (dropout draws differ per process).
-    rng = torch.get_rng_state()
-    states = [torch.empty_like(rng) for _ in range(env.world_size)] if env.world_size > 1 else [rng]
-    if env.world_size > 1:
-        dist.all_gather(states, rng)
-    for r, s in enumerate(states):
-        extra[f"rng.torch.rank{r}"] = s
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        extra[f"rng.cuda.rank{env.rank}"] = torch.cuda.get_rng_state()
-    return weights, extra
-
-
-def restore_optimizer(optimizer, model, tensors: dict, path):
-    from torch.distributed.tensor import DTensor, distribute_tensor
-
-    names = {p: name for name, p in unwrap(model).named_parameters()}
-    for group in optimizer.param_groups:
-        on_device = group.get("fused") or group.get("capturable")
-        for p in group["params"]:
-            state = {}
-            for key in ("step", "exp_avg", "exp_avg_sq"):
-                t = tensors.get(f"optim.{names[p]}.{key}")
-                if t is None:
-                    raise checkpoint.CheckpointError(f"{path}: optimizer state {names[p]}.{key} is missing")
-                if isinstance(p, DTensor) and t.dim() > 0:
-                    t = distribute_tensor(t.to(p.device), p.device_mesh, p.placements)
-                elif t.dim() > 0 or on_device:
-                    t = t.to(p.device)
-                state[key] = t
-            optimizer.state[p] = state
-
-
-def _jsonable(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _restore_rng(state: dict, tensors: dict, env: Distributed):
-    python = state["rng"]["python"]
-    random.setstate((python[0], tuple(python[1]), python[2]))
-    kind, keys, pos, has_gauss, gauss = state["rng"]["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    key = f"rng.torch.rank{env.rank}"
-    if key in tensors:
-        torch.set_rng_state(tensors[key])
-    if f"rng.cuda.rank{env.rank}" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors[f"rng.cuda.rank{env.rank}"])
-
-
-def _config_json(cfg: TrainConfig) -> dict:
+def _jsonable(cfg: TrainConfig) -> dict:
     return asdict(cfg)
 
 
@@ -289,18 +257,37 @@ def build_optimizer(model, cfg: TrainConfig, device: torch.device):
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
 
 
-def wrap_model(model: GPT, strategy: str, device: torch.device):
+def wrap_model(model: GPT, strategy: str, device: torch.device, dtype: str = "float32"):
+    """Apply DDP or FSDP2 from outside (the model knows nothing of parallelism)."""
     if strategy == "ddp":
         from torch.nn.parallel import DistributedDataParallel
 
         return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if strategy == "fsdp":
-        from torch.distributed.fsdp import fully_shard
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+        # bf16 runs gather bf16 parameters (half the all-gather traffic and memory) and
+        # reduce gradients in fp32; the sharded master weights and AdamW stay fp32.
+        mp = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+              if dtype == "bfloat16" else MixedPrecisionPolicy())
         for block in model.layers:
-            fully_shard(block)
-        fully_shard(model)  # the root keeps the (tied) embeddings and the final norm
+            fully_shard(block, mp_policy=mp)
+        fully_shard(model, mp_policy=mp)  # the root keeps the (tied) embeddings and the final norm
     return model
+
+
+class Objective:
+    """What a training step minimises: next-token cross-entropy. Distillation and pruning
+    recovery (roots_model.compress.finetune) subclass it."""
+
+    def setup(self, model, device: torch.device):
+        """Called once the model is on its device and wrapped."""
+
+    def loss(self, model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return loss_fn(model(x), y)
+
+    def after_step(self, model):
+        """Called after every optimizer step."""
 
 
 class MetricsLog:
@@ -357,75 +344,142 @@ def plot_loss(metrics_path: Path, png_path: Path):
 
 
 @torch.no_grad()
-def evaluate(model, val: PackedSequences, cfg: TrainConfig, env: Distributed, device, autocast) -> float:
-    """Mean loss over the first eval_batches global batches of validation windows (the same
-    windows whatever the number of processes)."""
+def evaluate(model, val: PackedSequences, cfg: TrainConfig, env: Distributed, device, autocast) -> float | None:
+    """Mean next-token loss over the first eval_batches global batches of validation windows
+    (the same windows whatever the number of processes). Process r scores windows r,
+    r + world_size, ...; the loss sums and window counts are added up across processes, so
+    no window is lost to rounding. None when there is no window at all."""
     model.eval()
     total = min(val.num_windows, cfg.eval_batches * cfg.batch_size * cfg.grad_accum * env.world_size)
-    per_rank = total // env.world_size
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-    for first in range(env.rank * per_rank, (env.rank + 1) * per_rank, cfg.batch_size):
-        x, y = val.batch(first, min(cfg.batch_size, (env.rank + 1) * per_rank - first))
+    mine = list(range(env.rank, total, env.world_size))
+    # Every process runs the same number of forwards (under FSDP each one is a collective):
+    # one with fewer windows runs its last ones on window 0 and does not count them.
+    batches = math.ceil(math.ceil(total / env.world_size) / cfg.batch_size)
+    sums = torch.zeros(2, device=device, dtype=torch.float64)  # (sum of window losses, windows)
+    for b in range(batches):
+        rows = mine[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+        x, y = val.rows(rows or [0])
         with autocast:
             logits = model(x.to(device))
-        loss_sum += loss_fn(logits, y.to(device)).double() * x.shape[0]
+        if rows:
+            sums[0] += loss_fn(logits, y.to(device)).double() * len(rows)
+            sums[1] += len(rows)
     model.train()
-    return (env.mean(loss_sum) / max(per_rank, 1)).item()
+    sums = env.sum(sums)
+    return (sums[0] / sums[1]).item() if sums[1] > 0 else None
+
+
+class Prefetcher:
+    """Reads the next batch from the memory-mapped shards (and pins it on CUDA) in a
+    background thread while the current step runs."""
+
+    def __init__(self, data: PackedSequences, device: torch.device):
+        self.data, self.device = data, device
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
+        self.pending: dict[tuple[int, int], object] = {}
+
+    def _load(self, first: int, size: int):
+        x, y = self.data.batch(first, size)
+        if self.device.type == "cuda":
+            x, y = x.pin_memory(), y.pin_memory()
+        return x, y
+
+    def prefetch(self, first: int, size: int):
+        if (first, size) not in self.pending:
+            self.pending[(first, size)] = self.pool.submit(self._load, first, size)
+
+    def get(self, first: int, size: int):
+        self.prefetch(first, size)
+        x, y = self.pending.pop((first, size)).result()
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def pretrain(cfg: TrainConfig) -> dict:
-    """Train (or resume) and return a summary: final step, last losses, checkpoint path."""
+    """Train (or resume) a model from a preset and return a summary: final step, last
+    losses, checkpoint path."""
+    return fit(cfg)
+
+
+def fit(cfg: TrainConfig, model: GPT | None = None, objective: Objective | None = None,
+        extra_files: dict[str, str] | None = None) -> dict:
+    """The training loop. `model` (default: a fresh `cfg.preset` model) is trained on the
+    token shards of cfg.data with `objective` (default: next-token cross-entropy); each
+    checkpoint also carries `extra_files`. With cfg.resume the newest checkpoint in
+    cfg.output replaces the weights and the run continues exactly where it stopped."""
     env, device = setup_distributed(cfg.device)
     try:
-        return _pretrain(cfg, env, device)
+        return _fit(cfg, env, device, model, objective or Objective(), extra_files)
     finally:
         if env.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
 
 
-def _pretrain(cfg: TrainConfig, env: Distributed, device: torch.device) -> dict:
+def _resume_point(cfg: TrainConfig) -> Path | None:
+    if not cfg.resume:
+        return None
+    try:
+        return checkpoint.resolve(cfg.output)
+    except checkpoint.CheckpointError:
+        return None  # nothing saved yet: start from scratch
+
+
+def _fit(cfg: TrainConfig, env: Distributed, device: torch.device, model: GPT | None, objective: Objective,
+         extra_files: dict | None) -> dict:
     strategy = cfg.strategy if cfg.strategy != "auto" else ("ddp" if env.world_size > 1 else "none")
     if strategy != "none" and env.world_size == 1:
         strategy = "none"  # DDP/FSDP of one process is the plain loop, minus the overhead
     if cfg.dtype == "auto":
         cfg.dtype = "bfloat16" if device.type == "cuda" else "float32"
+    compile_model = device.type == "cuda" if cfg.compile is None else cfg.compile
     output = Path(cfg.output)
     output.mkdir(parents=True, exist_ok=True)
     tokenizer = load_tokenizer(cfg.tokenizer)
     tokens = token_folder(cfg, env)
+    fingerprint = data_fingerprint(tokens)
     train_data = PackedSequences(tokens, "train", cfg.seq_len, seed=cfg.seed)
     val_data = PackedSequences(tokens, "val", cfg.seq_len, sequential=True)
 
-    resume_from = None
-    if cfg.resume:
-        try:
-            resume_from = checkpoint.resolve(output)
-        except checkpoint.CheckpointError:
-            resume_from = None  # nothing saved yet: start from scratch
+    resume_from = _resume_point(cfg)
+    saved = {}
     if resume_from is not None:
-        loaded = checkpoint.load(resume_from, device="cpu")
-        config, state, state_tensors = loaded.config, loaded.state, checkpoint.load_state_tensors(resume_from)
-        if not state:
+        checkpoint.verify(resume_from)
+        saved = json.loads((resume_from / checkpoint.STATE_JSON).read_text()) \
+            if (resume_from / checkpoint.STATE_JSON).exists() else {}
+        if "step" not in saved:
             raise checkpoint.CheckpointError(f"{resume_from} has no training state to resume from")
+        check_resumable(saved, cfg, env, fingerprint, resume_from)
+        saved_config = ModelConfig.from_dict(json.loads((resume_from / checkpoint.CONFIG).read_text()))
+        if model is not None and model.config != saved_config:
+            raise checkpoint.CheckpointError(f"{resume_from} holds a {saved_config} model, this run trains {model.config}")
+        config = saved_config
     else:
-        config = preset(cfg.preset, tokenizer.get_vocab_size(), dropout=cfg.dropout, **cfg.model_overrides)
+        config = model.config if model is not None else preset(cfg.preset, tokenizer.get_vocab_size(),
+                                                               dropout=cfg.dropout, **cfg.model_overrides)
     if cfg.seq_len > config.block_size:
         raise ConfigError(f"seq_len={cfg.seq_len} is longer than the model's block_size={config.block_size}")
     check_memory(config, cfg, device, env.world_size, strategy)
 
-    torch.manual_seed(cfg.seed)  # the same initial weights on every process
-    model = loaded.model.train() if resume_from is not None else GPT(config)
-    model.to(device)
-    model = wrap_model(model, strategy, device)
+    if model is None:
+        torch.manual_seed(cfg.seed)  # the same initial weights on every process
+        model = GPT(config)
+    model.to(device).train()
+    model = wrap_model(model, strategy, device, cfg.dtype)
+    objective.setup(model, device)
     optimizer = build_optimizer(model, cfg, device)
     step, samples_seen = 0, 0
     if resume_from is not None:
-        restore_optimizer(optimizer, model, state_tensors, resume_from)
-        step, samples_seen = state["step"], state["samples_seen"]
-        _restore_rng(state, state_tensors, env)
+        train_state.load_weights(model, resume_from)
+        if not train_state.restore(optimizer, model, resume_from, env.rank):
+            tqdm.write(f"rank {env.rank}: {resume_from} has no RNG state for this rank (the run had "
+                       f"{saved.get('world_size')} processes); seeding it afresh")
+            torch.manual_seed(cfg.seed + env.rank)
+        step, samples_seen = saved["step"], saved["samples_seen"]
     else:
-        torch.manual_seed(cfg.seed + env.rank)
-    train_model = torch.compile(model) if cfg.compile else model
+        torch.manual_seed(cfg.seed + env.rank)  # dropout draws differ per process
+    train_model = torch.compile(model) if compile_model else model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if cfg.dtype == "bfloat16" else nullcontext()
 
     metrics = MetricsLog(output, step, cfg.tensorboard) if env.main else None
@@ -437,12 +491,18 @@ def _pretrain(cfg: TrainConfig, env: Distributed, device: torch.device) -> dict:
         tqdm.write(f"model: {unwrap(model).num_params() / 1e6:.2f}M parameters, {config}\n"
                    f"train: {train_data.num_tokens:,} tokens, {train_data.num_windows:,} sequences; "
                    f"val: {val_data.num_windows:,} sequences; global batch {global_batch} x {cfg.seq_len} tokens; "
-                   f"{strategy} on {env.world_size} x {device}" + (f"; resumed at step {step}" if step else ""))
-    bar = tqdm(total=cfg.max_steps, initial=step, desc="pretrain", unit="step", disable=not (env.main and cfg.progress))
+                   f"warmup {cfg.warmup_steps} of {cfg.max_steps} steps; {cfg.dtype}"
+                   f"{', compiled' if compile_model else ''}; {strategy} on {env.world_size} x {device}"
+                   + (f"; resumed at step {step}" if step else ""))
+    bar = tqdm(total=cfg.max_steps, initial=step, desc="train", unit="step", disable=not (env.main and cfg.progress))
     last = {"loss": None, "val_loss": None}
     interval_start, interval_steps = time.perf_counter(), 0
-    saved = None
-    model.train()
+    saved_path = None
+    loader = Prefetcher(train_data, device)
+
+    def micro_batch_start(position: int, micro: int) -> int:
+        return position + (micro * env.world_size + env.rank) * cfg.batch_size
+
     try:
         while step < cfg.max_steps:
             lr = learning_rate(step, cfg)
@@ -450,30 +510,31 @@ def _pretrain(cfg: TrainConfig, env: Distributed, device: torch.device) -> dict:
                 group["lr"] = lr
             loss_sum = torch.zeros((), device=device)
             for micro in range(cfg.grad_accum):
-                first = samples_seen + (micro * env.world_size + env.rank) * cfg.batch_size
-                x, y = train_data.batch(first, cfg.batch_size)
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                x, y = loader.get(micro_batch_start(samples_seen, micro), cfg.batch_size)
+                # the next micro-batch (or the next step's first) is read while this one runs
+                following = (samples_seen, micro + 1) if micro + 1 < cfg.grad_accum else (samples_seen + global_batch, 0)
+                loader.prefetch(micro_batch_start(*following), cfg.batch_size)
                 sync = micro == cfg.grad_accum - 1
                 if strategy == "fsdp":
                     unwrap(model).set_requires_gradient_sync(sync)
                 no_sync = model.no_sync() if strategy == "ddp" and not sync else nullcontext()
                 with no_sync:
                     with autocast:
-                        logits = train_model(x)
-                    loss = loss_fn(logits, y) / cfg.grad_accum
+                        loss = objective.loss(train_model, x, y) / cfg.grad_accum
                     loss.backward()
                 loss_sum += loss.detach()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            objective.after_step(model)
             step += 1
             samples_seen += global_batch
             interval_steps += 1
             bar.update(1)
 
             do_eval = step % cfg.eval_interval == 0 or step == cfg.max_steps
-            if step % cfg.log_interval == 0 or do_eval or step == cfg.max_steps:
-                loss_value = env.mean(loss_sum).item()
+            if step % cfg.log_interval == 0 or do_eval:
+                loss_value = env.mean(loss_sum).item()  # the only host sync of a logged step
                 if hasattr(grad_norm, "full_tensor"):
                     grad_norm = grad_norm.full_tensor()
                 elapsed = time.perf_counter() - interval_start
@@ -483,13 +544,15 @@ def _pretrain(cfg: TrainConfig, env: Distributed, device: torch.device) -> dict:
                           "grad_norm": float(grad_norm), "tokens_seen": samples_seen * cfg.seq_len}
                 if do_eval:
                     record["val_loss"] = evaluate(train_model, val_data, cfg, env, device, autocast)
-                    record["val_perplexity"] = math.exp(min(record["val_loss"], 50))
+                    record["val_perplexity"] = (math.exp(min(record["val_loss"], 50))
+                                                if record["val_loss"] is not None else None)
                     last["val_loss"] = record["val_loss"]
                 last["loss"] = loss_value
                 if env.main:
                     metrics.write(record)
                     mfu = f"{record['mfu']:.1%}" if record["mfu"] is not None else "n/a"
-                    val = f" val {record['val_loss']:.4f} ppl {record['val_perplexity']:.1f}" if do_eval else ""
+                    val = (f" val {record['val_loss']:.4f} ppl {record['val_perplexity']:.1f}"
+                           if do_eval and record["val_loss"] is not None else "")
                     bar.set_postfix(loss=f"{loss_value:.3f}")
                     tqdm.write(f"step {step}/{cfg.max_steps} loss {loss_value:.4f} lr {lr:.2e} "
                                f"tokens/s {tokens_per_s:,.0f} mfu {mfu}{val}")
@@ -498,9 +561,14 @@ def _pretrain(cfg: TrainConfig, env: Distributed, device: torch.device) -> dict:
             if cfg.stop_after_step is not None and step >= cfg.stop_after_step and step < cfg.max_steps:
                 break  # simulated kill: no final checkpoint
             if step % cfg.checkpoint_interval == 0 or step == cfg.max_steps:
-                weights, extra = training_state(model, optimizer, cfg, env, step, samples_seen)
+                state = {"step": step, "samples_seen": samples_seen, "train_config": _jsonable(cfg),
+                         "world_size": env.world_size, "data_fingerprint": fingerprint,
+                         "scheduler": {"name": "warmup_cosine", "step": step, "lr": cfg.lr,
+                                       "warmup_steps": cfg.warmup_steps, "max_steps": cfg.max_steps,
+                                       "min_lr_ratio": cfg.min_lr_ratio}}
+                saved_path = train_state.save(checkpoint.run_checkpoint_path(output, step), model, optimizer, tokenizer,
+                                              config, state, env.rank, extra_files)
                 if env.main:
-                    saved = checkpoint.save(checkpoint.run_checkpoint_path(output, step), weights, tokenizer, config, extra)
                     checkpoint.prune(output, cfg.keep_checkpoints)
                     plot_loss(metrics.path, output / "loss.png")
                 env.barrier()
@@ -509,11 +577,12 @@ def _pretrain(cfg: TrainConfig, env: Distributed, device: torch.device) -> dict:
         raise ConfigError(f"out of memory at step {step + 1} (preset {cfg.preset}, batch_size={cfg.batch_size}, "
                           f"seq_len={cfg.seq_len}); use a smaller --batch-size with more --grad-accum: {e}") from None
     finally:
+        loader.close()
         bar.close()
         if metrics:
             metrics.close()
     return {"step": step, "loss": last["loss"], "val_loss": last["val_loss"],
-            "checkpoint": str(saved) if saved else None, "output": str(output)}
+            "checkpoint": str(saved_path) if saved_path else None, "output": str(output)}
 
 
 def _peak_flops(device: torch.device, cfg: TrainConfig) -> float | None:
@@ -525,11 +594,3 @@ def _peak_flops(device: torch.device, cfg: TrainConfig) -> float | None:
             if key in name:
                 return flops
     return None  # CPU peak depends on the part and its vector units: pass --peak-tflops
-
-
-if __name__ == "__main__":
-    import sys
-
-    from roots_model.cli import main
-
-    sys.exit(main())

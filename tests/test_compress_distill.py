@@ -32,7 +32,7 @@ def test_distilled_student_beats_the_same_student_without_teacher(teacher, tmp_p
     cfg = tiny_train_config(tmp_path / "plain", steps=steps, eval_batches=8, progress=False)
     torch.manual_seed(cfg.seed)
     student = GPT(preset("tiny", checkpoint.load(teacher).tokenizer.get_vocab_size(), **STUDENT))
-    plain = train_compressed(student, cfg, checkpoint.load(teacher).tokenizer)
+    plain = train_compressed(student, cfg)
     kd_loss, plain_loss = distilled["compression"]["train"]["val_loss"], plain["val_loss"]
     print(f"student val loss after {steps} steps: distilled {kd_loss:.4f}, hard labels only {plain_loss:.4f}")
     assert kd_loss < plain_loss - 0.02

@@ -1,6 +1,7 @@
 """Int8 quantization: logits close to the float model, saved without pickle, loaded back
 as int8 modules, usable by generate and by the evaluation harness, with a report."""
 import json
+import math
 
 import pytest
 import torch
@@ -27,18 +28,31 @@ def quantized(original, tmp_path_factory):
     return out, report
 
 
-def test_quantized_logits_close_to_the_original(original, quantized):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_quantized_model_predicts_like_the_original(original, quantized, threads):
+    """Judged by what matters, with bounds that do not depend on one machine's kernels:
+    the same next-token choices, nearly the same held-out perplexity, and logits whose
+    error is small relative to their own size (all measured on held-out windows)."""
     path, _ = quantized
     fp32, int8 = checkpoint.load(original), checkpoint.load(path)
-    x, _ = PackedSequences(tiny_workspace().tokens, "val", 128, sequential=True).batch(0, 4)
+    x, y = PackedSequences(tiny_workspace().tokens, "val", 128, sequential=True).batch(0, 8)
     vocab = fp32.tokenizer.get_vocab_size()
-    with torch.no_grad():
-        a, b = fp32.model(x)[..., :vocab], int8.model(x)[..., :vocab]
-    max_error = (a - b).abs().max().item()
-    print(f"int8 max |logit error| {max_error:.4f} (logits up to {a.abs().max().item():.2f})")
-    assert max_error < 0.05 * a.abs().max().item()
-    # the predictions themselves barely move
-    assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.97
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            a, b = fp32.model(x)[..., :vocab], int8.model(x)[..., :vocab]
+    finally:
+        torch.set_num_threads(previous)
+    relative_error = ((a - b).norm() / a.norm()).item()
+    agreement = (a.argmax(-1) == b.argmax(-1)).float().mean().item()
+    nll = [torch.nn.functional.cross_entropy(z.flatten(0, 1), y.flatten()).item() for z in (a, b)]
+    perplexity_ratio = math.exp(nll[1] - nll[0])
+    print(f"{threads} threads: relative logit error {relative_error:.4f}, argmax agreement {agreement:.4f}, "
+          f"perplexity ratio {perplexity_ratio:.4f}")
+    assert relative_error < 0.05
+    assert agreement > 0.95
+    assert perplexity_ratio < 1.03
 
 
 def test_saved_as_int8_tensors_and_rebuilt_as_int8_modules(original, quantized):

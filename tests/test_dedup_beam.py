@@ -159,28 +159,32 @@ def test_index_round_trip_against_a_prior_release(sample, tmp_path):
 
 
 def check_index_layout(index, kept_ids, cfg):
-    """Bucket rows sit in the shard file of their key, b+1 per kept document; one signature
-    per kept document, in the shard file of its id."""
+    """Bucket rows sit in the shard file of their key, b+1 per kept document; one docs row
+    (key, id, signature) per kept document, in the shard file of its key. These documents have
+    no `key`, so their key is their id."""
     import pyarrow.parquet as pq
 
-    from pipelines.dedup.index import BUCKETS, EXACT_BAND, SIGNATURES, bucket_shard, doc_shard, shard_path
+    from pipelines.dedup.index import BUCKETS, DOCS, EXACT_BAND, bucket_shard, doc_shard, shard_path
 
     n = cfg.index_shards
     bands = cfg.bands_rows[0]
-    per_doc, signed = {}, []
+    per_doc, signed, rows_of = {}, [], []
     for shard in range(n):
         path = shard_path(index, BUCKETS, shard, n)
         if os.path.exists(path):
             for row in pq.read_table(path).to_pylist():
                 assert bucket_shard(row["band"], row["hash"], n) == shard
                 assert EXACT_BAND <= row["band"] < bands
-                per_doc.setdefault(row["doc_id"], set()).add(row["band"])
-        path = shard_path(index, SIGNATURES, shard, n)
+                per_doc.setdefault(row["doc_key"], set()).add(row["band"])
+        path = shard_path(index, DOCS, shard, n)
         if os.path.exists(path):
             for row in pq.read_table(path).to_pylist():
-                assert doc_shard(row["doc_id"], n) == shard and len(row["signature"]) > 4 * cfg.num_perm
-                signed.append(row["doc_id"])
-    assert set(per_doc) == kept_ids
+                assert doc_shard(row["doc_key"], n) == shard and row["doc_id"] == row["doc_key"]
+                rows_of.append(row["doc_key"])
+                if row["signature"] is not None:
+                    assert len(row["signature"]) > 4 * cfg.num_perm
+                    signed.append(row["doc_key"])
+    assert set(per_doc) == kept_ids and sorted(rows_of) == sorted(kept_ids)
     assert all(b == set(range(EXACT_BAND, bands)) for doc_id, b in per_doc.items() if doc_id in signed)
     assert len(signed) == len(set(signed)) and kept_ids - set(signed) == {d for d, b in per_doc.items() if b == {EXACT_BAND}}
     assert len(signed) >= 0.95 * len(kept_ids)
@@ -193,7 +197,10 @@ def test_unverified_index_and_missing_index(sample, tmp_path):
     cfg = DedupConfig(verify=False)
     index = str(tmp_path / "idx")
     kept1, _, _ = run_dedup(docs[:300], tmp_path / "a", cfg=cfg, index_output=index)
-    assert not glob.glob(f"{index}/signatures-*") and glob.glob(f"{index}/buckets-*")
+    import pyarrow.parquet as pq
+
+    docs_rows = [r for f in glob.glob(f"{index}/docs-*") for r in pq.read_table(f).to_pylist()]
+    assert glob.glob(f"{index}/buckets-*") and docs_rows and all(r["signature"] is None for r in docs_rows)
     copies = [dict(d, id=f"copy-{i}") for i, d in enumerate(kept1[:10])]
     kept2, dropped2, _ = run_dedup(copies + docs[300:330], tmp_path / "b", cfg=cfg, prior_indexes=[index])
     dropped_copies = {d["id"]: d for d in dropped2 if d["id"].startswith("copy-")}
@@ -216,21 +223,74 @@ def test_prior_index_with_other_settings_is_refused(sample, tmp_path):
         p | beam.Create(docs[:5]) | Deduplicate(DedupConfig(num_perm=64), prior_indexes=[index])
 
 
-def _components(edges, rounds, out_dir):
-    with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
-        out = p | beam.Create(edges) | ConnectedComponents(max_rounds=rounds)
+def _components(edges, rounds, out_dir, **kwargs):
+    opts = PipelineOptions(["--runner=DirectRunner"])
+    with beam.Pipeline(options=opts) as p:
+        out = p | beam.Create(edges) | ConnectedComponents(max_rounds=rounds, **kwargs)
         out | beam.Map(json.dumps) | beam.io.WriteToText(f"{out_dir}/labels")
-    return dict(json.loads(line) for f in glob.glob(f"{out_dir}/labels*") for line in open(f))
+    labels = [tuple(json.loads(line)) for f in glob.glob(f"{out_dir}/labels*") for line in open(f)]
+    assert len(labels) == len({n for n, _ in labels})  # one label per node
+    return dict(labels)
 
 
-def test_connected_components_converge_or_fail_loudly(tmp_path):
+def _union_find_truth(edges):
+    """Ground truth by plain union-find in the test: node -> smallest node of its component."""
+    parent = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {n: find(n) for n in list(parent) if find(n) != n}
+
+
+def test_connected_components_converge_on_a_20000_node_chain(tmp_path):
+    """A chain in the worst order for min-label propagation: the unrolled rounds leave most of
+    it unconverged; the residual is finished exactly. Plus shuffled chains, stars and a cycle."""
     import random
 
+    n = 20_000
+    names = [f"n{i:05d}" for i in range(n)]
+    chain = [(names[i + 1], names[i]) for i in range(n - 1)]
     rng = random.Random(0)
-    names = [f"n{i:03d}" for i in range(200)]
-    rng.shuffle(names)
-    path = [(max(a, b), min(a, b)) for a, b in zip(names, names[1:])]  # one long chain
-    labels = _components(path, 10, tmp_path / "ten")
-    assert labels == {n: "n000" for n in names if n != "n000"}
-    with pytest.raises(Exception, match="did not converge"):
-        _components(path, 1, tmp_path / "one")
+    shuffled = [f"m{i:05d}" for i in range(3000)]
+    rng.shuffle(shuffled)
+    other = [(max(a, b), min(a, b)) for a, b in zip(shuffled, shuffled[1:])]
+    star = [(f"s{i:03d}", "s000") for i in range(1, 50)]
+    cycle = [("c1", "c0"), ("c2", "c1"), ("c2", "c0"), ("c3", "c2"), ("c3", "c0")]
+    edges = chain + other + star + cycle + chain[:100]  # repeated edges too
+    labels = _components(edges, 3, tmp_path / "chain")
+    assert labels == _union_find_truth(edges)
+    assert labels["n19999"] == "n00000" and len(labels) == (n - 1) + 2999 + 49 + 3
+
+
+def test_connected_components_residual_limit_fails_loudly(tmp_path):
+    chain = [(f"n{i + 1:04d}", f"n{i:04d}") for i in range(2000)]
+    with pytest.raises(Exception, match="raise DedupConfig.cc_max_rounds"):
+        _components(chain, 1, tmp_path / "one", max_residual_nodes=100)
+
+
+def test_duplicate_of_always_points_at_a_kept_document(corpus, tmp_path):
+    """Long chains of near-duplicates (each copy edits the previous one): every dropped
+    document's representative is kept, whatever the depth."""
+    import random
+
+    rng = random.Random(7)
+    bases = [d for d in corpus if d["source"] == "c4-en" and len(d["text"]) > 2000][:8]
+    docs = []
+    for b, base in enumerate(bases):
+        text = base["text"]
+        for step in range(25):
+            docs.append({"id": f"chain{b}-{step:02d}", "text": text, "lang": "en"})
+            text = plant_near_duplicate(text, "en", 0.01, rng, ["alpha", "beta", "gamma"])
+    kept, dropped, _ = run_dedup(docs, tmp_path, cfg=DedupConfig(cc_max_rounds=1))
+    kept_ids = {d["id"] for d in kept}
+    assert dropped and all(d["duplicate_of"] in kept_ids for d in dropped)
+    assert sorted(d["id"] for d in kept + dropped) == sorted(d["id"] for d in docs)

@@ -108,8 +108,8 @@ def test_oversized_bucket_is_a_star_not_all_pairs(corpus):
     for i in range(n):
         s = sig.copy()
         s[rng.integers(0, len(s), 5)] = 0  # ~96% agreement: same page, small edits
-        members.append((new_node(f"doc-{i:06d}"), s))
-    members.append((prior_node("zzz-released"), sig))  # a released copy wins over new ids
+        members.append((new_node(f"doc-{i:06d}", f"doc-{i:06d}"), s))
+    members.append((prior_node("zzz-released", "zzz-released"), sig))  # a released copy wins over new ids
     hasher = MinHasher(CFG)
     members = [(node, hasher.to_bytes(s)) for node, s in members]  # as shuffled and stored
     start = time.perf_counter()
@@ -117,7 +117,7 @@ def test_oversized_bucket_is_a_star_not_all_pairs(corpus):
     edges = list(verified_edges(members, CFG.min_estimate, CFG.all_pairs_max_bucket, decode=decode))
     assert time.perf_counter() - start < 10
     assert len(edges) == n
-    assert {parent for _, parent, _ in edges} == {prior_node("zzz-released")}
+    assert {parent for _, parent, _ in edges} == {prior_node("zzz-released", "zzz-released")}
     assert all(verified for *_, verified in edges)
     assert len(list(star_edges([m[0] for m in members]))) == n
 
@@ -126,9 +126,9 @@ def test_small_bucket_keeps_verified_connectivity_only(planted):
     a, b, _ = planted[0]
     unrelated = planted[-1][0]
     sa, sb, su = signatures([shingles(d["text"], d["lang"], CFG) for d in (a, b, unrelated)], CFG)
-    members = [(new_node("3"), sb), (new_node("1"), sa), (new_node("2"), su)]
+    members = [(new_node("3", "3"), sb), (new_node("1", "1"), sa), (new_node("2", "2"), su)]
     edges = list(verified_edges(members, 0.5, CFG.all_pairs_max_bucket))
-    assert edges == [(new_node("3"), new_node("1"), True)]
+    assert edges == [(new_node("3", "3"), new_node("1", "1"), True)]
 
 
 def test_planted_edits_are_near_duplicates_under_the_default_shingles(planted):

@@ -17,7 +17,10 @@ def test_demo_chain_end_to_end(tmp_path, capsys):
         assert f"[{i}/5] {stage}: done in" in printed
     report = json.loads((out / "demo_report.json").read_text())
     assert [s["returncode"] for s in report["stages"]] == [0] * 5
-    assert all(s["wall_s"] > 0 and s["peak_rss_mib"] > 0 for s in report["stages"])
+    # A stage's time is measured, not asserted on (a fast stage may take a few milliseconds);
+    # the whole run covers every stage.
+    assert all(s["wall_s"] >= 0 and s["peak_rss_mib"] > 0 for s in report["stages"])
+    assert report["total_wall_s"] >= sum(s["wall_s"] for s in report["stages"]) - 0.01  # rounding
 
     stats = json.loads((out / "corpus" / "stats.json").read_text())
     assert stats["read"] == 38467 and stats["kept"] > 10000

@@ -25,6 +25,9 @@ def test_cron_line_parses_with_the_cli():
     fields = lines[0].split(None, 5)
     assert len(fields) == 6 and all(re.fullmatch(r"[\d*/,-]+", f) for f in fields[:5])
     argv = shlex.split(fields[5].split(">>")[0])
+    # flock -n: a day whose previous refresh still runs is skipped, never run beside it.
+    assert argv[:2] == ["flock", "-n"] and argv[2].endswith(".lock")
+    argv = argv[3:]
     assert argv[:2] == ["roots-pipeline", "refresh"]
     args, beam_args = _parser().parse_known_args(argv[1:])
     assert args.command == "refresh" and args.releases.startswith("gs://") and args.input[0].startswith("gs://")
@@ -42,6 +45,19 @@ def test_airflow_dag_options_are_refresh_flags():
     assert {"input", "releases"} <= keys
     assert "BeamRunPythonPipelineOperator" in source
     assert (DEPLOY / "dataflow" / "main.py").is_file()
+
+
+def test_airflow_dag_never_overlaps_two_refreshes():
+    """One active run; a retry waits for a still-running Dataflow job of the same fixed name."""
+    tree = ast.parse((DEPLOY / "airflow" / "roots_refresh_dag.py").read_text())
+    kwargs = {kw.arg: kw.value for n in ast.walk(tree) if isinstance(n, ast.Call) for kw in n.keywords}
+    assert ast.literal_eval(kwargs["max_active_runs"]) == 1
+    assert ast.literal_eval(kwargs["max_active_tis_per_dag"]) == 1
+    assert ast.literal_eval(kwargs["append_job_name"]) is False
+    check = kwargs["check_if_running"]
+    assert isinstance(check, ast.Attribute) and check.attr == "WaitForRun" and check.value.id == "CheckJobRunning"
+    assert ast.literal_eval(kwargs["wait_until_finished"]) is True
+    assert "{{ ds_nodash }}" in ast.literal_eval(kwargs["job_name"])
 
 
 def test_airflow_dag_imports_when_airflow_is_installed():

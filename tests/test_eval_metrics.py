@@ -309,3 +309,57 @@ def test_classification_accuracy_and_macro_f1():
         refs = [rng.randrange(5) for _ in range(40)]
         preds = [rng.randrange(5) for _ in range(40)]
         assert m.compute(predictions=preds, references=refs)["macro_f1"] == pytest.approx(_macro_f1_reference(preds, refs))
+
+
+# -- the input forms of the Hub modules of the same name ----------------------------------------
+# Each form is checked against the reference package (sacrebleu, rouge-score) or the official
+# SQuAD logic above, never against another call of our own module.
+def test_sacrebleu_takes_one_reference_string_per_prediction_and_the_hub_options():
+    refs = [r[0] for r in REFS_EN]
+    got = metrics.load("sacrebleu").compute(predictions=HYPS_EN, references=refs)
+    assert got["bleu"] == pytest.approx(sacrebleu.corpus_bleu(HYPS_EN, [refs]).score, abs=1e-9)
+    options = dict(smooth_method="floor", smooth_value=0.2, lowercase=True, use_effective_order=True)
+    got = metrics.load("sacrebleu").compute(predictions=HYPS_EN, references=refs, **options)
+    expected = sacrebleu.BLEU(smooth_method="floor", smooth_value=0.2, lowercase=True, effective_order=True)
+    assert got["bleu"] == pytest.approx(expected.corpus_score(HYPS_EN, [refs]).score, abs=1e-9)
+    assert got["signature"] == str(expected.get_signature())
+
+
+def test_chrf_takes_one_reference_string_per_prediction_and_the_hub_options():
+    refs = [r[0] for r in REFS_ZH]
+    got = metrics.load("chrf").compute(predictions=HYPS_ZH, references=refs)
+    assert got["chrf"] == pytest.approx(sacrebleu.corpus_chrf(HYPS_ZH, [refs]).score, abs=1e-9)
+    options = dict(char_order=4, word_order=2, beta=1, lowercase=True, whitespace=True, eps_smoothing=True)
+    got = metrics.load("chrf").compute(predictions=HYPS_EN, references=[r[0] for r in REFS_EN], **options)
+    expected = sacrebleu.CHRF(**options).corpus_score(HYPS_EN, [[r[0] for r in REFS_EN]]).score
+    assert got["chrf"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_rouge_takes_reference_strings_a_tokenizer_function_and_use_aggregator():
+    refs = [r[0] for r in REFS_SUM_EN]
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    expected = {k: [100 * scorer.score(r, p)[k].fmeasure for p, r in zip(SUMS_EN, refs)] for k in ("rouge1", "rouge2", "rougeL")}
+    got = metrics.load("rouge").compute(predictions=SUMS_EN, references=refs, use_stemmer=True)
+    for key, values in expected.items():
+        assert got[key] == pytest.approx(sum(values) / len(values))
+    lists = metrics.load("rouge").compute(predictions=SUMS_EN, references=refs, use_stemmer=True, use_aggregator=False)
+    assert {k: pytest.approx(v) for k, v in expected.items()} == lists
+
+    class Words:  # rouge-score's own interface for a custom tokenizer
+        def tokenize(self, text):
+            return text.lower().split()
+
+    got = metrics.load("rouge").compute(predictions=SUMS_EN, references=refs, tokenizer=lambda t: t.lower().split())
+    plain = rouge_scorer.RougeScorer(["rougeL"], tokenizer=Words())
+    assert got["rougeL"] == pytest.approx(sum(100 * plain.score(r, p)["rougeL"].fmeasure for p, r in zip(SUMS_EN, refs)) / 2)
+
+
+def test_squad_takes_the_hub_squad_dict_form():
+    ids = [f"q{i}" for i in range(len(SQUAD_CASES))]
+    predictions = [{"id": i, "prediction_text": p} for i, (p, _) in zip(ids, SQUAD_CASES)][::-1]  # matched by id
+    references = [{"id": i, "answers": {"text": golds, "answer_start": [0] * len(golds)}} for i, (_, golds) in zip(ids, SQUAD_CASES)]
+    got = metrics.load("squad").compute(predictions=predictions, references=references)
+    em, f1 = _squad_reference([p for p, _ in SQUAD_CASES], [g for _, g in SQUAD_CASES])
+    assert got["exact_match"] == pytest.approx(em) and got["f1"] == pytest.approx(f1)
+    single = metrics.load("squad").compute(predictions=["the Broncos"], references=["Denver Broncos"])
+    assert single["f1"] == pytest.approx(100 * _squad_f1("the Broncos", "Denver Broncos"))

@@ -102,3 +102,89 @@ def test_dataset_with_a_missing_field_names_file_line_and_field(tmp_path, monkey
         task.load_docs()
     message = str(err.value)
     assert "dev.jsonl line 2" in message and "missing field 'text'" in message
+
+
+# -- few-shot examples ---------------------------------------------------------------------------
+def test_fewshot_examples_never_come_from_the_evaluated_article():
+    """FLORES has no separate split: an example from the evaluated sentence's own article (same
+    url) would hand the model its context. Checked for every doc of the file."""
+    task = load_task(_builtin_dir() / "mt_flores200_zh-en.yaml")
+    docs = task.load_docs()
+    assert task.fewshot_group_field == "url" and task.version >= 2
+    for doc in docs:
+        shots = task.fewshot_examples(doc, docs)
+        assert len(shots) == 1 and shots[0]["url"] != doc["url"], doc["id"]
+
+
+def _write_dataset(root, name, files):
+    folder = root / name
+    folder.mkdir(parents=True)
+    for filename, rows in files.items():
+        (folder / filename).write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+
+
+def _task_file(tmp_path, fewshot, num_fewshot):
+    path = tmp_path / "tasks" / "toy.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f"""task: toy
+version: 1
+category: translation
+language: en
+output_type: generate_until
+dataset: {{name: toy, file: test.jsonl}}
+prompt: "Q: {{q}}\\nA:"
+target: " {{a}}"
+references: ["{{a}}"]
+num_fewshot: {num_fewshot}
+fewshot: {json.dumps(fewshot)}
+metrics: [chrf]
+primary_metric: chrf
+""", encoding="utf-8")
+    return load_task(path)
+
+
+def test_fewshot_from_a_separate_split_or_away_from_the_neighbours(tmp_path, monkeypatch):
+    test_rows = [{"id": f"t{i}", "q": f"test question {i}", "a": f"answer {i}", "doc": i // 5} for i in range(40)]
+    train_rows = [{"id": f"s{i}", "q": f"train question {i}", "a": f"train {i}", "doc": 100 + i} for i in range(12)]
+    _write_dataset(tmp_path / "data", "toy", {"test.jsonl": test_rows, "train.jsonl": train_rows})
+    monkeypatch.setenv("ROOTS_DATA_DIR", str(tmp_path / "data"))
+
+    separate = _task_file(tmp_path, {"file": "train.jsonl"}, 5)
+    docs = separate.load_docs()
+    train_ids = {r["id"] for r in train_rows}
+    for doc in docs:
+        context, ids = separate.context_with_shots(doc, docs)
+        assert len(ids) == 5 and set(ids) <= train_ids
+        assert all(f"train question {i[1:]}\nA: train {i[1:]}" in context for i in ids)
+    assert separate.fewshot_settings()["separate_split"] and separate.fewshot_settings()["source"] == "train.jsonl"
+
+    window = _task_file(tmp_path, {"exclude_window": 3, "group_field": "doc"}, 20)
+    docs = window.load_docs()
+    for doc in docs:
+        row = int(doc["id"][1:])
+        ids = window.context_with_shots(doc, docs)[1]
+        assert len(ids) == 20 and len(set(ids)) == 20  # 40 rows leave enough after the exclusions
+        for other in ids:
+            k = int(other[1:])
+            assert abs(k - row) > 3 and k // 5 != row // 5, (doc["id"], other)
+
+
+def test_fewshot_ids_are_recorded_in_samples_and_results(tmp_path):
+    from roots_eval.evaluator import EvalConfig
+    from roots_eval.runner import run
+    from roots_eval.testing import ReferenceCopyModel
+
+    tasks = load_tasks("mt_flores200_zh-en")[0]
+    results = run(ReferenceCopyModel(tasks, 5), tasks, tmp_path / "r.json", EvalConfig(limit=5, bootstrap_iters=0))
+    entry = results["results"]["mt_flores200_zh-en"]
+    by_id = {d["id"]: d for d in tasks[0].load_docs()}
+    samples = [json.loads(line) for line in (tmp_path / entry["samples_file"]).read_text(encoding="utf-8").splitlines()]
+    used = set()
+    for sample in samples:
+        assert len(sample["fewshot_ids"]) == 1
+        for shot in sample["fewshot_ids"]:
+            # the recorded example is the one in the prompt: its source and translation are there
+            assert by_id[shot]["zh"] in sample["prompt"] and by_id[shot]["en"] in sample["prompt"]
+            used.add(shot)
+    assert entry["fewshot"]["used_ids"] == sorted(used)
+    assert entry["fewshot"]["group_field"] == "url" and entry["fewshot"]["separate_split"] is False

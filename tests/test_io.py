@@ -1,12 +1,15 @@
-"""Readers: every record becomes a document or a dead-letter record that says why."""
+"""Readers: every record becomes a document or a dead-letter record that says why, and where."""
 import gzip
+import io
 import json
+import zlib
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.io import ReadSpec, detect_format, expand_inputs, iter_records
+import pipelines.io as io_mod
+from pipelines.io import FileRange, ReadSpec, detect_format, expand_inputs, iter_records, plan_ranges, read_range
 
 
 def _records(path, **kw):
@@ -35,7 +38,9 @@ def test_jsonl_good_and_bad_lines(tmp_path, corpus_docs):
     assert any("not a string" in e for e in errors)
     assert any("not an object" in e for e in errors)
     bad = next(r for k, r in out if k == "malformed" and r["error"].startswith("undecodable"))
-    assert "caf\\xe9" in bad["raw"] and bad["index"] == 7 and bad["input_file"] == str(path)
+    content = path.read_bytes()
+    assert "caf\\xe9" in bad["raw"] and bad["input_file"] == str(path)
+    assert content[bad["offset"]:].startswith(b'{"id": "latin1"')  # the byte offset of the bad line
     docs = [r for k, r in out if k == "doc"]
     assert [d["id"] for d in docs[:3]] == [d["id"] for d in real]
     assert docs[0]["text"] == real[0]["text"] and docs[0]["source"] == real[0]["source"]
@@ -74,17 +79,100 @@ def test_empty_truncated_and_corrupt_files(tmp_path, corpus_docs):
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
     assert _records(empty) == []
-    payload = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in list(corpus_docs.values())[:200]).encode()
+    originals = list(corpus_docs.values())[:200]
+    payload = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in originals).encode()
     truncated = tmp_path / "truncated.jsonl.gz"
     whole = gzip.compress(payload)
     truncated.write_bytes(whole[: len(whole) // 2])
+    # Ground truth from zlib directly: the complete lines inside the surviving half.
+    prefix = zlib.decompressobj(wbits=31).decompress(whole[: len(whole) // 2])
+    complete = prefix.count(b"\n")
+    assert 0 < complete < 200
     out = _records(truncated)
-    assert 0 < sum(k == "doc" for k, _ in out) < 200
-    assert out[-1][0] == "malformed"  # the torn last line is dead-lettered, not lost
+    docs = [r for k, r in out if k == "doc"]
+    assert [d["id"] for d in docs] == [d["id"] for d in originals[:complete]]  # everything before the damage
+    kind, corrupt = out[-1]
+    assert kind == "malformed" and len(out) == complete + 1
+    assert corrupt["error"].startswith("corrupt jsonl file") and corrupt["records_before"] == complete
+    assert corrupt["offset"] == prefix.rindex(b"\n") + 1  # where the damage begins (decompressed bytes)
     garbage = tmp_path / "garbage.parquet"
     garbage.write_bytes(b"PAR1 this is not parquet")
     (kind, rec), = _records(garbage)
-    assert kind == "malformed" and rec["error"].startswith("unreadable parquet file after 0 records")
+    assert kind == "malformed" and rec["error"].startswith("corrupt parquet file after 0 records")
+
+
+class _FlakyFile(io.RawIOBase):
+    """A store file whose reads fail after `ok_bytes`, as a dropped GCS connection does."""
+
+    def __init__(self, data, ok_bytes):
+        self.buf, self.ok_bytes = io.BytesIO(data), ok_bytes
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        if self.buf.tell() >= self.ok_bytes:
+            raise ConnectionResetError("connection reset by peer")
+        return self.buf.read(min(n if n >= 0 else 1 << 30, self.ok_bytes - self.buf.tell()))
+
+    def seek(self, pos, whence=0):
+        return self.buf.seek(pos, whence)
+
+    def tell(self):
+        return self.buf.tell()
+
+
+@pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz"])
+def test_transient_read_errors_raise_instead_of_ending_the_file(tmp_path, corpus_docs, monkeypatch, name):
+    payload = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in list(corpus_docs.values())[:300]).encode()
+    data = gzip.compress(payload) if name.endswith(".gz") else payload
+    monkeypatch.setattr(io_mod.FileSystems, "open", lambda path, **kw: _FlakyFile(data, len(data) // 2))
+    with pytest.raises(ConnectionResetError):
+        list(read_range(FileRange(str(tmp_path / name), 0, -1)))
+
+
+def _write_jsonl(path, docs):
+    with open(path, "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+
+
+@pytest.mark.parametrize("split", [1, 997, 10_000, 1 << 30])
+def test_ranges_read_every_line_exactly_once(tmp_path, corpus_docs, split):
+    docs = list(corpus_docs.values())[:400]
+    path = tmp_path / "big.jsonl"
+    _write_jsonl(path, docs)
+    with path.open("ab") as f:
+        f.write(b'{"id": "no-newline-at-end", "text": "last"}')
+    size = path.stat().st_size
+    spec = ReadSpec(split_bytes=split)
+    ranges = plan_ranges(str(path), size, spec)
+    assert len(ranges) == (1 if split >= size else -(-size // split))
+    out = [item for rng in ranges for item in read_range(rng, spec)]
+    assert [r["id"] for _, r in out] == [d["id"] for d in docs] + ["no-newline-at-end"]
+    assert len({r["key"] for _, r in out}) == len(out)
+    whole = list(read_range(FileRange(str(path), 0, -1), spec))
+    assert [r["key"] for _, r in whole] == [r["key"] for _, r in out]
+
+
+def test_parquet_row_group_ranges(tmp_path, corpus_docs):
+    docs = list(corpus_docs.values())[:500]
+    path = tmp_path / "rg.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": d["id"], "text": d["text"]} for d in docs]), path, row_group_size=37)
+    spec = ReadSpec(split_bytes=20_000)
+    ranges = plan_ranges(str(path), path.stat().st_size, spec)
+    assert len(ranges) > 3
+    out = [r for rng in ranges for _, r in read_range(rng, spec)]
+    assert [r["id"] for r in out] == [d["id"] for d in docs]
+    assert len({r["key"] for r in out}) == len(docs)
+
+
+def test_keys_are_unique_when_ids_repeat_across_files(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"id": 0, "text": "X"}\n{"id": 1, "text": "Y"}\n', encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"id": 0, "text": "Z"}\n{"id": 1, "text": "X"}\n', encoding="utf-8")
+    docs = [r for f in ("a.jsonl", "b.jsonl") for _, r in _records(tmp_path / f)]
+    assert [d["id"] for d in docs] == ["0", "1", "0", "1"]
+    assert len({d["key"] for d in docs}) == 4
 
 
 def test_format_detection_and_globs(tmp_path):

@@ -54,9 +54,9 @@ def test_two_processes_match_one(strategy, single_process, tmp_path):
     ws = tiny_workspace()
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-               "-m", "roots_model.train", "pretrain", "--data", str(ws.tokens), "--tokenizer", str(ws.tokenizer),
+               "-m", "roots_model", "pretrain", "--data", str(ws.tokens), "--tokenizer", str(ws.tokenizer),
                "--output", str(tmp_path), "--max-steps", str(STEPS), "--batch-size", "4", "--seq-len", "64",
-               "--lr", "3e-3", "--warmup-steps", "5", "--seed", "0", "--log-interval", "1",
+               "--lr", "3e-3", "--warmup-steps", str(STEPS), "--seed", "0", "--log-interval", "1",
                "--eval-interval", str(STEPS), "--eval-batches", "2", "--checkpoint-interval", str(STEPS),
                "--strategy", strategy, "--no-progress", "--no-tensorboard"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -70,3 +70,39 @@ def test_two_processes_match_one(strategy, single_process, tmp_path):
     assert one.state["samples_seen"] == two.state["samples_seen"] == STEPS * 8
     for (name, p), q in zip(one.model.state_dict().items(), two.model.state_dict().values()):
         torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4, msg=name)
+
+
+def torchrun(output, strategy, steps, *extra):
+    ws = tiny_workspace()
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+            "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+            "-m", "roots_model", "pretrain", "--data", str(ws.tokens), "--tokenizer", str(ws.tokenizer),
+            "--output", str(output), "--max-steps", str(steps), "--batch-size", "2", "--seq-len", "32",
+            "--lr", "3e-3", "--warmup-steps", "1", "--seed", "0", "--log-interval", "1", "--dropout", "0.2",
+            "--eval-interval", "100", "--eval-batches", "1", "--checkpoint-interval", "2",
+            "--strategy", strategy, "--no-progress", "--no-tensorboard", *extra]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_resume_after_kill_is_exact_on_every_rank(strategy, tmp_path):
+    """Dropout draws differ per process, so each process's own RNG state must come back."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    for command in (torchrun(straight, strategy, 4), torchrun(killed, strategy, 4, "--stop-after-step", "3"),
+                    torchrun(killed, strategy, 4, "--resume")):
+        returncode, out, err = run_group(command, 180, env)
+        assert returncode == 0, err[-3000:]
+    assert "resumed at step 2" in out + err
+    assert losses(killed) == losses(straight)  # bit for bit
+    from safetensors.torch import load_file
+
+    from roots_model import checkpoint
+
+    shards = sorted((checkpoint.resolve(killed) / "train_state").glob("*.safetensors"))
+    assert len(shards) == 2  # each process wrote its own part
+    rng = {k: v for shard in shards for k, v in load_file(shard).items() if k.startswith("rng.torch.")}
+    assert set(rng) == {"rng.torch.rank0", "rng.torch.rank1"} and not torch.equal(*rng.values())
+    one, two = checkpoint.load(straight), checkpoint.load(killed)
+    for (name, p), q in zip(one.model.state_dict().items(), two.model.state_dict().values()):
+        assert torch.equal(p, q), name

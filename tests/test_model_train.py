@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
+from safetensors import safe_open
 
 from roots_model import checkpoint
 from roots_model.cli import main
@@ -63,8 +64,13 @@ def test_checkpoint_holds_training_state():
     path = checkpoint.resolve(tiny_run(steps=40))
     state = json.loads((path / "state.json").read_text())
     assert state["samples_seen"] == 40 * 8 and state["scheduler"]["step"] == 40
-    tensors = checkpoint.load_state_tensors(path)
-    assert "optim.embed_tokens.weight.exp_avg" in tensors and "rng.torch.rank0" in tensors
+    shards = sorted((path / "train_state").glob("*.safetensors"))
+    assert len(shards) == 1  # one process, one shard file
+    with safe_open(shards[0], "pt") as f:
+        keys = set(f.keys())
+    assert {"optim.embed_tokens.weight.exp_avg", "optim.embed_tokens.weight.exp_avg_sq", "rng.torch.rank0"} <= keys
+    listed = json.loads((path / "checkpoint.json").read_text())["files"]
+    assert f"train_state/{shards[0].name}" in listed  # checksummed like every other file
 
 
 def test_warmup_then_cosine_schedule():
@@ -97,10 +103,12 @@ def test_prepare_reads_parquet_and_jsonl_gz_and_resumes(tmp_path):
     tokens = tmp_path / "tokens"
     first = prepare_tokens(tmp_path / "out", ws.tokenizer, tokens, val_fraction=0.1, workers=1)
     assert len(first["files"]) == 2
-    stamp = (tokens / "train-00000.bin").stat().st_mtime_ns
-    (tokens / "train-00001.bin").unlink()  # as if killed before the second file finished
+    parquet, jsonl = (tokens / first["files"][str(data / name)]["shards"]["train"]["file"]
+                      for name in ("part-0.parquet", "part-1.jsonl.gz"))
+    stamp = parquet.stat().st_mtime_ns
+    jsonl.unlink()  # as if killed before the second file finished
     second = prepare_tokens(tmp_path / "out", ws.tokenizer, tokens, val_fraction=0.1, workers=1)
-    assert (tokens / "train-00000.bin").stat().st_mtime_ns == stamp  # not redone
+    assert parquet.stat().st_mtime_ns == stamp  # not redone
     assert second["files"] == first["files"]
     windows = PackedSequences(tokens, "train", 32, seed=0)
     x, y = windows.batch(0, 4)

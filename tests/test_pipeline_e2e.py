@@ -127,6 +127,9 @@ def test_errors_before_any_work(tmp_path, corpus_dir, capsys):
     bad_cfg.write_text("filters:\n  word_count:\n    en: {minimum: 3}\n")
     assert _run("--input", corpus_dir / "docs-00005-of-00006.jsonl", "--output", tmp_path / "o2", "--config", bad_cfg) == 2
     assert "unknown keys" in capsys.readouterr().err
+    bad_cfg.write_text("filters:\n  word_count:\n    zh: {min: abc}\n")  # failed inside the Beam job before
+    assert _run("--input", corpus_dir / "docs-00005-of-00006.jsonl", "--output", tmp_path / "o2", "--config", bad_cfg) == 2
+    assert f"config {bad_cfg}: filters.word_count.zh.min: expected a number or null, got 'abc'" in capsys.readouterr().err
     assert _run("--input", corpus_dir / "docs-00005-of-00006.jsonl", "--output", tmp_path / "o3", "--dedup", "fuzzy") == 2
     assert "unknown method" in capsys.readouterr().err
 
@@ -182,3 +185,123 @@ def test_next_snapshot_is_deduplicated_against_the_previous_release(tmp_path, co
     stats = json.loads((release2 / "stats.json").read_text())
     check_conservation(stats)
     assert stats["read"] == 80
+
+
+def _texts_by_reason(out):
+    kept = _jsonl_gz(str(out / "data" / "*.jsonl.gz"))
+    dropped = _jsonl_gz(str(out / "dropped" / "*.jsonl.gz"))
+    return kept, dropped
+
+
+@pytest.mark.slow
+def test_repeated_ids_never_lose_a_unique_text(tmp_path, corpus_docs):
+    """Two files whose ids both start at 0, 30 texts of the first repeated in the second,
+    on the 2-process runner: every distinct text survives dedup once; the report names the ids."""
+    docs = [d for d in corpus_docs.values() if d["source"] == "zh-wiki-paragraphs"][:70]
+    a = [{"id": i, "text": d["text"]} for i, d in enumerate(docs[:50])]
+    b = [{"id": i, "text": d["text"]} for i, d in enumerate(docs[:30] + docs[50:70])]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, rows in (("a.jsonl", a), ("b.jsonl", b)):
+        with (raw / name).open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    out = tmp_path / "out"
+    assert _run("--input", raw / "*.jsonl", "--output", out, "--output_format", "jsonl",
+                "--direct_num_workers=2", "--direct_running_mode=multi_processing") == 0
+    stats = json.loads((out / "stats.json").read_text())
+    check_conservation(stats)
+    assert stats["read"] == 100 and stats["conservation"]["files"] == 2
+    assert stats["duplicate_ids"]["ids"] == 50 and stats["duplicate_ids"]["records"] == 100
+    kept, dropped = _texts_by_reason(out)
+    assert len(kept) + len(dropped) == 100 and len({r["key"] for r in kept + dropped}) == 100
+    # Each distinct text that passes the quality filters (a filter drops every copy alike) is
+    # kept exactly once; the rest of its copies are duplicates.
+    outcome = {}
+    for r in kept + dropped:
+        outcome.setdefault(r["text"], []).append(r.get("reason", "kept"))
+    assert len(outcome) == 70
+    for text, reasons in outcome.items():
+        if "kept" in reasons or any(x.startswith("duplicate_") for x in reasons):
+            assert reasons.count("kept") == 1 and all(x in ("kept", "duplicate_exact") for x in reasons), reasons
+        else:
+            assert len(set(reasons)) == 1, reasons
+    assert sum(len(r) - 1 for r in outcome.values() if "kept" in r) == stats["dropped"]["duplicate_exact"] > 20
+    for r in dropped:
+        if r["reason"] == "duplicate_exact":  # the representative is the other copy, found by key
+            twin = next(k for k in kept if k["key"] == r["duplicate_of_key"])
+            assert twin["text"] == r["text"] and twin["id"] == r["duplicate_of"]
+
+
+def _small_input(tmp_path, corpus_docs, n=60):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    docs = [d for d in corpus_docs.values() if d["source"] == "c4-en"][:n]
+    for name, part in (("a.jsonl", docs[: n // 2]), ("b.jsonl", docs[n // 2:])):
+        with (raw / name).open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in part)
+    return raw
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["lose", "duplicate"])
+def test_conservation_check_fails_when_a_step_loses_or_duplicates_documents(tmp_path, corpus_docs, monkeypatch,
+                                                                         capsys, fault):
+    from pipelines.transforms import ProcessDocuments
+
+    raw = _small_input(tmp_path, corpus_docs)
+    original = ProcessDocuments.process
+
+    def broken(self, doc):
+        outputs = list(original(self, doc))
+        if doc["key"].endswith("0"):  # some documents: a deterministic subset, in both files
+            outputs = [] if fault == "lose" else outputs * 2
+        yield from outputs
+
+    monkeypatch.setattr(ProcessDocuments, "process", broken)
+    out = tmp_path / "out"
+    code = _run("--input", raw / "*.jsonl", "--output", out, "--dedup", "none", "--direct_num_workers=1")
+    err = capsys.readouterr().err
+    assert code == 1 and "documents lost or duplicated" in err and "a.jsonl" in err
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["read"] == 60 and not stats["conservation"]["ok"]
+
+
+def test_conservation_is_checked_file_by_file():
+    """Totals can agree while one file lost a record and another gained one."""
+    import pytest as _pytest
+
+    from pipelines.stats import ConservationError, StatsCombineFn, dropped_event, kept_event, read_count_event, summarize
+
+    fn = StatsCombineFn()
+    acc = fn.create_accumulator()
+    for event in [read_count_event(("a", 2)), read_count_event(("b", 1)),
+                  kept_event({"text": "x", "input_file": "a"}),
+                  dropped_event({"reason": "empty", "input_file": "b"}),
+                  kept_event({"text": "y", "input_file": "b"})]:
+        acc = fn.add_input(acc, event)
+    stats = summarize(fn.merge_accumulators([acc, fn.create_accumulator()]), [])
+    assert stats["read"] == 3 and stats["kept"] + sum(stats["dropped"].values()) == 3
+    with _pytest.raises(ConservationError, match="2 file"):
+        check_conservation(stats)
+
+
+@pytest.mark.slow
+def test_truncated_gzip_keeps_what_came_before_and_counts_the_corruption(tmp_path, corpus_docs):
+    import zlib
+
+    docs = [d for d in corpus_docs.values() if d["source"] == "c4-en"][:80]
+    whole = gzip.compress("".join(json.dumps(d) + "\n" for d in docs).encode())
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "cut.jsonl.gz").write_bytes(whole[: len(whole) * 2 // 3])
+    complete = zlib.decompressobj(wbits=31).decompress(whole[: len(whole) * 2 // 3]).count(b"\n")
+    out = tmp_path / "out"
+    assert _run("--input", raw / "*.jsonl.gz", "--output", out, "--dedup", "none", "--direct_num_workers=1",
+                "--output_format", "jsonl") == 0
+    stats = json.loads((out / "stats.json").read_text())
+    check_conservation(stats)
+    assert stats["read"] == complete + 1 and stats["malformed"] == 1 and stats["corrupt_files"] == 1
+    kept, dropped = _texts_by_reason(out)
+    assert sorted(r["id"] for r in kept + dropped) == sorted(d["id"] for d in docs[:complete])
+    (dead,) = _jsonl_gz(str(out / "dead_letter" / "*.jsonl.gz"))
+    assert dead["records_before"] == complete and dead["input_file"].endswith("cut.jsonl.gz")

@@ -109,3 +109,41 @@ def test_refresh_usage_errors(tmp_path, capsys):
     assert main(["refresh", "--input", str(tmp_path / "x.jsonl"), "--releases", str(tmp_path / "r"),
                  "--dedup", "none"]) == 2
     assert "--dedup none is not allowed" in capsys.readouterr().err
+
+
+def test_a_concurrent_refresh_is_refused_and_a_dead_ones_lock_taken_over(tmp_path, capsys):
+    from pipelines.lock import LOCK_FILE, LockHeld, RefreshLock
+
+    releases = tmp_path / "releases"
+    releases.mkdir()
+    (releases / "_staging-release-00001").mkdir()           # the running refresh's work in progress
+    (releases / "_staging-release-00001" / "part").write_text("x")
+    first = RefreshLock.acquire(str(releases), ttl_s=3600)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _write(raw / "a.jsonl", [{"id": "a", "text": "some text " * 30}])
+    assert _refresh(raw, releases) == 2
+    err = capsys.readouterr().err
+    assert "another refresh is running" in err and first.owner in err
+    assert (releases / "_staging-release-00001" / "part").exists()  # the first run's staging is untouched
+    first.release()
+    assert not (releases / LOCK_FILE).exists()
+
+    # Expired: taken over. Held by a live process elsewhere: refused. Owner process gone here: taken over.
+    clock = [1000.0]
+    stale = RefreshLock.acquire(str(releases), ttl_s=10, clock=lambda: clock[0])
+    clock[0] += 11
+    RefreshLock.acquire(str(releases), ttl_s=10, clock=lambda: clock[0]).release()
+    lock = json.loads(json.dumps({"owner": "someone@elsewhere pid 1", "token": "t", "expires_at": 4e9}))
+    (releases / LOCK_FILE).write_text(json.dumps(lock))
+    with pytest.raises(LockHeld, match="someone@elsewhere"):
+        RefreshLock.acquire(str(releases), ttl_s=10)
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock["owner"] = f"me@{socket.gethostname()} pid {dead.stdout.strip()}"
+    (releases / LOCK_FILE).write_text(json.dumps(lock))
+    RefreshLock.acquire(str(releases), ttl_s=10).release()
+    del stale

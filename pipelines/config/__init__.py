@@ -10,6 +10,7 @@ import yaml
 
 from ..text.boilerplate import BoilerplateConfig
 from ..text.filters import QualityFilter
+from .validate import ConfigError, validate  # noqa: F401 - ConfigError is part of this module's API
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -22,11 +23,7 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
-def load_raw_config(path: str | None = None) -> dict[str, Any]:
-    """Default config merged with `path` (a YAML file, local or gs://)."""
-    default = yaml.safe_load((resources.files("pipelines.config") / "default.yaml").read_text(encoding="utf-8"))
-    if not path:
-        return default
+def _read_user_config(path: str) -> dict:
     from apache_beam.io.filesystems import FileSystems
 
     try:
@@ -36,7 +33,16 @@ def load_raw_config(path: str | None = None) -> dict[str, Any]:
         raise ValueError(f"cannot read config {path}: {e}") from e
     if not isinstance(user, dict):
         raise ValueError(f"config {path}: expected a mapping at the top level")
-    return _merge(default, user)
+    return user
+
+
+def _default_config() -> dict:
+    return yaml.safe_load((resources.files("pipelines.config") / "default.yaml").read_text(encoding="utf-8"))
+
+
+def load_raw_config(path: str | None = None) -> dict[str, Any]:
+    """Default config merged with `path` (a YAML file, local or gs://)."""
+    return _merge(_default_config(), _read_user_config(path)) if path else _default_config()
 
 
 def _per_lang(table: dict, lang: str):
@@ -49,11 +55,16 @@ class PipelineConfig:
 
     @classmethod
     def load(cls, path: str | None = None) -> "PipelineConfig":
-        cfg = cls(load_raw_config(path))
+        """The merged configuration, validated: a bad value is a ConfigError naming the file
+        and key, raised here, before any work starts."""
+        user = _read_user_config(path) if path else None
+        cfg = cls(_merge(_default_config(), user) if user else _default_config())
+        validate(cfg.raw, user, path)
         cfg.validate()
         return cfg
 
     def validate(self) -> None:
+        validate(self.raw)
         self.filters()
         BoilerplateConfig.from_dict(self.raw.get("boilerplate"))
         if not self.languages:
@@ -69,6 +80,10 @@ class PipelineConfig:
     @property
     def read(self) -> dict:
         return self.raw.get("read", {})
+
+    @property
+    def split_bytes(self) -> int:
+        return int(float(self.read.get("split_mb", 64)) * (1 << 20))
 
     @property
     def langid(self) -> dict:

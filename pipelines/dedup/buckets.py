@@ -1,8 +1,10 @@
 """Turning one LSH bucket into duplicate edges, without ever enumerating n^2 pairs.
 
-A node is a document key: "0:<id>" for a document of a prior release, "1:<id>" for a new
-one. Plain string order then puts every prior document before every new one, so "keep the
-smallest node" keeps the released copy and otherwise the smallest id.
+A node is "0:<key>\x1f<id>" for a document of a prior release, "1:<key>\x1f<id>" for a new
+one. The key is unique per input record (the id need not be), so two documents never share
+a node; the id rides along so `duplicate_of` can name the representative. Plain string
+order puts every prior document before every new one, so "keep the smallest node" keeps the
+released copy and otherwise the smallest key (the first record in input order).
 """
 from __future__ import annotations
 
@@ -15,16 +17,23 @@ PRIOR, NEW = "0:", "1:"
 Member = tuple[str, "np.ndarray | None"]  # (node, signature or None)
 
 
-def new_node(doc_id: str) -> str:
-    return NEW + doc_id
+_SEP = "\x1f"  # below every printable character: "a" sorts before "a-b" as keys do
 
 
-def prior_node(doc_id: str) -> str:
-    return PRIOR + doc_id
+def new_node(key: str, doc_id: str) -> str:
+    return NEW + key + _SEP + doc_id
+
+
+def prior_node(key: str, doc_id: str) -> str:
+    return PRIOR + key + _SEP + doc_id
+
+
+def node_key(node: str) -> str:
+    return node[2:].split(_SEP, 1)[0]
 
 
 def node_id(node: str) -> str:
-    return node[2:]
+    return node[2:].split(_SEP, 1)[-1]
 
 
 def is_new(node: str) -> bool:

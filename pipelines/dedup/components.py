@@ -1,13 +1,17 @@
-"""Connected components of the duplicate graph, computed inside Beam.
+"""Connected components of the duplicate graph, computed inside Beam, always to convergence.
 
 Alternating large-star / small-star (Kiveris et al., "Connected Components in MapReduce and
-Beyond", SoCC 2014): each round is two GroupByKeys over the edges only, and converges in
-O(log^2 n) rounds, in practice a handful. Beam has no loops, so `max_rounds` rounds are
-unrolled; the result is then checked to be a star forest (every node's single parent is a
-root), which is exactly "converged". No step ever holds the graph on one worker.
+Beyond", SoCC 2014): each round is two GroupByKeys over the edges only. Beam has no loops, so
+`max_rounds` rounds are unrolled; they turn almost every component into a star (every node's
+single parent is a root). Whatever is not a star yet (a long chain needs O(log^2 n) rounds)
+is finished exactly: the edges touching an unconverged node are gathered and solved by
+union-find on one worker, and every other node's parent is mapped through that result. The
+residual is small (the chain's unfinished part, not the graph), and bounded by
+`max_residual_nodes`, beyond which the run fails asking for more rounds rather than
+exhausting a worker.
 
-Edges are (child, parent) with parent < child; the output is (node, root) for every node
-that is not the smallest of its component.
+Edges are (child, parent) with parent < child; the output is (node, root) for every node that
+is not the smallest of its component, and the root is always that smallest node.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 _log = logging.getLogger(__name__)
+RESIDUAL = "residual"
 
 
 def _both_directions(edge):
@@ -55,39 +60,86 @@ def _small_star_undirected(item):
         yield edge[1], edge[0]
 
 
-class _CheckStarForest(beam.DoFn):
-    def __init__(self, fail_if_unconverged: bool):
-        self.fail_if_unconverged = fail_if_unconverged
-        self.unconverged = Metrics.counter("dedup", "cc_unconverged_nodes")
-
-    def process(self, item):
-        node, roles = item
-        parents = {p for kind, p in roles if kind == "parent"}
-        is_parent = any(kind == "child" for kind, _ in roles)
-        if not parents:
-            return
-        if len(parents) > 1 or is_parent:
-            self.unconverged.inc()
-            if self.fail_if_unconverged:
-                raise RuntimeError(
-                    f"connected components did not converge (node {node!r} still has parents {sorted(parents)[:3]} "
-                    "or children); raise DedupConfig.cc_max_rounds"
-                )
-            _log.warning("dedup: connected components not converged at %r", node)
-        yield node, min(parents)
-
-
 def _roles(edge):
     child, parent = edge
     yield child, ("parent", parent)
     yield parent, ("child", child)
 
 
+class _SplitConverged(beam.DoFn):
+    """(node, roles) -> (node, parent) when the node hangs off a root as a leaf (converged),
+    else every edge touching it to RESIDUAL."""
+
+    def process(self, item):
+        node, roles = item
+        parents = {p for kind, p in roles if kind == "parent"}
+        children = {c for kind, c in roles if kind == "child"}
+        if len(parents) > 1 or (parents and children):
+            for p in parents:
+                yield beam.pvalue.TaggedOutput(RESIDUAL, (node, p))
+            for c in children:
+                yield beam.pvalue.TaggedOutput(RESIDUAL, (c, node))
+        elif parents:
+            yield node, next(iter(parents))
+
+
+class _SolveResidual(beam.CombineFn):
+    """Residual edges -> {node: component minimum} by union-find (path halving)."""
+
+    def __init__(self, max_nodes: int):
+        self.max_nodes = max_nodes
+
+    def create_accumulator(self):
+        return {}
+
+    @staticmethod
+    def _find(parent, x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def _union(self, parent, a, b):
+        ra, rb = self._find(parent, a), self._find(parent, b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)  # the root of a set is its smallest node
+        if len(parent) > self.max_nodes:
+            raise RuntimeError(
+                f"connected components: more than {self.max_nodes:,} nodes left unconverged after the unrolled "
+                "rounds; raise DedupConfig.cc_max_rounds (or cc_max_residual_nodes)")
+
+    def add_input(self, parent, edge):
+        self._union(parent, *edge)
+        return parent
+
+    def merge_accumulators(self, accs):
+        accs = list(accs)
+        out = accs[0]
+        for acc in accs[1:]:
+            for node, p in acc.items():
+                self._union(out, node, p)
+        return out
+
+    def extract_output(self, parent):
+        return {node: self._find(parent, node) for node in list(parent)}
+
+
+class _Finish(beam.DoFn):
+    """(node, parent) of a converged node -> (node, root), the root looked up in the
+    residual's solution (a parent that is the root of an unconverged part moves down)."""
+
+    def process(self, edge, solved):
+        node, parent = edge
+        if node not in solved:
+            yield node, solved.get(parent, parent)
+
+
 class ConnectedComponents(beam.PTransform):
-    def __init__(self, max_rounds: int = 10, fail_if_unconverged: bool = True):
+    def __init__(self, max_rounds: int = 6, max_residual_nodes: int = 5_000_000):
         super().__init__()
         self.max_rounds = max_rounds
-        self.fail_if_unconverged = fail_if_unconverged
+        self.max_residual_nodes = max_residual_nodes
 
     def expand(self, edges):
         if self.max_rounds < 1:
@@ -102,9 +154,23 @@ class ConnectedComponents(beam.PTransform):
                 | f"GroupSmaller{i}" >> beam.GroupByKey()
                 | f"SmallStar{i}" >> beam.FlatMap(_small_star if last else _small_star_undirected)
             )
-        return (
+        split = (
             edges
             | "Roles" >> beam.FlatMap(_roles)
             | "GroupRoles" >> beam.GroupByKey()
-            | "CheckStarForest" >> beam.ParDo(_CheckStarForest(self.fail_if_unconverged))
+            | "SplitConverged" >> beam.ParDo(_SplitConverged()).with_outputs(RESIDUAL, main="converged")
         )
+        solved = split[RESIDUAL] | "SolveResidual" >> beam.CombineGlobally(_SolveResidual(self.max_residual_nodes))
+        residual_labels = solved | "ResidualLabels" >> beam.FlatMap(_residual_labels)
+        converged_labels = split.converged | "Finish" >> beam.ParDo(_Finish(), beam.pvalue.AsSingleton(solved))
+        return (converged_labels, residual_labels) | "AllLabels" >> beam.Flatten()
+
+
+def _residual_labels(solved: dict):
+    counter = Metrics.counter("dedup", "cc_residual_nodes")
+    counter.inc(len(solved))
+    if solved:
+        _log.info("dedup: %d nodes finished by union-find after the unrolled rounds", len(solved))
+    for node, root in solved.items():
+        if node != root:
+            yield node, root

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 METHODS = ("exact", "minhash")
@@ -34,11 +34,13 @@ class DedupConfig:
     # Buckets up to this size are verified all-pairs; larger ones are a star around the
     # smallest id, so a boilerplate page repeated 1e5 times costs n comparisons, not n^2/2.
     all_pairs_max_bucket: int = 64
-    # Unrolled large-star/small-star rounds of the connected-components step.
-    cc_max_rounds: int = 10
-    # When the rounds are not enough: raise (True) or keep the partial result, which can only
-    # keep extra documents, never drop a wrong one (False).
-    cc_fail_if_unconverged: bool = True
+    # Unrolled large-star/small-star rounds of the connected-components step; they shrink every
+    # component to (nearly) a star. Whatever is still unconverged after them (a long chain)
+    # is finished exactly by union-find over the residual edges, so the result always converges.
+    cc_max_rounds: int = 6
+    # The residual must fit one worker's memory: more nodes than this fail the run with a
+    # request to raise cc_max_rounds (it is a few dozen bytes per node).
+    cc_max_residual_nodes: int = 5_000_000
     # The persisted index is split into this many files per kind (docs/dedup.md). A refresh
     # reads one shard file of each prior release per worker, so at scale pick it to keep a
     # shard file to a few hundred MB (~40 bytes per document and band). Part of the index
@@ -57,6 +59,8 @@ class DedupConfig:
             raise ValueError("n-gram sizes must be >= 1")
         if self.index_shards < 1:
             raise ValueError(f"index_shards must be >= 1, got {self.index_shards}")
+        if self.cc_max_residual_nodes < 0:
+            raise ValueError(f"cc_max_residual_nodes must be >= 0, got {self.cc_max_residual_nodes}")
         if self.cc_max_rounds < 1:
             raise ValueError(f"cc_max_rounds must be >= 1, got {self.cc_max_rounds}")
         if self.lsh_params is not None:
@@ -95,7 +99,7 @@ class DedupConfig:
         """Everything that must match for two runs' band hashes to be comparable."""
         bands, rows = self.bands_rows
         return {
-            "format": 2,
+            "format": 3,  # 3: rows keyed by the unique document key, ids in the docs table
             "num_perm": self.num_perm,
             "seed": self.seed,
             "scheme": "affine32",

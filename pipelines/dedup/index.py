@@ -4,17 +4,19 @@ An index directory holds `index.json` (the settings that make hashes comparable,
 before a run starts, since mismatched permutations would match nothing and fail silently)
 and Parquet files partitioned into `index_shards` shards:
 
-- `buckets-SSSSS-of-NNNNN.parquet`: (band int32, hash binary, doc_id string), one row per
+- `buckets-SSSSS-of-NNNNN.parquet`: (band int32, hash binary, doc_key string), one row per
   kept document and band; band -1 is the exact (normalized-text) key. The shard is a hash of
   the bucket key, so all prior rows of a bucket sit in one file per release.
-- `signatures-SSSSS-of-NNNNN.parquet`: (doc_id string, signature binary), one row per kept
-  document when candidates are verified; the shard is a hash of the document id.
+- `docs-SSSSS-of-NNNNN.parquet`: (doc_key string, doc_id string, signature binary or null),
+  one row per kept document (the signature when candidates are verified); the shard is a
+  hash of the document key. Keys are unique per input record; ids are data and may repeat.
 
 A refresh groups only its *new* bucket keys by shard; the worker holding a shard reads that
 shard's file of each prior release and keeps the rows whose bucket holds a new key (an Arrow
 `is_in` filter). Prior rows are never shuffled, and signatures, stored once per document
 instead of once per band, are read only for prior documents that share a bucket with a new
-one. Shards without rows have no file.
+one. Shards without rows have no file. A shard file is read as a stream of row groups,
+filtered as it goes: a refresh never holds a whole prior shard in memory.
 """
 from __future__ import annotations
 
@@ -29,15 +31,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.dedup.buckets import prior_node
+from pipelines.dedup.buckets import node_id, node_key, prior_node
 from pipelines.dedup.config import DedupConfig
 
 EXACT_BAND = -1
-BUCKETS, SIGNATURES = "buckets", "signatures"
+_ROW_GROUP = 64 * 1024  # rows per Parquet row group: bounds what a refresh holds of one prior shard
+BUCKETS, DOCS = "buckets", "docs"
 SETTINGS_FILE = "index.json"
 _SCHEMAS = {
-    BUCKETS: pa.schema([("band", pa.int32()), ("hash", pa.binary()), ("doc_id", pa.string())]),
-    SIGNATURES: pa.schema([("doc_id", pa.string()), ("signature", pa.binary())]),
+    BUCKETS: pa.schema([("band", pa.int32()), ("hash", pa.binary()), ("doc_key", pa.string())]),
+    DOCS: pa.schema([("doc_key", pa.string()), ("doc_id", pa.string()), ("signature", pa.binary())]),
 }
 
 
@@ -45,8 +48,8 @@ def bucket_shard(band: int, h: bytes, num_shards: int) -> int:
     return (zlib.crc32(h) + (band + 1) * 1_000_003) % num_shards
 
 
-def doc_shard(doc_id: str, num_shards: int) -> int:
-    return zlib.crc32(doc_id.encode("utf-8")) % num_shards
+def doc_shard(doc_key: str, num_shards: int) -> int:
+    return zlib.crc32(doc_key.encode("utf-8")) % num_shards
 
 
 def shard_path(index_dir: str, kind: str, shard: int, num_shards: int) -> str:
@@ -81,15 +84,14 @@ def _group_lists(label: str):
 
 
 def _index_rows(item, cfg: DedupConfig):
-    """(doc_id, (exact key, band hashes, signature)) of a kept doc -> ((kind, shard), row)."""
-    doc_id, (key, hashes, sig_bytes) = item
-    n = cfg.index_shards
+    """(node, (exact key, band hashes, signature)) of a kept doc -> ((kind, shard), row)."""
+    node, (key, hashes, sig_bytes) = item
+    doc_key, n = node_key(node), cfg.index_shards
     if key is not None:
-        yield (BUCKETS, bucket_shard(EXACT_BAND, key, n)), (EXACT_BAND, key, doc_id)
+        yield (BUCKETS, bucket_shard(EXACT_BAND, key, n)), (EXACT_BAND, key, doc_key)
     for band, h in enumerate(hashes):
-        yield (BUCKETS, bucket_shard(band, h, n)), (band, h, doc_id)
-    if sig_bytes is not None:
-        yield (SIGNATURES, doc_shard(doc_id, n)), (doc_id, sig_bytes)
+        yield (BUCKETS, bucket_shard(band, h, n)), (band, h, doc_key)
+    yield (DOCS, doc_shard(doc_key, n)), (doc_key, node_id(node), sig_bytes)
 
 
 class _WriteShard(beam.DoFn):
@@ -107,7 +109,7 @@ class _WriteShard(beam.DoFn):
         final = shard_path(self.index_dir, kind, shard, self.num_shards)
         tmp = FileSystems.join(self.index_dir, f".tmp-{uuid.uuid4().hex}.parquet")
         with FileSystems.create(tmp) as f:
-            pq.write_table(table, f)
+            pq.write_table(table, f, row_group_size=_ROW_GROUP)  # a refresh reads it group by group
         FileSystems.rename([tmp], [final])
         yield final
 
@@ -118,7 +120,7 @@ def _write_settings(settings: dict, index_dir: str):
 
 
 class WriteIndex(beam.PTransform):
-    """(doc_id, sketch) of each kept document -> the index files of INDEX_DIR."""
+    """(node, sketch) of each kept document -> the index files of INDEX_DIR."""
 
     def __init__(self, index_dir: str, cfg: DedupConfig):
         super().__init__()
@@ -139,17 +141,20 @@ class WriteIndex(beam.PTransform):
 
 
 def _read_shard(index_dir: str, kind: str, shard: int, num_shards: int, column: str, values: pa.Array):
-    """Rows of one shard file whose `column` is in `values` (none when the file is absent)."""
+    """Rows of one shard file whose `column` is in `values`, one row group at a time (none
+    when the file is absent)."""
     path = shard_path(index_dir, kind, shard, num_shards)
     if not FileSystems.exists(path):
-        return None
+        return
     with FileSystems.open(path) as f:
-        table = pq.read_table(f)
-    return table.filter(pc.is_in(table[column], value_set=values))
+        pf = pq.ParquetFile(f)
+        for i in range(pf.metadata.num_row_groups):
+            table = pf.read_row_group(i)
+            yield table.filter(pc.is_in(table[column], value_set=values))
 
 
 class MatchPriorBuckets(beam.DoFn):
-    """(shard, [new bucket keys]) -> (prior doc_id, bucket key) for each prior document in a
+    """(shard, [new bucket keys]) -> (prior doc_key, bucket key) for each prior document in a
     bucket that also holds a new document. A bucket without a new document cannot change this
     run's output: its release already deduplicated it."""
 
@@ -162,17 +167,17 @@ class MatchPriorBuckets(beam.DoFn):
         wanted = set(keys)
         hashes = pa.array(sorted({h for _, h in wanted}), pa.binary())
         for index_dir in self.index_dirs:
-            rows = _read_shard(index_dir, BUCKETS, shard, self.num_shards, "hash", hashes)
-            if rows is None:
-                continue
-            for band, h, doc_id in zip(rows["band"].to_pylist(), rows["hash"].to_pylist(), rows["doc_id"].to_pylist()):
-                if (band, h) in wanted:
-                    yield doc_id, (band, h)
+            for rows in _read_shard(index_dir, BUCKETS, shard, self.num_shards, "hash", hashes):
+                for band, h, doc_key in zip(rows["band"].to_pylist(), rows["hash"].to_pylist(),
+                                            rows["doc_key"].to_pylist()):
+                    if (band, h) in wanted:
+                        yield doc_key, (band, h)
 
 
 class AttachPriorSignatures(beam.DoFn):
-    """(doc shard, [(prior doc_id, bucket key)]) -> bucket entries (key, (prior node,
-    signature)) ready to join this run's buckets."""
+    """(doc shard, [(prior doc_key, bucket key)]) -> bucket entries (bucket key, (prior node,
+    signature or None)) ready to join this run's buckets. A prior node carries the released
+    document's id, which becomes `duplicate_of` of the new copies."""
 
     def __init__(self, index_dirs: list[str], num_shards: int, with_signatures: bool):
         self.index_dirs = list(index_dirs)
@@ -181,22 +186,21 @@ class AttachPriorSignatures(beam.DoFn):
 
     def process(self, item):
         shard, matches = item
-        keys_of = defaultdict(list)
-        for doc_id, key in matches:
-            keys_of[doc_id].append(key)
-        if self.with_signatures:
-            ids = pa.array(sorted(keys_of), pa.string())
-            for index_dir in self.index_dirs:
-                rows = _read_shard(index_dir, SIGNATURES, shard, self.num_shards, "doc_id", ids)
-                if rows is None:
-                    continue
-                for doc_id, sig in zip(rows["doc_id"].to_pylist(), rows["signature"].to_pylist()):
-                    for key in keys_of.pop(doc_id, ()):
-                        yield key, (prior_node(doc_id), sig)
-        # No stored signature (an index built with verify=False): the pair is merged unverified.
-        for doc_id, keys in keys_of.items():
-            for key in keys:
-                yield key, (prior_node(doc_id), None)
+        buckets_of = defaultdict(list)
+        for doc_key, bucket in matches:
+            buckets_of[doc_key].append(bucket)
+        wanted = pa.array(sorted(buckets_of), pa.string())
+        for index_dir in self.index_dirs:
+            for rows in _read_shard(index_dir, DOCS, shard, self.num_shards, "doc_key", wanted):
+                for doc_key, doc_id, sig in zip(rows["doc_key"].to_pylist(), rows["doc_id"].to_pylist(),
+                                                rows["signature"].to_pylist()):
+                    # No stored signature (an index built with verify=False): merged unverified.
+                    sig = sig if self.with_signatures else None
+                    for bucket in buckets_of.pop(doc_key, ()):
+                        yield bucket, (prior_node(doc_key, doc_id), sig)
+        if buckets_of:
+            raise ValueError(f"dedup index {self.index_dirs}: {len(buckets_of)} bucket row(s) name a document "
+                             f"missing from the docs table, e.g. {next(iter(buckets_of))!r}; the index is damaged")
 
 
 class PriorEntries(beam.PTransform):

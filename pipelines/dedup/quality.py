@@ -14,17 +14,16 @@ import numpy as np
 
 from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.sketch import exact_key, shingles
-from pipelines.text.segment import is_cjk_lang, load_jieba
+from pipelines.text.script import han_share, is_chinese
+from pipelines.text.segment import load_jieba
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _EN_SPLIT = re.compile(r"(\w+(?:['’\-]\w+)*)", re.UNICODE)
 
 
 def guess_lang(text: str) -> str:
     """The corpus has no `lang` yet (language ID is upstream): "zh" when CJK ideographs make
     up a fifth of the letters, else "en". Good enough to pick a shingling."""
-    letters = sum(ch.isalpha() for ch in text) or 1
-    return "zh" if len(_CJK.findall(text)) / letters > 0.2 else "en"
+    return "zh" if han_share(text) > 0.2 else "en"
 
 
 def load_corpus(corpus_dir: Path) -> list[dict]:
@@ -40,7 +39,7 @@ def load_corpus(corpus_dir: Path) -> list[dict]:
 
 def _tokens(text: str, lang: str) -> tuple[list[str], list[int], str]:
     """(tokens whose concatenation is the text, indexes of word tokens, joiner for inserts)."""
-    if is_cjk_lang(lang):
+    if is_chinese(lang):
         toks = load_jieba().lcut(text, HMM=True)
         joiner = ""
     else:

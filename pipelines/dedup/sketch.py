@@ -4,8 +4,6 @@ No Beam here, so the same code runs in a unit test, in the benchmark and in a Do
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -13,33 +11,25 @@ import xxhash
 from datasketch import LeanMinHash, MinHash
 
 from pipelines.dedup.config import DedupConfig
-from pipelines.text.segment import is_cjk_lang, words
+from pipelines.text.normalize import fold_for_comparison
+from pipelines.text.script import is_chinese
+from pipelines.text.segment import words
 
 # Languages written without spaces between words besides Chinese: a regex "word" there is a
 # whole clause, so they are shingled on characters like Chinese.
 _UNSEGMENTED = {"ja", "th", "lo", "km", "my", "bo"}
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _SCHEME = "affine32"
-
-
-def normalize(text: str) -> str:
-    """Text as compared by exact dedup: NFKC, case-folded, punctuation and spaces removed.
-
-    Mirrors and reposts differ in whitespace, full/half-width forms and punctuation more
-    often than in words; those differences must not make two copies distinct.
-    """
-    return _NON_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 def exact_key(text: str) -> bytes:
     """128-bit hash of the normalized text: 64 bits would give a ~3% chance of one false
     merge at 1e9 documents, and an exact merge is never verified."""
-    return xxhash.xxh3_128_digest(normalize(text).encode("utf-8"))
+    return xxhash.xxh3_128_digest(fold_for_comparison(text).encode("utf-8"))
 
 
 def uses_char_shingles(lang: str | None, cfg: DedupConfig) -> bool:
     base = (lang or "").split("-")[0].lower()
-    if is_cjk_lang(base):
+    if is_chinese(base):
         return cfg.cjk_unit == "char"
     return base in _UNSEGMENTED
 
@@ -59,8 +49,8 @@ def _ngrams(units: Sequence[str], n: int, sep: str) -> set[bytes]:
 def shingles(text: str, lang: str | None, cfg: DedupConfig) -> set[bytes]:
     """The shingle set of one document (empty when it has no word characters)."""
     if uses_char_shingles(lang, cfg):
-        return _ngrams(normalize(text), cfg.cjk_ngram, "")
-    n = cfg.cjk_ngram if is_cjk_lang(lang) else cfg.word_ngram
+        return _ngrams(fold_for_comparison(text), cfg.cjk_ngram, "")
+    n = cfg.cjk_ngram if is_chinese(lang) else cfg.word_ngram
     return _ngrams(words(text.casefold(), lang), n, " ")
 
 

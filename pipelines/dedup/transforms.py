@@ -1,7 +1,9 @@
 """Beam shell around the pure dedup core: one entry point, `Deduplicate`.
 
-Only small records (ids, keys, signatures) are shuffled to find duplicates; the documents
-themselves are shuffled once, in the final join by id that routes them to kept / dropped.
+Only small records (nodes, keys, signatures) are shuffled to find duplicates; the documents
+themselves are shuffled once, in the final join by node that routes them to kept / dropped.
+Documents are told apart by `key` (unique per input record; the reader sets it), never by
+`id`: two files whose ids both start at 0 must not lose a unique text.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import xxhash
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from pipelines.dedup.buckets import is_new, new_node, node_id, prior_node, star_edges, verified_edges
+from pipelines.dedup.buckets import is_new, new_node, node_id, node_key, star_edges, verified_edges
 from pipelines.dedup.components import ConnectedComponents
 from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.index import EXACT_BAND, PriorEntries, WriteIndex, check_index
@@ -28,7 +30,7 @@ class DedupResult(NamedTuple):
 
 
 class SketchDocs(beam.DoFn):
-    """doc -> (id, (exact key or None, band hashes, signature bytes or None))."""
+    """doc -> (node, (exact key or None, band hashes, signature bytes or None))."""
 
     def __init__(self, cfg: DedupConfig):
         self.cfg = cfg
@@ -53,12 +55,16 @@ class SketchDocs(beam.DoFn):
                     sig_bytes = self.hasher.to_bytes(sig)
             else:
                 self.no_shingles.inc()
-        yield doc["id"], (key, hashes, sig_bytes)
+        yield doc_node(doc), (key, hashes, sig_bytes)
+
+
+def doc_node(doc: dict) -> str:
+    """The document's graph node: its unique `key` (the id when a caller has no keys)."""
+    return new_node(doc.get("key") or doc["id"], doc["id"])
 
 
 def _bucket_entries(item):
-    doc_id, (key, hashes, sig_bytes) = item
-    node = new_node(doc_id)
+    node, (key, hashes, sig_bytes) = item
     if key is not None:
         yield (EXACT_BAND, key), (node, None)
     for band, h in enumerate(hashes):
@@ -109,8 +115,8 @@ class BucketEdges(beam.DoFn):
 
 
 class RouteDocs(beam.DoFn):
-    """Joined (id, {doc, root, exact, sketch}) -> kept docs, 'dropped' docs, and the
-    (id, sketch) of each kept doc as 'index'."""
+    """Joined (node, {doc, root, exact, sketch}) -> kept docs, 'dropped' docs, and the
+    (node, sketch) of each kept doc as 'index'."""
 
     def __init__(self, with_index: bool):
         self.with_index = with_index
@@ -121,31 +127,38 @@ class RouteDocs(beam.DoFn):
         }
 
     def process(self, item):
-        doc_id, joined = item
+        node, joined = item
         roots = list(joined["root"])
-        for doc in joined["doc"]:
+        docs = list(joined["doc"])
+        if len(docs) > 1:
+            # Two documents under one key would share one fate: fail rather than lose one.
+            raise ValueError(f"{len(docs)} documents share the key {node_key(node)!r} (id {node_id(node)!r}); "
+                             "Deduplicate needs a unique `key` per document")
+        for doc in docs:
             if not roots:
                 self.kept.inc()
                 yield doc
                 if self.with_index:
                     for sketch in joined["sketch"]:
-                        yield pvalue.TaggedOutput("index", (doc_id, sketch))
+                        yield pvalue.TaggedOutput("index", (node, sketch))
                 continue
             root = roots[0]
             reason = REASON_EXACT if list(joined["exact"]) else REASON_NEAR
             self.counters[reason].inc()
             yield pvalue.TaggedOutput(
                 "dropped",
-                dict(doc, reason=reason, duplicate_of=node_id(root), cluster_id=xxhash.xxh3_64_hexdigest(root.encode("utf-8"))),
+                dict(doc, reason=reason, duplicate_of=node_id(root), duplicate_of_key=node_key(root),
+                     cluster_id=xxhash.xxh3_64_hexdigest(root.encode("utf-8"))),
             )
 
 
 class Deduplicate(beam.PTransform):
     """docs -> DedupResult(kept, dropped).
 
-    Dropped docs gain `reason` (duplicate_exact / duplicate_near), `duplicate_of` (the kept
-    or previously released representative: the smallest id of the cluster, released
-    documents first) and `cluster_id` (opaque, shared by the whole cluster).
+    Dropped docs gain `reason` (duplicate_exact / duplicate_near), `duplicate_of` and
+    `duplicate_of_key` (id and key of the kept or previously released representative: the
+    smallest key of the cluster, released documents first) and `cluster_id` (opaque, shared
+    by the whole cluster). Documents are told apart by `key`, falling back to `id`.
     `index_output`: directory to write this run's index of kept docs to;
     `prior_indexes`: indexes of earlier releases whose documents win over new ones.
     """
@@ -173,21 +186,22 @@ class Deduplicate(beam.PTransform):
         )
         roots = (
             buckets.edges
-            | "Components" >> ConnectedComponents(cfg.cc_max_rounds, cfg.cc_fail_if_unconverged)
+            # A pair of documents shares up to `bands` buckets: one edge is enough.
+            | "DistinctEdges" >> beam.Distinct()
+            | "Components" >> ConnectedComponents(cfg.cc_max_rounds, cfg.cc_max_residual_nodes)
             | "NewNodesOnly" >> beam.Filter(lambda label: is_new(label[0]))
-            | "RootById" >> beam.Map(lambda label: (node_id(label[0]), label[1]))
         )
-        exact_ids = buckets.exact | "ExactById" >> beam.Map(lambda node: (node_id(node), True))
+        exact_nodes = buckets.exact | "ExactByNode" >> beam.Map(lambda node: (node, True))
         joined = {
-            "doc": docs | "DocById" >> beam.Map(lambda d: (d["id"], d)),
+            "doc": docs | "DocByNode" >> beam.Map(lambda d: (doc_node(d), d)),
             "root": roots,
-            "exact": exact_ids,
+            "exact": exact_nodes,
         }
         if self.index_output:
             joined["sketch"] = sketches
         routed = (
             joined
-            | "JoinById" >> beam.CoGroupByKey()
+            | "JoinByNode" >> beam.CoGroupByKey()
             | "Route" >> beam.ParDo(RouteDocs(bool(self.index_output))).with_outputs("dropped", "index", main="kept")
         )
         if self.index_output:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .script import CJK_RE
+
 _TERMINAL_PUNCT = tuple('.!?。！？…"”’」』)）:：;；')
 _LATIN_WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*", re.UNICODE)
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 
 DEFAULT_PHRASES = (
     # English (C4's javascript/cookie/terms rules plus common footer and share text)
@@ -50,7 +51,7 @@ class BoilerplateConfig:
 
 def approx_words(line: str) -> int:
     """Latin-script words plus CJK characters / 2 (a Chinese word averages ~1.5-2 chars)."""
-    return len(_LATIN_WORD_RE.findall(line)) + len(_CJK_RE.findall(line)) // 2
+    return len(_LATIN_WORD_RE.findall(line)) + len(CJK_RE.findall(line)) // 2
 
 
 class BoilerplateRemover:

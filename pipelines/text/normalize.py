@@ -37,8 +37,19 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _MAY_NEED_FTFY = re.compile(r"[\x80-\u02ff\ufb00-\ufb06\ud800-\udfff]|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 
 
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def fold_for_comparison(text: str) -> str:
+    """Text as exact dedup compares it (not for output): NFKC, case-folded, punctuation and
+    spaces removed. Mirrors and reposts differ in whitespace, full/half-width forms and
+    punctuation more often than in words; those differences must not make two copies distinct."""
+    return _NON_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
 def normalize(text: str) -> str:
-    """Repair encoding damage and normalize width and whitespace; keeps paragraphs."""
+    """Repair encoding damage and normalize width and whitespace; keeps paragraphs (the
+    cleaning step: its output is the kept text)."""
     if not text:
         return ""
     if _MAY_NEED_FTFY.search(text):
@@ -53,6 +64,3 @@ def normalize(text: str) -> str:
     text = _BLANK_LINES_RE.sub("\n\n", text)
     return text.strip()
 
-
-def is_cjk_char(ch: str) -> bool:
-    return unicodedata.name(ch, "").startswith("CJK UNIFIED")

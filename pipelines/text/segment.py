@@ -11,6 +11,8 @@ import logging
 import re
 import threading
 
+from .script import is_chinese
+
 # A word: a run of letters/digits, with inner apostrophes or hyphens (don't, e-mail).
 _WORD_RE = re.compile(r"\w+(?:['’\-]\w+)*", re.UNICODE)
 # A jieba token counts as a word when it holds a letter, digit or CJK character.
@@ -34,13 +36,9 @@ def load_jieba():
     return _jieba
 
 
-def is_cjk_lang(lang: str | None) -> bool:
-    return bool(lang) and lang.split("-")[0] in {"zh", "wuu", "yue", "gan", "lzh"}
-
-
 def words(text: str, lang: str | None) -> list[str]:
     """The words of `text` in language `lang` (punctuation and whitespace dropped)."""
-    if is_cjk_lang(lang):
+    if is_chinese(lang):
         jieba = load_jieba()
         return [tok for tok in jieba.lcut(text, HMM=False) if _HAS_WORD_CHAR.search(tok) and not tok.isspace()]
     return _WORD_RE.findall(text)

@@ -12,7 +12,7 @@ import math
 import re
 from collections import Counter
 
-from .segment import is_cjk_lang
+from .script import is_chinese
 from .stopwords import flagged_words, stopwords
 
 # Punctuation, symbols, digits, whitespace and emoji: anything that is not a letter or ideograph.
@@ -45,7 +45,7 @@ def _augmented(words: list[str], lang: str) -> list[str]:
     """Chinese stopword lists hold multi-character words that jieba may split: add the
     concatenation of each adjacent pair (ROOTS `words_augmentation_group_sizes: [2]`).
     As in ROOTS, matches in the augmented list are divided by the plain word count."""
-    if not is_cjk_lang(lang):
+    if not is_chinese(lang):
         return words
     return words + [a + b for a, b in zip(words, words[1:])]
 

@@ -37,19 +37,20 @@ def detect_type(path: Path) -> str:
 
 
 def load_model(path: str | Path, model_type: str = "auto", device: str = "cpu", batch_size: int | str = 8,
-               show_progress: bool = True) -> LanguageModel:
+               show_progress: bool = True, dtype: str = "auto") -> LanguageModel:
+    """`dtype`: "auto" (the checkpoint's training precision on a GPU, float32 on CPU) or a dtype name."""
     path = Path(path)
     kind = detect_type(path) if model_type == "auto" else model_type
     if kind == "roots":
         from roots_eval.models.roots import RootsLM
 
-        return RootsLM(path, device=device, batch_size=batch_size, show_progress=show_progress)
+        return RootsLM(path, device=device, batch_size=batch_size, show_progress=show_progress, dtype=dtype)
     if kind == "classifier":
         from roots_eval.models.classifier import RootsClassifier
 
-        return RootsClassifier(path, batch_size=batch_size)
+        return RootsClassifier(path, device=device, batch_size=batch_size)
     if kind == "hf":
         from roots_eval.models.hf import HFCausalLM
 
-        return HFCausalLM(path, device=device, batch_size=batch_size, show_progress=show_progress)
+        return HFCausalLM(path, device=device, batch_size=batch_size, show_progress=show_progress, dtype=dtype)
     raise ModelLoadError(f"unknown model type {kind!r}; choose from {', '.join(MODEL_TYPES)}")

@@ -1,7 +1,10 @@
 """The one interface every model is scored through (lm-evaluation-harness style)."""
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +38,15 @@ class LanguageModel:
 
     def metadata(self) -> dict:
         return {"id": self.model_id, "type": self.kind, "checkpoint_hash": self.fingerprint()}
+
+    # Modules besides the class's own (and its bases') whose code decides the outputs.
+    code_modules: tuple[str, ...] = ()
+
+    def cache_identity(self) -> dict:
+        """Everything besides the request that decides an output: the output cache keys on it, so
+        new weights, a scoring fix, another dtype or device never reuse an old output."""
+        return {"weights": self.fingerprint(), "backend": self.kind,
+                "code": scoring_code_version(type(self), self.code_modules)}
 
     def loglikelihood(self, requests: list[LoglikelihoodRequest]) -> list[tuple[float, bool]]:
         """(sum of log-probs of the continuation tokens given the context, whether greedy decoding produces them)."""
@@ -79,3 +91,26 @@ def hash_path(path: str | Path) -> str:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     return "sha256:" + digest.hexdigest()
+
+
+def scoring_code_version(cls: type, extra_modules: tuple[str, ...] = ()) -> str:
+    """sha256 over the source of every roots module that defines `cls` or one of its bases,
+    plus `extra_modules`: editing the scoring code changes it, a comment included (a needless
+    cache miss is cheap; a stale output is not)."""
+    names = {c.__module__ for c in cls.__mro__ if c.__module__.split(".")[0] not in ("builtins", "abc")}
+    return _source_digest(tuple(sorted(names | set(extra_modules))))
+
+
+@functools.lru_cache(maxsize=None)
+def _source_digest(module_names: tuple[str, ...]) -> str:
+    import importlib
+
+    digest = hashlib.sha256()
+    for name in module_names:
+        module = sys.modules.get(name) or importlib.import_module(name)
+        try:
+            source = inspect.getsource(module)
+        except (OSError, TypeError):  # no source on disk (frozen, interactive): its name stands in
+            source = name
+        digest.update(name.encode() + b"\0" + source.encode() + b"\0")
+    return "sha256:" + digest.hexdigest()[:16]

@@ -17,14 +17,14 @@ from pathlib import Path
 import torch
 
 from roots_eval.models.base import GenerationRequest, ModelLoadError, cut_at_stop, hash_path
-from roots_eval.models.torch_lm import TorchCausalLM
+from roots_eval.models.torch_lm import TorchCausalLM, choose_dtype
 
 
 class HFCausalLM(TorchCausalLM):
     kind = "hf"
 
     def __init__(self, path: str | Path, device: str = "cpu", batch_size: int | str = 8, show_progress: bool = True,
-                 prepend_bos: bool | None = None):
+                 prepend_bos: bool | None = None, dtype: str = "auto"):
         try:
             import transformers
         except ImportError as exc:
@@ -32,8 +32,11 @@ class HFCausalLM(TorchCausalLM):
         self.path = Path(path)
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            config = transformers.AutoConfig.from_pretrained(str(path), local_files_only=True)
+            # config.json's dtype is the precision the weights were saved (trained) in
+            trained = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
             self.model = transformers.AutoModelForCausalLM.from_pretrained(
-                str(path), local_files_only=True, dtype=torch.float32
+                str(path), local_files_only=True, dtype=choose_dtype(dtype, device, trained)
             ).to(device).eval()
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"cannot load Hugging Face model from {path}: {exc}") from exc
@@ -46,10 +49,15 @@ class HFCausalLM(TorchCausalLM):
     def fingerprint(self) -> str:
         return self._fingerprint
 
+    def cache_identity(self) -> dict:
+        import transformers
+
+        return {**super().cache_identity(), "transformers": transformers.__version__}
+
     def metadata(self) -> dict:
         return {"id": self.model_id, "type": self.kind, "path": str(self.path), "checkpoint_hash": self._fingerprint,
                 "parameters": sum(p.numel() for p in self.model.parameters()), "block_size": self.max_length,
-                "prepend_bos": self.prepend_bos}
+                "prepend_bos": self.prepend_bos, **self.precision_metadata()}
 
     def encode(self, text: str) -> list[int]:
         # split_special_tokens: "<|endoftext|>" typed inside a document is text, not a control token

@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from roots_eval.models.base import GenerationRequest, ModelLoadError, cut_at_stop, hash_path
-from roots_eval.models.torch_lm import TorchCausalLM
+from roots_eval.models.torch_lm import TorchCausalLM, choose_dtype
 
 
 def checkpoint_fingerprint(path: Path) -> str:
@@ -42,19 +42,34 @@ def _compression_summary(compression: dict) -> str | None:
     return None
 
 
+def trained_dtype(state) -> str | None:
+    """The precision training ran in, from the checkpoint's state.json (train_config.dtype)."""
+    config = state.get("train_config") if isinstance(state, dict) else None
+    return config.get("dtype") if isinstance(config, dict) else None
+
+
 class RootsLM(TorchCausalLM):
     kind = "roots"
     prepend_bos = True  # training documents follow <|endoftext|>; roots_model.generate prepends it too
 
-    def __init__(self, path: str | Path, device: str = "cpu", batch_size: int | str = 8, show_progress: bool = True):
+    # the model, its tokenizer and generation are roots_model code: a change there changes outputs
+    code_modules = ("roots_model.model", "roots_model.tokenizer", "roots_model.generate")
+
+    def __init__(self, path: str | Path, device: str = "cpu", batch_size: int | str = 8, show_progress: bool = True,
+                 dtype: str = "auto"):
         from roots_model import checkpoint as ckpt
 
         try:
-            if device != "cpu" and _is_quantized(path):
+            quantized = _is_quantized(path)
+            if device != "cpu" and quantized:
                 device = "cpu"  # int8 checkpoints (roots_model.compress) run on fbgemm CPU kernels only
             loaded = ckpt.load(path, device=device)
         except ckpt.CheckpointError as exc:
             raise ModelLoadError(f"cannot load roots_model checkpoint {path}: {exc}") from exc
+        if not quantized:
+            target = choose_dtype(dtype, device, trained_dtype(loaded.state))
+            if target != torch.float32:
+                loaded.model.to(target)
         self.loaded = loaded
         self.model, self.tokenizer, self.config = loaded.model, loaded.tokenizer, loaded.config
         self.path = Path(loaded.path)
@@ -80,7 +95,15 @@ class RootsLM(TorchCausalLM):
             "vocab_size": int(self.config.vocab_size),
             "step": self.loaded.state.get("step") if isinstance(self.loaded.state, dict) else None,
             "compression": _compression_summary(self.loaded.compression),
+            "trained_dtype": trained_dtype(self.loaded.state),
+            **self.precision_metadata(),
         }
+
+    @property
+    def dtype(self) -> torch.dtype:
+        # an int8 model's weights are buffers; its activations (and scores) are float32
+        floats = [p.dtype for p in self.model.parameters() if p.is_floating_point()]
+        return floats[0] if floats else torch.float32
 
     def encode(self, text: str) -> list[int]:
         from roots_model.tokenizer import encode

@@ -15,7 +15,7 @@ import torch
 from roots_model import checkpoint
 from roots_model.compress import CompressError
 from roots_model.compress import prune as pruning
-from roots_model.compress.finetune import Distillation, train_compressed
+from roots_model.compress.finetune import Distillation, MaskedRecovery, train_compressed
 from roots_model.compress.quantize import METHODS as QUANT_METHODS
 from roots_model.compress.quantize import build_quantized_model, quantize_state_dict
 from roots_model.compress.report import SPEED_PROMPT, default_token_dir, write_report
@@ -25,8 +25,7 @@ from roots_model.tokenizer import encode, eos_id, load_tokenizer
 from roots_model.train import TrainConfig
 
 
-def quantize(checkpoint_path, output, method: str = "int8-dynamic", data=None, eval_tasks: str | None = None,
-             limit: int | None = None, report: bool = True) -> dict:
+def quantize(checkpoint_path, output, method: str = "int8-dynamic", data=None, report: bool = True) -> dict:
     """Write an int8 copy of a checkpoint to `output`; returns the report (or compression info)."""
     if method not in QUANT_METHODS:
         raise CompressError(f"unknown quantization method {method!r}; supported: {', '.join(QUANT_METHODS)}")
@@ -38,12 +37,12 @@ def quantize(checkpoint_path, output, method: str = "int8-dynamic", data=None, e
     info = {"quantization": method, "source": str(original.path),
             "max_logit_error": _max_logit_error(original.model, quantized, original.tokenizer)}
     checkpoint.save(output, tensors, original.tokenizer, original.config, extra_files=_compression_file(info))
-    return _finish(output, original.path, output, info, token_dir, eval_tasks, limit, report)
+    return _finish(output, original.path, output, info, token_dir, report)
 
 
 def distill(teacher_path, output, data, preset_name: str = "tiny", student_overrides: dict | None = None,
-            tokenizer_path=None, temperature: float = 2.0, alpha: float = 0.5, eval_tasks: str | None = None,
-            limit: int | None = None, report: bool = True, **train_options) -> dict:
+            tokenizer_path=None, temperature: float = 2.0, alpha: float = 0.5, report: bool = True,
+            **train_options) -> dict:
     """Train a `preset_name` student on the teacher's soft targets over the token shards of
     `data` (a token folder, or documents tokenized into OUTPUT/tokens). Resumable with
     resume=True. train_options are TrainConfig fields (max_steps, batch_size, lr, ...)."""
@@ -72,14 +71,14 @@ def distill(teacher_path, output, data, preset_name: str = "tiny", student_overr
     student = GPT(student_config)
     info = {"distillation": {"teacher": str(teacher.path), "preset": preset_name, "overrides": student_overrides or {},
                              "temperature": temperature, "alpha": alpha, "max_steps": cfg.max_steps}}
-    result = train_compressed(student, cfg, teacher.tokenizer, Distillation(teacher.model, temperature, alpha),
-                              compression=info)
+    objective = Distillation(teacher.model, teacher.tokenizer.get_vocab_size(), temperature, alpha)
+    result = train_compressed(student, cfg, objective, compression=info)
     token_dir = _token_dir(_tokens_of(cfg), None)
-    return _finish(output, teacher.path, output, info | {"train": result}, token_dir, eval_tasks, limit, report)
+    return _finish(output, teacher.path, output, info | {"train": result}, token_dir, report)
 
 
 def prune(checkpoint_path, output, sparsity: float, method: str = "magnitude", finetune_steps: int = 0, data=None,
-          eval_tasks: str | None = None, limit: int | None = None, report: bool = True, **train_options) -> dict:
+          report: bool = True, **train_options) -> dict:
     """Prune a checkpoint (see compress.prune), optionally fine-tune `finetune_steps` steps to
     recover (resumable with resume=True), and write it to `output`."""
     pruning.check_sparsity(sparsity)
@@ -108,11 +107,11 @@ def prune(checkpoint_path, output, sparsity: float, method: str = "magnitude", f
                         eval_interval=finetune_steps, checkpoint_interval=finetune_steps, tensorboard=False)
         cfg = TrainConfig(data=str(token_dir), tokenizer=str(original.path), output=str(output), preset="tiny",
                           max_steps=finetune_steps, **(defaults | train_options))
-        info["train"] = train_compressed(model, cfg, original.tokenizer, masks=masks, compression=info)
+        info["train"] = train_compressed(model, cfg, MaskedRecovery(masks) if masks else None, compression=info)
     info["measured"] = pruning.measured_sparsity(model)
     if not finetune_steps:
         checkpoint.save(output, model, original.tokenizer, model.config, extra_files=_compression_file(info))
-    return _finish(output, original.path, output, info, token_dir, eval_tasks, limit, report)
+    return _finish(output, original.path, output, info, token_dir, report)
 
 
 def same_tokenizer(a, b) -> bool:
@@ -159,7 +158,7 @@ def _compression_file(info: dict) -> dict:
     return {checkpoint.COMPRESSION: json.dumps(info, indent=1)}
 
 
-def _finish(output, original_path, compressed_path, info, token_dir, eval_tasks, limit, report: bool) -> dict:
+def _finish(output, original_path, compressed_path, info, token_dir, report: bool) -> dict:
     if not report:
         return {"compression": info}
-    return write_report(output, original_path, compressed_path, info, token_dir, eval_tasks, limit)
+    return write_report(output, original_path, compressed_path, info, token_dir)

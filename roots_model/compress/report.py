@@ -8,7 +8,10 @@ Each figure is taken with the same data, prompt and thread count for both models
   without stopping at <|endoftext|> (so both models decode the same number of tokens),
 - validation perplexity: exp(mean next-token loss) over the first windows of the token
   shards' validation split,
-- harness scores (optional): `roots_eval` tasks with a --limit, primary metric per task.
+
+Harness scores for both models are added to report.json from the evaluation side
+(`roots-eval compression OUTPUT --tasks ...`, roots_eval.compress_report): the model
+package does not depend on the evaluation package.
 """
 from __future__ import annotations
 
@@ -20,7 +23,6 @@ from pathlib import Path
 import torch
 
 from roots_model import checkpoint
-from roots_model.compress import CompressError
 from roots_model.compress.quantize import count_parameters
 from roots_model.data import MANIFEST, PackedSequences
 from roots_model.model import KVCache, loss_fn
@@ -67,35 +69,16 @@ def generation_tokens_per_s(model, tokenizer, new_tokens: int = 64, repeats: int
     return new_tokens / best
 
 
-def harness_scores(path, tasks: str, limit: int | None, output_dir: Path) -> dict:
-    """Primary metric per task from a roots_eval run (results kept under output_dir)."""
-    from roots_eval.evaluator import EvalConfig
-    from roots_eval.models import load_model
-    from roots_eval.runner import run
-    from roots_eval.task import load_tasks
-
-    task_list, errors = load_tasks(tasks, [])
-    if errors or not task_list:
-        raise CompressError(f"--eval-tasks {tasks!r}: {errors or 'no task selected'}")
-    model = load_model(path, device="cpu", show_progress=False)
-    results = run(model, task_list, Path(output_dir) / "results.json", EvalConfig(limit=limit, max_new_tokens=32))
-    return {name: {"metric": e["primary_metric"], "value": e["metrics"][e["primary_metric"]]["value"], "n": e["n"]}
-            for name, e in results["results"].items()}
-
-
-def measure(path, token_dir=None, eval_tasks: str | None = None, limit: int | None = None,
-            eval_dir: Path | None = None, new_tokens: int = 64) -> dict:
+def measure(path, token_dir=None, new_tokens: int = 64) -> dict:
     """Every figure of one checkpoint (loaded on CPU)."""
     loaded = checkpoint.load(path)
     figures = {"path": str(loaded.path), "model_bytes": (loaded.path / checkpoint.WEIGHTS).stat().st_size,
                "parameters": count_parameters(loaded.model), "config": loaded.config.to_dict(),
                "cpu_threads": torch.get_num_threads(),
                "cpu_tokens_per_s": round(generation_tokens_per_s(loaded.model, loaded.tokenizer, new_tokens), 1),
-               "val_perplexity": None, "harness": None}
+               "val_perplexity": None}
     if token_dir is not None:
         figures["val_perplexity"] = round(validation_perplexity(loaded.model, token_dir), 4)
-    if eval_tasks:
-        figures["harness"] = harness_scores(loaded.path, eval_tasks, limit, eval_dir or loaded.path / "eval")
     return figures
 
 
@@ -109,12 +92,11 @@ def compare(original: dict, compressed: dict) -> dict:
             "speedup": ratio("cpu_tokens_per_s"), "perplexity_ratio": ratio("val_perplexity")}
 
 
-def write_report(output, original_path, compressed_path, compression: dict, token_dir=None,
-                 eval_tasks: str | None = None, limit: int | None = None) -> dict:
+def write_report(output, original_path, compressed_path, compression: dict, token_dir=None) -> dict:
     """Measure both checkpoints and write OUTPUT/report.json; returns the report."""
     output = Path(output)
-    original = measure(original_path, token_dir, eval_tasks, limit, output / "eval" / "original")
-    compressed = measure(compressed_path, token_dir, eval_tasks, limit, output / "eval" / "compressed")
+    original = measure(original_path, token_dir)
+    compressed = measure(compressed_path, token_dir)
     report = {"compression": compression, "token_dir": str(token_dir) if token_dir else None,
               "original": original, "compressed": compressed, "ratios": compare(original, compressed)}
     if token_dir is None:

@@ -15,6 +15,8 @@ import re
 
 import datasets
 import evaluate
+
+from roots_eval.metrics.common import SPAN_QA_FEATURES, SPAN_QA_INPUTS, squad_format_inputs
 from nltk.tokenize import NLTKWordTokenizer
 
 PUNCTUATION = [
@@ -65,16 +67,12 @@ class Cmrc2018(evaluate.Metric):
         return evaluate.MetricInfo(
             description="CMRC 2018 exact match and LCS-based F1 for Chinese span extraction.",
             citation="Cui et al., 2019. A Span-Extraction Dataset for Chinese Machine Reading Comprehension.",
-            inputs_description="predictions: answer strings; references: lists of gold answers; per_sample: bool.",
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Value("string"),
-                    "references": datasets.Sequence(datasets.Value("string")),
-                }
-            ),
+            inputs_description=SPAN_QA_INPUTS,
+            features=SPAN_QA_FEATURES,
         )
 
     def _compute(self, predictions, references, per_sample=False):
+        predictions, references = squad_format_inputs(predictions, references)
         em, f1 = [], []
         for prediction, golds in zip(predictions, references):
             em.append(100.0 * max(float(strip_punctuation(prediction) == strip_punctuation(g)) for g in golds))

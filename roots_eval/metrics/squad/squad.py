@@ -11,6 +11,8 @@ import string
 import datasets
 import evaluate
 
+from roots_eval.metrics.common import SPAN_QA_FEATURES, SPAN_QA_INPUTS, squad_format_inputs
+
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -36,16 +38,12 @@ class Squad(evaluate.Metric):
         return evaluate.MetricInfo(
             description="SQuAD v1.1 exact match and token F1.",
             citation="Rajpurkar et al., 2016. SQuAD: 100,000+ Questions for Machine Comprehension of Text.",
-            inputs_description="predictions: answer strings; references: lists of gold answers; per_sample: bool.",
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Value("string"),
-                    "references": datasets.Sequence(datasets.Value("string")),
-                }
-            ),
+            inputs_description=SPAN_QA_INPUTS,
+            features=SPAN_QA_FEATURES,
         )
 
     def _compute(self, predictions, references, per_sample=False):
+        predictions, references = squad_format_inputs(predictions, references)
         em, f1 = [], []
         for prediction, golds in zip(predictions, references):
             em.append(100.0 * max(float(normalize_answer(prediction) == normalize_answer(g)) for g in golds))

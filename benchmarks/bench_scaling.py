@@ -1,0 +1,154 @@
+"""How `roots-pipeline run` scales with the corpus: 1x, 4x, 16x, on 1 and 2 local workers.
+
+    python benchmarks/bench_scaling.py [--scales 1,4,16] [--workers 1,2] [--max-rss-gb 16]
+
+Scale 1 is the real corpus (ROOTS_DATA_DIR/corpus_web_mixed, 38,467 docs). Scale k adds k-1
+edited copies of every document under new ids (1-5% of characters substituted, a seeded
+RNG), so near-duplicate work grows with the corpus as it does on a real crawl. Each run is
+the CLI in its own process, dedup on. Reported side by side: wall time, docs/s per core
+(docs / wall / workers), CPU seconds, and peak RSS of the launcher and of the largest worker
+process (sampled from /proc every 0.2 s, VmHWM, so the true peak). Target: wall grows
+linearly, peak RSS per worker stays flat.
+
+A run whose processes together pass --max-rss-gb is stopped and reported as such, so the
+benchmark never takes a shared machine down.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pipelines.datadir import dataset_path  # noqa: E402
+
+
+def _edit(text: str, rng: random.Random) -> str:
+    """A repost with small edits: 1-5% of characters replaced by other characters of the text."""
+    if len(text) < 2:
+        return text
+    chars = list(text)
+    for i in rng.sample(range(len(chars)), max(1, int(len(chars) * rng.uniform(0.01, 0.05)))):
+        chars[i] = chars[rng.randrange(len(chars))]
+    return "".join(chars)
+
+
+def build_corpus(folder: Path, scale: int, seed: int = 0) -> int:
+    """The real corpus plus scale-1 edited copies, as JSONL files of ~40k docs; the doc count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    docs = [json.loads(line) for path in sorted(dataset_path("corpus_web_mixed").glob("*.jsonl"))
+            for line in path.open(encoding="utf-8")]
+    n = 0
+    for copy in range(scale):
+        with (folder / f"copy-{copy:03d}.jsonl").open("w", encoding="utf-8") as f:
+            for d in docs:
+                row = d if copy == 0 else {**d, "id": f"{d['id']}~{copy}", "text": _edit(d["text"], rng)}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+    return n
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo.extend(int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split())
+        except OSError:
+            pass
+    return out
+
+
+def _status(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def measure(argv: list[str], max_rss: float) -> dict:
+    """Wall, CPU, peak RSS of the launcher and of its largest descendant."""
+    started = time.time()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        peaks: dict[int, int] = {}
+        stopped = False
+        while proc.poll() is None:
+            pids = _tree(proc.pid)
+            for p in pids:
+                peaks[p] = max(peaks.get(p, 0), _status(p, "VmHWM"))
+            if sum(_status(p, "VmRSS") for p in pids) > max_rss:
+                os.killpg(proc.pid, signal.SIGKILL)
+                stopped = True
+            time.sleep(0.2)
+        wall = time.time() - started
+        err.seek(0)
+        tail = err.read().decode(errors="replace")[-2000:]
+    if proc.returncode not in (0, None) and not stopped:
+        sys.exit(f"command failed: {' '.join(argv)}\n{tail}")
+    workers = [v for p, v in peaks.items() if p != proc.pid]
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "stopped_for_memory": stopped,
+            "launcher_peak_mib": peaks.get(proc.pid, 0) / 2**20,
+            "worker_peak_mib": max(workers, default=peaks.get(proc.pid, 0)) / 2**20,
+            "worker_processes": len(workers)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", default="1,4,16")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--max-rss-gb", type=float, default=16.0)
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="roots-bench-scaling-") as tmp:
+        for scale in map(int, args.scales.split(",")):
+            corpus = Path(tmp) / f"x{scale}"
+            n = build_corpus(corpus, scale)
+            size_mb = sum(f.stat().st_size for f in corpus.iterdir()) / 1e6
+            for workers in map(int, args.workers.split(",")):
+                out = Path(tmp) / f"out-x{scale}-w{workers}"
+                r = measure([sys.executable, "-m", "pipelines", "run", "--input", str(corpus / "*.jsonl"),
+                             "--output", str(out), "--no_progress", f"--direct_num_workers={workers}"],
+                            args.max_rss_gb * 2**30)
+                kept = None if r["stopped_for_memory"] else json.loads((out / "stats.json").read_text())["kept"]
+                row = {"scale": scale, "docs": n, "mb": round(size_mb, 1), "workers": workers, "kept": kept, **r,
+                       "docs_per_s_per_core": n / r["wall_s"] / workers}
+                rows.append(row)
+                print(f"x{scale:<3} {n:>8,} docs {size_mb:7.1f} MB  {workers} worker(s): "
+                      + ("STOPPED (memory)" if r["stopped_for_memory"] else
+                         f"wall {r['wall_s']:7.1f} s  {row['docs_per_s_per_core']:6.0f} docs/s/core  ")
+                      + f"peak RSS launcher {r['launcher_peak_mib']:6.0f} MiB, largest worker "
+                        f"{r['worker_peak_mib']:6.0f} MiB", flush=True)
+                subprocess.run(["rm", "-rf", str(out)], check=False)
+    print("\nscale  workers      docs   wall s   CPU s  docs/s/core  launcher MiB  worker MiB")
+    for r in rows:
+        wall = "stopped" if r["stopped_for_memory"] else f"{r['wall_s']:.1f}"
+        print(f"x{r['scale']:<5} {r['workers']:>7} {r['docs']:>9,} {wall:>8} {r['cpu_s']:>7.0f} "
+              f"{r['docs_per_s_per_core']:>12.0f} "
+              f"{r['launcher_peak_mib']:>13.0f} {r['worker_peak_mib']:>11.0f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

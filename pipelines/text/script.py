@@ -1,0 +1,38 @@
+"""Scripts and Chinese language codes: the one definition every pipeline module imports.
+
+- `HAN_RE`: Han ideographs (CJK Unified Ideographs, Extension A, compatibility ideographs
+  and the supplementary planes' extensions B-G).
+- `KANA_HANGUL_RE`: Japanese kana (incl. half-width) and Korean hangul, which tell Japanese
+  and Korean text apart from Chinese.
+- `CJK_RE`: either of them; a CJK character counts as roughly half a word when sizing lines.
+- `CHINESE_CODES`: language codes / fastText labels that name Chinese or one of its varieties.
+"""
+from __future__ import annotations
+
+import re
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_KANA_HANGUL = "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
+
+HAN_RE = re.compile(f"[{_HAN}]")
+KANA_HANGUL_RE = re.compile(f"[{_KANA_HANGUL}]")
+CJK_RE = re.compile(f"[{_HAN}{_KANA_HANGUL}]")
+LETTER_RE = re.compile(r"[^\W\d_]", re.UNICODE)
+
+# fastText labels and ISO codes that name a Chinese language or variety: all map to "zh".
+CHINESE_CODES = frozenset({"zh", "wuu", "yue", "gan", "lzh", "zh-classical", "cmn", "hak", "nan", "cdo"})
+
+
+def is_han_char(ch: str) -> bool:
+    return bool(HAN_RE.match(ch))
+
+
+def is_chinese(lang: str | None) -> bool:
+    """True for "zh", "zh-Hant", "yue", "wuu", ... (the base code is a Chinese one)."""
+    return bool(lang) and (lang in CHINESE_CODES or lang.replace("_", "-").split("-")[0].lower() in CHINESE_CODES)
+
+
+def han_share(text: str) -> float:
+    """Han ideographs among the letters of `text` (0 when it has no letters)."""
+    letters = len(LETTER_RE.findall(text))
+    return len(HAN_RE.findall(text)) / letters if letters else 0.0
