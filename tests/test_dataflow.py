@@ -7,10 +7,32 @@ from pipelines.config import PipelineConfig
 from pipelines.pipeline import RunSpec, build
 
 
-def test_dataflow_dry_run_builds_the_job():
+def _project_copy(tmp_path):
+    """The files `python setup.py sdist` reads, copied out of the checkout: Beam's stager
+    builds the sdist (egg-info, build/) next to setup.py, and a test must not write into the
+    repository (it may be read-only)."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(root / name, copy / name)
+    for package in ("pipelines", "roots_model", "roots_eval", "roots_demo"):
+        shutil.copytree(root / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_dataflow_dry_run_builds_the_job(tmp_path):
+    # Without --setup_file the CLI names the repository's setup.py.
+    default = _beam_args(["--runner=DataflowRunner", "--project=roots-test", "--region=us-central1",
+                          "--temp_location=gs://roots-test-bucket/tmp", "--dry_run=True", "--no_auth"])
+    assert any(a.startswith("--setup_file=") and a.endswith("setup.py") for a in default)
+    setup_py = _project_copy(tmp_path) / "setup.py"
     args = _beam_args(["--runner=DataflowRunner", "--project=roots-test", "--region=us-central1",
-                       "--temp_location=gs://roots-test-bucket/tmp", "--dry_run=True", "--no_auth"])
-    assert any(a.startswith("--setup_file=") and a.endswith("setup.py") for a in args)
+                       "--temp_location=gs://roots-test-bucket/tmp", "--dry_run=True", "--no_auth",
+                       f"--setup_file={setup_py}"])
     p = beam.Pipeline(options=PipelineOptions(args))
     build(p, RunSpec(inputs=["gs://roots-test-bucket/raw/2026-11-01/a.jsonl.gz"],
                      output="gs://roots-test-bucket/out", config=PipelineConfig.load()))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import numpy as np
 import pytest
@@ -99,7 +98,7 @@ def test_config_from_dict_and_optimizer():
 
 
 def test_oversized_bucket_is_a_star_not_all_pairs(corpus):
-    """A boilerplate page in 100,000 documents: n-1 edges, n comparisons, seconds."""
+    """A boilerplate page in 100,000 documents: n-1 edges, n comparisons, not n^2."""
     page = next(d for d in corpus if d["source"] == "c4-en" and len(d["text"]) > 1500)
     sig = signatures([shingles(page["text"], "en", CFG)], CFG)[0]
     rng = np.random.default_rng(0)
@@ -112,10 +111,14 @@ def test_oversized_bucket_is_a_star_not_all_pairs(corpus):
     members.append((prior_node("zzz-released", "zzz-released"), sig))  # a released copy wins over new ids
     hasher = MinHasher(CFG)
     members = [(node, hasher.to_bytes(s)) for node, s in members]  # as shuffled and stored
-    start = time.perf_counter()
-    decode = lambda b: signature_from_bytes(b, CFG)
+    decoded = []
+
+    def decode(b):  # counts the work instead of timing it: all pairs would decode ~n^2 times
+        decoded.append(1)
+        return signature_from_bytes(b, CFG)
+
     edges = list(verified_edges(members, CFG.min_estimate, CFG.all_pairs_max_bucket, decode=decode))
-    assert time.perf_counter() - start < 10
+    assert len(decoded) <= 2 * (n + 1)
     assert len(edges) == n
     assert {parent for _, parent, _ in edges} == {prior_node("zzz-released", "zzz-released")}
     assert all(verified for *_, verified in edges)

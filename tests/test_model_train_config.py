@@ -2,9 +2,9 @@
 warmup, a resume with other settings, token shards overwritten by an added input file,
 and a validation loss of 0.0 when processes outnumber validation windows."""
 import json
-import os
 import shutil
-import socket
+from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,10 +107,11 @@ def test_resume_refuses_other_token_shards(saved_run, tmp_path):
         pretrain(tiny_train_config(output, steps=3, batch_size=2, seq_len=32, resume=True, data=str(tokens)))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _join(rank: int, world_size: int, store: Path):
+    # A file store, not a TCP port: a port picked free can be taken by another process
+    # before the group binds it, and the group then waits for peers that never come.
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size,
+                            timeout=timedelta(seconds=120))
 
 
 def _tiny_val(folder, windows: int, seq_len: int = 16):
@@ -133,9 +134,8 @@ def _model():
                            intermediate_size=32))
 
 
-def _eval_worker(rank, world_size, port, folder, strategy, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+def _eval_worker(rank, world_size, folder, strategy, out):
+    _join(rank, world_size, out / "store")
     try:
         val = PackedSequences(folder, "val", 16, sequential=True)
         model = wrap_model(_model(), strategy, torch.device("cpu"))
@@ -152,7 +152,7 @@ def test_validation_loss_with_fewer_windows_than_processes(tmp_path, strategy):
     x, y = val.rows([0])
     with torch.no_grad():
         expected = loss_fn(_model()(x), y).item()  # the one window, scored directly
-    mp.spawn(_eval_worker, args=(2, _free_port(), tmp_path / "tokens", strategy, tmp_path), nprocs=2)
+    mp.spawn(_eval_worker, args=(2, tmp_path / "tokens", strategy, tmp_path), nprocs=2)
     for rank in range(2):
         assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == pytest.approx(expected, rel=1e-5)
 
@@ -164,13 +164,12 @@ def test_validation_loss_is_the_mean_over_every_window(tmp_path):
     with torch.no_grad():
         logits = _model()(x)
     expected = np.mean([loss_fn(logits[i:i + 1], y[i:i + 1]).item() for i in range(3)])
-    mp.spawn(_eval_worker, args=(2, _free_port(), tmp_path / "tokens", "ddp", tmp_path), nprocs=2)
+    mp.spawn(_eval_worker, args=(2, tmp_path / "tokens", "ddp", tmp_path), nprocs=2)
     assert json.loads((tmp_path / "rank0.json").read_text()) == pytest.approx(expected, rel=1e-5)
 
 
-def _mp_worker(rank, world_size, port, dtype, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+def _mp_worker(rank, world_size, dtype, out):
+    _join(rank, world_size, out / f"store-{dtype}")
     try:
         model = wrap_model(_model(), "fsdp", torch.device("cpu"), dtype)
         seen = {}
@@ -184,7 +183,7 @@ def _mp_worker(rank, world_size, port, dtype, out):
 
 @pytest.mark.parametrize("dtype, compute", [("bfloat16", "torch.bfloat16"), ("float32", "torch.float32")])
 def test_fsdp_gathers_bf16_parameters_for_bf16_runs(tmp_path, dtype, compute):
-    mp.spawn(_mp_worker, args=(2, _free_port(), dtype, tmp_path), nprocs=2)
+    mp.spawn(_mp_worker, args=(2, dtype, tmp_path), nprocs=2)
     for rank in range(2):
         seen = json.loads((tmp_path / f"{dtype}-{rank}.json").read_text())
         assert seen == {"compute": compute, "master": "torch.float32"}  # sharded master weights stay fp32
