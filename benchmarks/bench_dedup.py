@@ -186,9 +186,77 @@ def child(method: str, docs_path: Path, out: Path):
     out.write_text(json.dumps({"rep": rep, "seconds": seconds, "cores": cores, "peak_mb": _peak_mb()}))
 
 
+def components_run(n_docs: int, seed: int = 3) -> None:
+    """Connected components on the duplicate graph of a planted n-document corpus: clusters of
+    2-50 copies linked the way buckets link them (random spanning trees), long chains of
+    near-copies (the worst case for star contraction: 20,000 nodes) and singletons. Ground
+    truth: breadth-first search over the planted edges, here, not the code under test."""
+    import random
+    from collections import defaultdict, deque
+
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.dedup.components import ConnectedComponents
+
+    rng = random.Random(seed)
+    ids = [f"1:{i:07d}" for i in range(n_docs)]
+    rng.shuffle(ids)
+    edges, i = [], 0
+    for chain in (20_000, 5_000, 1_000):
+        nodes = ids[i:i + chain]
+        i += chain
+        edges += [(max(a, b), min(a, b)) for a, b in zip(nodes, nodes[1:])]
+    while i < n_docs:
+        size = 1 if rng.random() < 0.5 else rng.randint(2, 50)
+        nodes = ids[i:i + size]
+        i += size
+        for k in range(1, len(nodes)):
+            a, b = nodes[k], nodes[rng.randrange(k)]
+            edges.append((max(a, b), min(a, b)))
+    adj = defaultdict(list)
+    for a, b in edges:
+        adj[a].append(b)
+        adj[b].append(a)
+    truth, seen = {}, set()
+    for start in adj:
+        if start in seen:
+            continue
+        comp, todo = [], deque([start])
+        seen.add(start)
+        while todo:
+            x = todo.popleft()
+            comp.append(x)
+            for y in adj[x]:
+                if y not in seen:
+                    seen.add(y)
+                    todo.append(y)
+        root = min(comp)
+        truth.update({x: root for x in comp if x != root})
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        p = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner", "--direct_num_workers=1"]))
+        (p | beam.Create(edges) | ConnectedComponents(CFG.cc_max_rounds, CFG.cc_max_residual_nodes)
+           | beam.Map(json.dumps) | beam.io.WriteToText(f"{tmp}/labels"))
+        result = p.run()
+        result.wait_until_finish()
+        wall = time.perf_counter() - started
+        labels = dict(json.loads(line) for f in Path(tmp).glob("labels*") for line in f.open())
+        residual = sum(c.committed or 0 for c in result.metrics().query()["counters"]
+                       if c.key.metric.name == "cc_residual_nodes")
+    wrong = sum(labels.get(x) != r for x, r in truth.items()) + len(set(labels) - set(truth))
+    print(f"components: {n_docs:,} documents, {len(edges):,} edges, {len(truth):,} non-root nodes, longest chain 20,000; "
+          f"{CFG.cc_max_rounds} rounds + union-find on {residual:,} residual nodes; {wall:.1f} s, peak {_peak_mb():.0f} MB; "
+          f"labels wrong: {wrong}")
+    if wrong:
+        sys.exit(1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--planted", type=int, default=1000)
+    ap.add_argument("--components", type=int, default=0,
+                    help="only run connected components on a planted corpus of this many documents (e.g. 200000)")
     ap.add_argument("--methods", default="roots,roots2,datasketch,datatrove")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--docs", help=argparse.SUPPRESS)
@@ -196,6 +264,8 @@ def main():
     a = ap.parse_args()
     if a.child:
         return child(a.child, Path(a.docs), Path(a.out))
+    if a.components:
+        return components_run(a.components)
 
     corpus = load_corpus(dataset_path("corpus_web_mixed"))
     docs, planted = build_sample(corpus, n_random=len(corpus), n_planted=a.planted, seed=7)

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import apache_beam as beam
@@ -31,6 +32,12 @@ class RunSpec:
     prior_indexes: tuple[str, ...] = ()
     num_shards: int = 0               # 0: let the runner choose
     progress_dir: str | None = None
+    # One shard of a sharded local run (pipelines/shards.py): the FileRanges to read instead
+    # of the patterns, the name of this run's part of the dedup index, and whether to write
+    # the per-id record counts (OUT/ids/) so repeated ids can be counted across shards.
+    ranges: list | None = None
+    index_part: str = ""
+    write_id_counts: bool = False
 
 
 def join(base: str, *parts: str) -> str:
@@ -40,7 +47,7 @@ def join(base: str, *parts: str) -> str:
 
 
 def build(p: beam.Pipeline, spec: RunSpec):
-    read = p | "Read" >> ReadInputs(spec.inputs, spec.read)
+    read = p | "Read" >> ReadInputs(spec.inputs, spec.read, spec.ranges)
     processed = (
         read.docs
         | "SpreadDocs" >> beam.Reshuffle()
@@ -52,7 +59,8 @@ def build(p: beam.Pipeline, spec: RunSpec):
 
         dedup_cfg = DedupConfig.from_dict({**(spec.config.raw.get("dedup") or {}), "methods": tuple(spec.dedup)})
         deduped = kept | "Dedup" >> Deduplicate(
-            dedup_cfg, index_output=join(spec.output, "dedup_index"), prior_indexes=list(spec.prior_indexes))
+            dedup_cfg, index_output=join(spec.output, "dedup_index"), prior_indexes=list(spec.prior_indexes),
+            index_part=spec.index_part)
         kept = deduped.kept
         dropped = (dropped, deduped.dropped) | "AllDropped" >> beam.Flatten()
 
@@ -72,14 +80,16 @@ def build(p: beam.Pipeline, spec: RunSpec):
 
     reasons = spec.config.drop_reasons()
     stats_path = join(spec.output, "stats.json")
+    id_counts = read.docs | "Ids" >> beam.Map(lambda d: (d["id"], 1)) | "CountIds" >> beam.CombinePerKey(sum)
+    if spec.write_id_counts:
+        (id_counts | "IdCountJson" >> beam.Map(lambda kv: json.dumps(kv, ensure_ascii=False))
+                   | "WriteIdCounts" >> beam.io.WriteToText(join(spec.output, "ids", "part"), file_name_suffix=".jsonl"))
     events = (
         kept | "KeptEvents" >> beam.Map(stats_lib.kept_event),
         dropped | "DroppedEvents" >> beam.Map(stats_lib.dropped_event),
         read[MALFORMED] | "MalformedEvents" >> beam.Map(stats_lib.malformed_event),
         read[READ_COUNTS] | "ReadCountEvents" >> beam.Map(stats_lib.read_count_event),
-        read.docs
-        | "Ids" >> beam.Map(lambda d: (d["id"], 1))
-        | "CountIds" >> beam.CombinePerKey(sum)
+        id_counts
         | "RepeatedIds" >> beam.Filter(lambda kv: kv[1] > 1)
         | "RepeatedIdEvents" >> beam.Map(stats_lib.duplicate_id_event),
     )

@@ -116,13 +116,7 @@ def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
     accounted = kept + malformed + sum(dropped.values())
     mismatched = {p: {"read": r, "accounted": a} for p, (r, a) in sorted(acc["files"].items(), key=lambda kv: str(kv[0]))
                   if r != a}
-    order = [r for r in reasons_in_order if r in dropped] + sorted(set(dropped) - set(reasons_in_order))
-    funnel, remaining = [], read - malformed
-    funnel.append({"stage": "read", "remaining": read})
-    funnel.append({"stage": "malformed", "removed": malformed, "remaining": remaining})
-    for reason in order:
-        remaining -= dropped[reason]
-        funnel.append({"stage": reason, "removed": dropped[reason], "remaining": remaining})
+    order = _reason_order(dropped, reasons_in_order)
     n_ids, n_records, examples = acc["dup"]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -139,8 +133,83 @@ def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
         "conservation": {"ok": not mismatched and read == accounted, "read": read, "accounted": accounted,
                          "files": len(acc["files"]), "mismatched_files": dict(list(mismatched.items())[:_EXAMPLES]),
                          "mismatched_file_count": len(mismatched)},
-        "funnel": funnel,
+        "funnel": _funnel(read, malformed, dropped, order),
     }
+
+
+def _reason_order(dropped: dict, reasons_in_order: list[str]) -> list[str]:
+    return [r for r in reasons_in_order if r in dropped] + sorted(set(dropped) - set(reasons_in_order))
+
+
+def _funnel(read: int, malformed: int, dropped: dict, order: list[str]) -> list[dict]:
+    funnel, remaining = [], read - malformed
+    funnel.append({"stage": "read", "remaining": read})
+    funnel.append({"stage": "malformed", "removed": malformed, "remaining": remaining})
+    for reason in order:
+        remaining -= dropped[reason]
+        funnel.append({"stage": reason, "removed": dropped[reason], "remaining": remaining})
+    return funnel
+
+
+def _add(into: dict, other: dict) -> None:
+    for k, v in other.items():
+        into[k] = into.get(k, 0) + v
+
+
+def merge_summaries(parts: list[dict], reasons_in_order: list[str], input_files: int,
+                    duplicate_ids: dict) -> dict:
+    """One stats.json from the stats of the shards of a sharded run (each already checked).
+    Repeated ids are counted across shards by the caller (`duplicate_ids`), since a shard sees
+    only its own ids."""
+    read = kept = malformed = corrupt = 0
+    dropped, errors, nbytes, languages, mismatched = {}, {}, {}, {}, {}
+    for st in parts:
+        read += st["read"]
+        kept += st["kept"]
+        malformed += st["malformed"]
+        corrupt += st.get("corrupt_files", 0)
+        _add(dropped, st["dropped"])
+        _add(errors, st.get("malformed_errors", {}))
+        _add(nbytes, st["bytes"])
+        for lang, ls in st["languages"].items():
+            _add(languages.setdefault(lang, {}), ls)
+        for path, m in st["conservation"].get("mismatched_files", {}).items():
+            _add(mismatched.setdefault(path, {}), m)
+    order = _reason_order(dropped, reasons_in_order)
+    accounted = kept + malformed + sum(dropped.values())
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "read": read,
+        "kept": kept,
+        "malformed": malformed,
+        "dropped": {r: dropped[r] for r in order},
+        "malformed_errors": dict(sorted(errors.items())),
+        "corrupt_files": corrupt,
+        "bytes": nbytes,
+        "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1]["read"])),
+        "duplicate_ids": duplicate_ids,
+        "conservation": {"ok": not mismatched and read == accounted and all(st["conservation"]["ok"] for st in parts),
+                         "read": read, "accounted": accounted, "files": input_files,
+                         "mismatched_files": dict(list(mismatched.items())[:_EXAMPLES]),
+                         "mismatched_file_count": len(mismatched)},
+        "funnel": _funnel(read, malformed, dropped, order),
+    }
+
+
+def repeated_ids(sorted_counts) -> dict:
+    """`duplicate_ids` of stats.json from (id, records) pairs sorted by id, an id possibly in
+    several consecutive pairs (one per shard): streamed, so it holds only the top examples."""
+    import itertools
+
+    n_ids = n_records = 0
+    top: list[tuple[int, str]] = []  # (-records, id): the order StatsCombineFn keeps examples in
+    for doc_id, group in itertools.groupby(sorted_counts, key=lambda kv: kv[0]):
+        n = sum(c for _, c in group)
+        if n > 1:
+            n_ids += 1
+            n_records += n
+            top = sorted(top + [(-n, doc_id)])[:_EXAMPLES]
+    return {"ids": n_ids, "records": n_records, "examples": [{"id": i, "records": -n} for n, i in top]}
 
 
 def check_conservation(stats: dict) -> None:

@@ -70,14 +70,23 @@ class ReadRanges(beam.DoFn):
 
 
 class ReadInputs(beam.PTransform):
-    """Input patterns -> DoOutputsTuple(docs, MALFORMED, READ_COUNTS)."""
+    """Input patterns -> DoOutputsTuple(docs, MALFORMED, READ_COUNTS). With `ranges` (one
+    shard of a sharded local run, planned by the launcher), exactly those ranges are read."""
 
-    def __init__(self, patterns: list[str], spec: ReadSpec):
+    def __init__(self, patterns: list[str], spec: ReadSpec, ranges=None):
         super().__init__()
         self.patterns = list(patterns)
         self.spec = spec
+        self.ranges = None if ranges is None else list(ranges)
 
     def expand(self, pbegin):
+        if self.ranges is not None:
+            return (
+                pbegin
+                | "Ranges" >> beam.Create(self.ranges)
+                | "SpreadRanges" >> beam.Reshuffle()
+                | "ReadRanges" >> beam.ParDo(ReadRanges(self.spec)).with_outputs(MALFORMED, READ_COUNTS, main="docs")
+            )
         return (
             pbegin
             | "Patterns" >> beam.Create(self.patterns)

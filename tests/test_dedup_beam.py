@@ -294,3 +294,17 @@ def test_duplicate_of_always_points_at_a_kept_document(corpus, tmp_path):
     kept_ids = {d["id"] for d in kept}
     assert dropped and all(d["duplicate_of"] in kept_ids for d in dropped)
     assert sorted(d["id"] for d in kept + dropped) == sorted(d["id"] for d in docs)
+
+
+def test_edges_are_deduplicated_before_components(corpus, tmp_path):
+    """Three identical documents share all `bands` LSH buckets; each bucket yields the same
+    2 edges (n-1), but connected components must receive each pair once: 2 edges, not 2 x bands."""
+    page = next(d for d in corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
+    other = next(d for d in corpus if d["source"] == "c4-en" and d["text"] != page["text"] and len(d["text"]) > 1500)
+    docs = [dict(page, id=f"same-{i}", lang="en") for i in range(3)] + [dict(other, id="other", lang="en")]
+    cfg = DedupConfig(methods=("minhash",))
+    bands = cfg.bands_rows[0]
+    kept, dropped, counters = run_dedup(docs, tmp_path, cfg=cfg)
+    assert {d["id"] for d in kept} == {"same-0", "other"}
+    assert counters["lsh_edges"] == 2 * bands  # every band bucket proposes the pair again
+    assert counters["cc_edges"] == 2

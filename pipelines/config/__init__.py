@@ -86,6 +86,11 @@ class PipelineConfig:
         return int(float(self.read.get("split_mb", 64)) * (1 << 20))
 
     @property
+    def shard_bytes(self) -> int:
+        """Local runs process inputs larger than this in successive shards (0: never)."""
+        return int(float(self.read.get("shard_mb", 32)) * (1 << 20))
+
+    @property
     def langid(self) -> dict:
         return self.raw.get("langid", {})
 

@@ -90,7 +90,8 @@ def validate(raw: dict[str, Any], user: dict | None = None, user_path: str | Non
             c.fail(("languages", i), f"{lang!r} is not a language code (ISO 639, e.g. zh, en, yue)")
 
     read = c.mapping(raw.get("read"), ("read",))
-    known = {"text_field": str, "id_field": str, "text_unit": str, "max_doc_chars": int, "split_mb": (int, float)}
+    known = {"text_field": str, "id_field": str, "text_unit": str, "max_doc_chars": int, "split_mb": (int, float),
+             "shard_mb": (int, float)}
     for key, value in read.items():
         if key not in known:
             c.fail(("read", key), f"unknown setting (known: {', '.join(known)})")
@@ -103,6 +104,8 @@ def validate(raw: dict[str, Any], user: dict | None = None, user_path: str | Non
         c.number(read["max_doc_chars"], ("read", "max_doc_chars"), lo=1, integer=True)
     if "split_mb" in read:
         c.number(read["split_mb"], ("read", "split_mb"), lo=0.001)
+    if "shard_mb" in read:
+        c.number(read["shard_mb"], ("read", "shard_mb"), lo=0)
 
     langid = c.mapping(raw.get("langid"), ("langid",))
     for key in langid:

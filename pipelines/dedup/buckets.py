@@ -1,10 +1,12 @@
 """Turning one LSH bucket into duplicate edges, without ever enumerating n^2 pairs.
 
-A node is "0:<key>\x1f<id>" for a document of a prior release, "1:<key>\x1f<id>" for a new
-one. The key is unique per input record (the id need not be), so two documents never share
+A node is "0:<key>\x1f<id>" for a document a prior run kept, "0~<key>\x1f<id>" for one a
+prior run dropped as a near duplicate (indexed so that later copies of it still find its
+cluster; it is always linked to its kept representative), "1:<key>\x1f<id>" for a new one. The key is unique per input record (the id need not be), so two documents never share
 a node; the id rides along so `duplicate_of` can name the representative. Plain string
-order puts every prior document before every new one, so "keep the smallest node" keeps the
-released copy and otherwise the smallest key (the first record in input order).
+order puts every prior kept document before every prior dropped one and those before every
+new one, so "keep the smallest node" keeps the released copy and otherwise the smallest key
+(the first record in input order).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-PRIOR, NEW = "0:", "1:"
+PRIOR, PRIOR_DROPPED, NEW = "0:", "0~", "1:"
 
 Member = tuple[str, "np.ndarray | None"]  # (node, signature or None)
 
@@ -26,6 +28,14 @@ def new_node(key: str, doc_id: str) -> str:
 
 def prior_node(key: str, doc_id: str) -> str:
     return PRIOR + key + _SEP + doc_id
+
+
+def prior_dropped_node(key: str, doc_id: str) -> str:
+    return PRIOR_DROPPED + key + _SEP + doc_id
+
+
+def is_prior_kept(node: str) -> bool:
+    return node.startswith(PRIOR)
 
 
 def node_key(node: str) -> str:

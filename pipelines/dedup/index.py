@@ -7,9 +7,17 @@ and Parquet files partitioned into `index_shards` shards:
 - `buckets-SSSSS-of-NNNNN.parquet`: (band int32, hash binary, doc_key string), one row per
   kept document and band; band -1 is the exact (normalized-text) key. The shard is a hash of
   the bucket key, so all prior rows of a bucket sit in one file per release.
-- `docs-SSSSS-of-NNNNN.parquet`: (doc_key string, doc_id string, signature binary or null),
-  one row per kept document (the signature when candidates are verified); the shard is a
-  hash of the document key. Keys are unique per input record; ids are data and may repeat.
+- `docs-SSSSS-of-NNNNN.parquet`: (doc_key, doc_id, signature binary or null, root_key,
+  root_id), one row per indexed document (the signature when candidates are verified); the
+  shard is a hash of the document key. Keys are unique per input record; ids are data and
+  may repeat. Indexed are the documents a run kept (root null) and those it dropped as
+  near duplicates (root = the kept representative): a later document that resembles only
+  the dropped copy still joins its cluster, so deduplicating in successive parts (a sharded
+  local run, a chain of refreshes) keeps what one run over everything keeps. Exact copies
+  are not indexed: their representative has the same text.
+
+A file name may carry a part, `buckets-SSSSS-of-NNNNN.pKKKKK.parquet`: a sharded run adds
+one part per sub-job to the same index, and readers take every part of a shard.
 
 A refresh groups only its *new* bucket keys by shard; the worker holding a shard reads that
 shard's file of each prior release and keeps the rows whose bucket holds a new key (an Arrow
@@ -27,20 +35,23 @@ from collections import defaultdict
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam import pvalue
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.dedup.buckets import node_id, node_key, prior_node
+from pipelines.dedup.buckets import node_id, node_key, prior_dropped_node, prior_node
 from pipelines.dedup.config import DedupConfig
 
 EXACT_BAND = -1
+LINKS = "links"  # edges from a prior near-dropped document to its kept representative
 _ROW_GROUP = 64 * 1024  # rows per Parquet row group: bounds what a refresh holds of one prior shard
 BUCKETS, DOCS = "buckets", "docs"
 SETTINGS_FILE = "index.json"
 _SCHEMAS = {
     BUCKETS: pa.schema([("band", pa.int32()), ("hash", pa.binary()), ("doc_key", pa.string())]),
-    DOCS: pa.schema([("doc_key", pa.string()), ("doc_id", pa.string()), ("signature", pa.binary())]),
+    DOCS: pa.schema([("doc_key", pa.string()), ("doc_id", pa.string()), ("signature", pa.binary()),
+                     ("root_key", pa.string()), ("root_id", pa.string())]),
 }
 
 
@@ -52,8 +63,14 @@ def doc_shard(doc_key: str, num_shards: int) -> int:
     return zlib.crc32(doc_key.encode("utf-8")) % num_shards
 
 
-def shard_path(index_dir: str, kind: str, shard: int, num_shards: int) -> str:
-    return FileSystems.join(index_dir, f"{kind}-{shard:05d}-of-{num_shards:05d}.parquet")
+def shard_path(index_dir: str, kind: str, shard: int, num_shards: int, part: str = "") -> str:
+    return FileSystems.join(index_dir, f"{kind}-{shard:05d}-of-{num_shards:05d}{part}.parquet")
+
+
+def shard_files(index_dir: str, kind: str, shard: int, num_shards: int) -> list[str]:
+    """Every part of one shard (none when the shard has no rows)."""
+    pattern = FileSystems.join(index_dir, f"{kind}-{shard:05d}-of-{num_shards:05d}*.parquet")
+    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
 
 
 def index_settings(cfg: DedupConfig) -> dict:
@@ -84,29 +101,33 @@ def _group_lists(label: str):
 
 
 def _index_rows(item, cfg: DedupConfig):
-    """(node, (exact key, band hashes, signature)) of a kept doc -> ((kind, shard), row)."""
-    node, (key, hashes, sig_bytes) = item
+    """(node, (exact key, band hashes, signature), root node or None) of a kept or near-dropped
+    doc -> ((kind, shard), row)."""
+    node, (key, hashes, sig_bytes), root = item
     doc_key, n = node_key(node), cfg.index_shards
     if key is not None:
         yield (BUCKETS, bucket_shard(EXACT_BAND, key, n)), (EXACT_BAND, key, doc_key)
     for band, h in enumerate(hashes):
         yield (BUCKETS, bucket_shard(band, h, n)), (band, h, doc_key)
-    yield (DOCS, doc_shard(doc_key, n)), (doc_key, node_id(node), sig_bytes)
+    yield (DOCS, doc_shard(doc_key, n)), (doc_key, node_id(node), sig_bytes,
+                                          None if root is None else node_key(root),
+                                          None if root is None else node_id(root))
 
 
 class _WriteShard(beam.DoFn):
     """((kind, shard), [rows]) -> one Parquet file, written under a temporary name and renamed
     (which replaces an earlier attempt's file), so a retried bundle never leaves a torn file."""
 
-    def __init__(self, index_dir: str, num_shards: int):
+    def __init__(self, index_dir: str, num_shards: int, part: str = ""):
         self.index_dir = index_dir
         self.num_shards = num_shards
+        self.part = part
 
     def process(self, item):
         (kind, shard), rows = item
         schema = _SCHEMAS[kind]
         table = pa.Table.from_arrays([pa.array(col, f.type) for col, f in zip(zip(*rows), schema)], schema=schema)
-        final = shard_path(self.index_dir, kind, shard, self.num_shards)
+        final = shard_path(self.index_dir, kind, shard, self.num_shards, self.part)
         tmp = FileSystems.join(self.index_dir, f".tmp-{uuid.uuid4().hex}.parquet")
         with FileSystems.create(tmp) as f:
             pq.write_table(table, f, row_group_size=_ROW_GROUP)  # a refresh reads it group by group
@@ -120,12 +141,14 @@ def _write_settings(settings: dict, index_dir: str):
 
 
 class WriteIndex(beam.PTransform):
-    """(node, sketch) of each kept document -> the index files of INDEX_DIR."""
+    """(node, sketch, root or None) of each kept or near-dropped document -> the index files of
+    INDEX_DIR (with `part`, files named as one part of a larger index)."""
 
-    def __init__(self, index_dir: str, cfg: DedupConfig):
+    def __init__(self, index_dir: str, cfg: DedupConfig, part: str = ""):
         super().__init__()
         self.index_dir = index_dir
         self.cfg = cfg
+        self.part = part
 
     def expand(self, sketches):
         cfg = self.cfg
@@ -136,21 +159,19 @@ class WriteIndex(beam.PTransform):
             sketches
             | "IndexRows" >> beam.FlatMap(_index_rows, cfg)
             | _group_lists("GroupIndexShards")
-            | "WriteIndexShards" >> beam.ParDo(_WriteShard(self.index_dir, cfg.index_shards))
+            | "WriteIndexShards" >> beam.ParDo(_WriteShard(self.index_dir, cfg.index_shards, self.part))
         )
 
 
 def _read_shard(index_dir: str, kind: str, shard: int, num_shards: int, column: str, values: pa.Array):
-    """Rows of one shard file whose `column` is in `values`, one row group at a time (none
-    when the file is absent)."""
-    path = shard_path(index_dir, kind, shard, num_shards)
-    if not FileSystems.exists(path):
-        return
-    with FileSystems.open(path) as f:
-        pf = pq.ParquetFile(f)
-        for i in range(pf.metadata.num_row_groups):
-            table = pf.read_row_group(i)
-            yield table.filter(pc.is_in(table[column], value_set=values))
+    """Rows of one shard (every part of it) whose `column` is in `values`, one row group at a
+    time (none when the shard has no file)."""
+    for path in shard_files(index_dir, kind, shard, num_shards):
+        with FileSystems.open(path) as f:
+            pf = pq.ParquetFile(f)
+            for i in range(pf.metadata.num_row_groups):
+                table = pf.read_row_group(i)
+                yield table.filter(pc.is_in(table[column], value_set=values))
 
 
 class MatchPriorBuckets(beam.DoFn):
@@ -176,8 +197,9 @@ class MatchPriorBuckets(beam.DoFn):
 
 class AttachPriorSignatures(beam.DoFn):
     """(doc shard, [(prior doc_key, bucket key)]) -> bucket entries (bucket key, (prior node,
-    signature or None)) ready to join this run's buckets. A prior node carries the released
-    document's id, which becomes `duplicate_of` of the new copies."""
+    signature or None)) ready to join this run's buckets, and for a prior document that was
+    dropped as a near duplicate, the edge to its kept representative (LINKS). A prior node
+    carries the released document's id, which becomes `duplicate_of` of the new copies."""
 
     def __init__(self, index_dirs: list[str], num_shards: int, with_signatures: bool):
         self.index_dirs = list(index_dirs)
@@ -192,19 +214,33 @@ class AttachPriorSignatures(beam.DoFn):
         wanted = pa.array(sorted(buckets_of), pa.string())
         for index_dir in self.index_dirs:
             for rows in _read_shard(index_dir, DOCS, shard, self.num_shards, "doc_key", wanted):
-                for doc_key, doc_id, sig in zip(rows["doc_key"].to_pylist(), rows["doc_id"].to_pylist(),
-                                                rows["signature"].to_pylist()):
+                n = rows.num_rows
+                # Indexes written before roots were recorded have no root columns: all kept.
+                root_keys = rows["root_key"].to_pylist() if "root_key" in rows.column_names else [None] * n
+                root_ids = rows["root_id"].to_pylist() if "root_id" in rows.column_names else [None] * n
+                for doc_key, doc_id, sig, root_key, root_id in zip(
+                        rows["doc_key"].to_pylist(), rows["doc_id"].to_pylist(), rows["signature"].to_pylist(),
+                        root_keys, root_ids):
                     # No stored signature (an index built with verify=False): merged unverified.
                     sig = sig if self.with_signatures else None
-                    for bucket in buckets_of.pop(doc_key, ()):
-                        yield bucket, (prior_node(doc_key, doc_id), sig)
+                    buckets = buckets_of.pop(doc_key, ())
+                    if not buckets:
+                        continue
+                    if root_key is None:
+                        node = prior_node(doc_key, doc_id)
+                    else:
+                        node = prior_dropped_node(doc_key, doc_id)
+                        yield pvalue.TaggedOutput(LINKS, (node, prior_node(root_key, root_id)))
+                    for bucket in buckets:
+                        yield bucket, (node, sig)
         if buckets_of:
             raise ValueError(f"dedup index {self.index_dirs}: {len(buckets_of)} bucket row(s) name a document "
                              f"missing from the docs table, e.g. {next(iter(buckets_of))!r}; the index is damaged")
 
 
 class PriorEntries(beam.PTransform):
-    """This run's bucket entries -> the prior releases' entries in the same buckets."""
+    """This run's bucket entries -> the prior releases' entries in the same buckets (main
+    output) and the prior dropped documents' edges to their representatives (LINKS)."""
 
     def __init__(self, index_dirs: list[str], cfg: DedupConfig):
         super().__init__()
@@ -221,4 +257,5 @@ class PriorEntries(beam.PTransform):
             | "MatchesByDocShard" >> beam.Map(lambda m: (doc_shard(m[0], n), m))
             | _group_lists("GroupMatches")
             | "AttachSignatures" >> beam.ParDo(AttachPriorSignatures(self.index_dirs, n, self.cfg.verify))
+            .with_outputs(LINKS, main="entries")
         )

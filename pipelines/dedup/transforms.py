@@ -14,10 +14,10 @@ import xxhash
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from pipelines.dedup.buckets import is_new, new_node, node_id, node_key, star_edges, verified_edges
+from pipelines.dedup.buckets import is_new, is_prior_kept, new_node, node_id, node_key, star_edges, verified_edges
 from pipelines.dedup.components import ConnectedComponents
 from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.index import EXACT_BAND, PriorEntries, WriteIndex, check_index
+from pipelines.dedup.index import EXACT_BAND, LINKS, PriorEntries, WriteIndex, check_index
 from pipelines.dedup.sketch import MinHasher, band_keys, exact_key, shingles, signature_from_bytes
 
 REASON_EXACT = "duplicate_exact"
@@ -116,7 +116,7 @@ class BucketEdges(beam.DoFn):
 
 class RouteDocs(beam.DoFn):
     """Joined (node, {doc, root, exact, sketch}) -> kept docs, 'dropped' docs, and the
-    (node, sketch) of each kept doc as 'index'."""
+    (node, sketch, root) of each kept (root None) or near-dropped doc as 'index'."""
 
     def __init__(self, with_index: bool):
         self.with_index = with_index
@@ -140,16 +140,49 @@ class RouteDocs(beam.DoFn):
                 yield doc
                 if self.with_index:
                     for sketch in joined["sketch"]:
-                        yield pvalue.TaggedOutput("index", (node, sketch))
+                        yield pvalue.TaggedOutput("index", (node, sketch, None))
                 continue
             root = roots[0]
             reason = REASON_EXACT if list(joined["exact"]) else REASON_NEAR
             self.counters[reason].inc()
+            if self.with_index and reason == REASON_NEAR:
+                # A later document may resemble this copy and not its representative.
+                for sketch in joined["sketch"]:
+                    yield pvalue.TaggedOutput("index", (node, sketch, root))
             yield pvalue.TaggedOutput(
                 "dropped",
                 dict(doc, reason=reason, duplicate_of=node_id(root), duplicate_of_key=node_key(root),
                      cluster_id=xxhash.xxh3_64_hexdigest(root.encode("utf-8"))),
             )
+
+
+class _CountEdges(beam.DoFn):
+    """Counts the edges that enter connected components (`dedup/cc_edges`): one per
+    duplicate pair, however many buckets the pair shares."""
+
+    def __init__(self):
+        self.edges = Metrics.counter("dedup", "cc_edges")
+
+    def process(self, edge):
+        self.edges.inc()
+        yield edge
+
+
+class _NewNodesOnly(beam.DoFn):
+    """(node, root) labels -> those of new documents. A prior *kept* document that gets a
+    smaller root was kept by an earlier run although this run's documents now join its
+    cluster to another one (a bridge): counted as `dedup/prior_clusters_joined`, since the
+    earlier output cannot be changed from here."""
+
+    def __init__(self):
+        self.joined = Metrics.counter("dedup", "prior_clusters_joined")
+
+    def process(self, label):
+        node, root = label
+        if is_new(node):
+            yield label
+        elif is_prior_kept(node) and root != node:
+            self.joined.inc()
 
 
 class Deduplicate(beam.PTransform):
@@ -163,11 +196,13 @@ class Deduplicate(beam.PTransform):
     `prior_indexes`: indexes of earlier releases whose documents win over new ones.
     """
 
-    def __init__(self, cfg: DedupConfig | dict | None = None, index_output: str | None = None, prior_indexes=()):
+    def __init__(self, cfg: DedupConfig | dict | None = None, index_output: str | None = None, prior_indexes=(),
+                 index_part: str = ""):
         super().__init__()
         self.cfg = cfg if isinstance(cfg, DedupConfig) else DedupConfig.from_dict(cfg)
         self.index_output = index_output
         self.prior_indexes = list(prior_indexes or ())
+        self.index_part = index_part
 
     def expand(self, docs):
         cfg = self.cfg
@@ -175,9 +210,11 @@ class Deduplicate(beam.PTransform):
             check_index(path, cfg)
         sketches = docs | "Sketch" >> beam.ParDo(SketchDocs(cfg))
         new_entries = sketches | "BucketEntries" >> beam.FlatMap(_bucket_entries)
-        entries = [new_entries]
+        entries, links = [new_entries], []
         if self.prior_indexes:
-            entries.append(new_entries | "PriorEntries" >> PriorEntries(self.prior_indexes, cfg))
+            prior = new_entries | "PriorEntries" >> PriorEntries(self.prior_indexes, cfg)
+            entries.append(prior.entries)
+            links.append(prior[LINKS])
         buckets = (
             entries
             | "AllEntries" >> beam.Flatten()
@@ -185,11 +222,13 @@ class Deduplicate(beam.PTransform):
             | "BucketEdges" >> beam.ParDo(BucketEdges(cfg)).with_outputs("exact", main="edges")
         )
         roots = (
-            buckets.edges
+            [buckets.edges, *links]
+            | "AllEdges" >> beam.Flatten()
             # A pair of documents shares up to `bands` buckets: one edge is enough.
             | "DistinctEdges" >> beam.Distinct()
+            | "CountEdges" >> beam.ParDo(_CountEdges())
             | "Components" >> ConnectedComponents(cfg.cc_max_rounds, cfg.cc_max_residual_nodes)
-            | "NewNodesOnly" >> beam.Filter(lambda label: is_new(label[0]))
+            | "NewNodesOnly" >> beam.ParDo(_NewNodesOnly())
         )
         exact_nodes = buckets.exact | "ExactByNode" >> beam.Map(lambda node: (node, True))
         joined = {
@@ -205,5 +244,5 @@ class Deduplicate(beam.PTransform):
             | "Route" >> beam.ParDo(RouteDocs(bool(self.index_output))).with_outputs("dropped", "index", main="kept")
         )
         if self.index_output:
-            routed.index | "WriteIndex" >> WriteIndex(self.index_output, cfg)
+            routed.index | "WriteIndex" >> WriteIndex(self.index_output, cfg, self.index_part)
         return DedupResult(kept=routed.kept, dropped=routed.dropped)

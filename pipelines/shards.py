@@ -1,0 +1,181 @@
+"""Sharded local runs: one machine, a corpus many times its memory.
+
+Beam's local runner holds whole PCollections in memory, so one local job over a large corpus
+needs memory in proportion to it. A local `run` over more than `read.shard_mb` of input
+is therefore cut into shards of about that size and run as successive sub-jobs, the way a
+chain of refreshes works: sub-job k reads only its shard and deduplicates against the dedup
+index that sub-jobs 0..k-1 wrote (kept documents and near-duplicate copies, the latter under
+their representative), then adds its own part to that index. Memory is bounded by the
+shard, not the corpus.
+
+Shards follow key order (input files by file key, then offset), and the dedup representative
+of a cluster is its smallest key, so the first shard holding a member of a cluster holds
+its representative: the sharded run keeps the same documents as one run over everything.
+The one case it cannot reproduce is a later document that joins two clusters an earlier shard
+had already settled as different (a bridge): both representatives stay kept. Bridges are
+counted (`sharding.prior_clusters_joined` in stats.json).
+
+At the end the shards' outputs are moved into the usual layout (OUT/data/, dropped/,
+dead_letter/, dedup_index/) and their stats merged into one stats.json, repeated ids counted
+across shards by a streamed merge of each shard's sorted id counts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+
+from . import stats as stats_lib
+from . import storage
+from .io import FileRange, ReadSpec, file_key, plan_ranges
+
+SHARDS_DIR = "_shards"
+_MOVED_PARTS = ("data", "dropped", "dead_letter")
+
+
+def _range_bytes(rng: FileRange, size: int, n_ranges: int) -> int:
+    if rng.row_groups:
+        return size // max(n_ranges, 1)
+    end = size if rng.end < 0 else rng.end
+    return max(end - rng.start, 0)
+
+
+def plan_shards(files: list[tuple[str, int]], spec: ReadSpec, shard_bytes: int) -> list[list[FileRange]]:
+    """Input files (path, size) -> shards of FileRanges of about `shard_bytes` each, in key
+    order (file key, then position). A range is never cut further than `plan_ranges` allows:
+    a gzip file is one range, so it is one shard however large it is."""
+    spec = dataclasses.replace(spec, split_bytes=min(spec.split_bytes, shard_bytes))
+    shards: list[list[FileRange]] = [[]]
+    filled = 0
+    for path, size in sorted(files, key=lambda f: file_key(f[0])):
+        ranges = plan_ranges(path, size, spec)
+        for rng in ranges:
+            n = _range_bytes(rng, size, len(ranges))
+            if shards[-1] and filled + n > shard_bytes:
+                shards.append([])
+                filled = 0
+            shards[-1].append(rng)
+            filled += n
+    return [s for s in shards if s]
+
+
+def _shard_dir(output: str, k: int) -> str:
+    return storage.join(output, SHARDS_DIR, f"shard-{k:05d}")
+
+
+def _move_files(src: str, dst: str, prefix: str = "") -> None:
+    """Every file under `src` into `dst`, each name prefixed (shards' part files would clash)."""
+    for path in storage.list_files(src):
+        rel = os.path.relpath(path, src) if not storage.is_remote(src) else path[len(src.rstrip("/")) + 1:]
+        head, name = os.path.split(rel)
+        target = storage.join(dst, head, prefix + name) if head else storage.join(dst, prefix + name)
+        if storage.is_remote(src):
+            from apache_beam.io.filesystems import FileSystems
+
+            FileSystems.rename([path], [target])
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(path, target)
+
+
+def _id_counts(folder: str) -> list[tuple[str, int]]:
+    counts = []
+    for path in storage.list_files(folder):
+        for line in storage.read_bytes(path).decode("utf-8").splitlines():
+            if line:
+                doc_id, n = json.loads(line)
+                counts.append((doc_id, n))
+    return counts
+
+
+def _in_child(conn, fn, args):
+    try:
+        conn.send(("ok", fn(*args)))
+    except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
+        conn.send(("error", e))
+    finally:
+        conn.close()
+
+
+def in_fresh_process(fn, *args):
+    """fn(*args) in a forked child; its result or exception comes back. Each shard's job
+    runs in its own process so that what one job leaves allocated (Python's heap does not
+    shrink, runners cache state) is returned to the system before the next: measured, 4
+    shards in one process peaked at 3.6 GB where one shard takes 2.1 GB."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_in_child, args=(child, fn, args))
+    proc.start()
+    child.close()
+    try:
+        status, value = parent.recv()
+    except EOFError:
+        proc.join()
+        raise RuntimeError(f"the shard's process died (exit code {proc.exitcode})") from None
+    proc.join()
+    if status == "error":
+        raise value
+    return value
+
+
+class ShardedRun:
+    """Runs the shards of one local run in turn and merges them into one output.
+
+    `run_shard(spec)` runs one Beam job for a RunSpec and returns its checked stats and the
+    value of the `dedup/prior_clusters_joined` counter."""
+
+    def __init__(self, spec, shards: list[list[FileRange]], run_shard: Callable):
+        self.spec = spec
+        self.shards = shards
+        self.run_shard = run_shard
+
+    def _sub_spec(self, k: int):
+        spec = self.spec
+        prior = list(spec.prior_indexes)
+        if k and spec.dedup:
+            prior.append(storage.join(spec.output, "dedup_index"))
+        return dataclasses.replace(spec, output=_shard_dir(spec.output, k), ranges=self.shards[k],
+                                   prior_indexes=tuple(prior), index_part=f".p{k:05d}", write_id_counts=True)
+
+    def run(self) -> dict:
+        spec = self.spec
+        parts, joined = [], 0
+        with tempfile.TemporaryDirectory(prefix="roots-ids-") as ids_tmp:
+            id_files = []
+            for k in range(len(self.shards)):
+                sub = self._sub_spec(k)
+                stats, bridges = in_fresh_process(self.run_shard, sub, k, len(self.shards))
+                parts.append(stats)
+                joined += bridges
+                if spec.dedup:
+                    # The next shard deduplicates against this one: its index part joins the index.
+                    _move_files(storage.join(sub.output, "dedup_index"), storage.join(spec.output, "dedup_index"))
+                # Sorted per shard (a shard's ids fit in memory), merged as a stream at the end.
+                id_path = os.path.join(ids_tmp, f"{k:05d}.jsonl")
+                with open(id_path, "w", encoding="utf-8") as f:
+                    for item in sorted(_id_counts(storage.join(sub.output, "ids"))):
+                        f.write(json.dumps(item, ensure_ascii=False) + "\n")
+                id_files.append(id_path)
+            duplicate_ids = stats_lib.repeated_ids(heapq.merge(*map(_read_pairs, id_files)))
+        for k in range(len(self.shards)):
+            for part in _MOVED_PARTS:
+                _move_files(storage.join(_shard_dir(spec.output, k), part), storage.join(spec.output, part),
+                            prefix=f"s{k:05d}-")
+        storage.delete_folder(storage.join(spec.output, SHARDS_DIR))
+        files = len({rng.path for shard in self.shards for rng in shard})
+        stats = stats_lib.merge_summaries(parts, spec.config.drop_reasons(), files, duplicate_ids)
+        stats["sharding"] = {"shards": len(self.shards), "prior_clusters_joined": joined}
+        stats_lib.check_conservation(stats)
+        return stats
+
+
+def _read_pairs(path: str) -> Iterator[tuple[str, int]]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            doc_id, n = json.loads(line)
+            yield doc_id, n
