@@ -17,7 +17,8 @@ from pipelines.dedup import (
     signature_from_bytes,
     signatures,
 )
-from pipelines.dedup.buckets import new_node, prior_node, star_edges, verified_edges
+from pipelines.dedup.buckets import (new_node, prior_dropped_node, prior_node, prior_pair_edges, star_edges,
+                                     verified_edges)
 from pipelines.dedup.quality import build_sample, load_corpus
 
 CFG = DedupConfig()
@@ -155,3 +156,28 @@ def test_random_corpus_pairs_are_not_near_duplicates(corpus):
         sa, sb = shingles(a["text"], a["lang"], CFG), shingles(b["text"], b["lang"], CFG)
         hits += len(sa & sb) / len(sa | sb) >= CFG.threshold
     assert hits == 0
+
+
+def test_prior_pairs_need_one_verified_edge_per_prior_cluster():
+    """A new document against prior candidates: one edge into each prior cluster it truly
+    matches (representative tried first, the other members only when it does not match),
+    none into a cluster it does not match, and exact copies linked without comparison."""
+    base = np.arange(128, dtype=np.uint32)
+
+    def near(k):  # agrees with `base` on 128 - k values
+        sig = base.copy()
+        sig[:k] = 10_000 + np.arange(k)
+        return sig
+
+    new = new_node("k9", "n")
+    rep, copy = prior_node("k1", "a"), prior_dropped_node("k2", "b")
+    other = prior_node("k3", "c")
+    # Cluster rep <- copy: the new doc matches only the copy; cluster `other` does not match.
+    cands = [(copy, rep, base, False), (rep, rep, near(60), False), (other, other, near(60), False)]
+    assert list(prior_pair_edges(new, base, cands, 0.8)) == [(new, copy, True)]
+    # It matches the representative too: one edge, to the representative.
+    cands = [(copy, rep, base, False), (rep, rep, near(5), False)]
+    assert list(prior_pair_edges(new, base, cands, 0.8)) == [(new, rep, True)]
+    # An exact copy needs no comparison; a missing signature is an unverified edge.
+    assert list(prior_pair_edges(new, None, [(other, other, None, True)], 0.8)) == [(new, other, True)]
+    assert list(prior_pair_edges(new, None, [(other, other, base, False)], 0.8)) == [(new, other, False)]

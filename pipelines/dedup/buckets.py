@@ -130,3 +130,34 @@ def verified_edges(
             yield node, center, False
         elif np.count_nonzero(decode(sig) == center_sig) >= min_estimate * len(center_sig):
             yield node, center, True
+
+
+def prior_pair_edges(
+    node: str, sig, candidates: Iterable[tuple], min_estimate: float, decode=None,
+) -> Iterator[tuple[str, str, bool]]:
+    """Edges (node, prior node, verified) between a new document and the prior documents it
+    shares a bucket with: `candidates` are (prior node, its representative, signature or None,
+    exact), `exact` when they share the exact-text key (a duplicate without comparison).
+
+    A prior cluster is already connected (each prior dropped copy is linked to its
+    representative), so one edge into it gives the same components as all of them: a
+    cluster's exact copies come first, then its representative, and the rest are skipped once
+    one matches. Without a signature on either side the pair is merged unverified, as in a
+    bucket.
+    """
+    decode = decode or (lambda s: s)
+    by_cluster: dict[str, list] = {}
+    for prior, root, prior_sig, exact in candidates:
+        by_cluster.setdefault(root, []).append((not exact, prior != root, prior, prior_sig))
+    mine = None if sig is None else decode(sig)
+    for root in sorted(by_cluster):
+        for inexact, _, prior, prior_sig in sorted(by_cluster[root], key=lambda c: c[:3]):
+            if not inexact:
+                yield node, prior, True
+                break
+            if mine is None or prior_sig is None:
+                yield node, prior, False
+                break
+            if np.count_nonzero(mine == decode(prior_sig)) >= min_estimate * len(mine):
+                yield node, prior, True
+                break

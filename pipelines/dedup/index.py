@@ -19,11 +19,11 @@ and Parquet files partitioned into `index_shards` shards:
 A file name may carry a part, `buckets-SSSSS-of-NNNNN.pKKKKK.parquet`: a sharded run adds
 one part per sub-job to the same index, and readers take every part of a shard.
 
-A refresh groups only its *new* bucket keys by shard; the worker holding a shard reads that
-shard's file of each prior release and keeps the rows whose bucket holds a new key (an Arrow
-`is_in` filter). Prior rows are never shuffled, and signatures, stored once per document
-instead of once per band, are read only for prior documents that share a bucket with a new
-one. Shards without rows have no file. A shard file is read as a stream of row groups,
+A refresh groups only its *new* bucket keys (with their new nodes) by shard; the worker
+holding a shard reads that shard's file of each prior release and keeps the rows whose bucket
+holds a new key (an Arrow `is_in` filter), giving candidate pairs (prior doc, new doc). Prior
+rows are never shuffled, and signatures, stored once per document instead of once per band,
+are read only for prior documents in a candidate pair and travel once per pair. Shards without rows have no file. A shard file is read as a stream of row groups,
 filtered as it goes: a refresh never holds a whole prior shard in memory.
 """
 from __future__ import annotations
@@ -175,29 +175,53 @@ def _read_shard(index_dir: str, kind: str, shard: int, num_shards: int, column: 
 
 
 class MatchPriorBuckets(beam.DoFn):
-    """(shard, [new bucket keys]) -> (prior doc_key, bucket key) for each prior document in a
-    bucket that also holds a new document. A bucket without a new document cannot change this
-    run's output: its release already deduplicated it."""
+    """(shard, [(new bucket key, new node)]) -> candidate pairs (prior doc_key, (new node,
+    exact)): the prior documents that share a bucket with a new one; `exact` when the bucket is
+    the exact-text key (the pair is then a duplicate without comparison). A bucket without a new document cannot
+    change this run's output: its release already deduplicated it.
 
-    def __init__(self, index_dirs: list[str], num_shards: int):
+    Pairs, not bucket entries: a new document and a prior one share up to `bands` buckets, and
+    each bucket entry used to carry the prior signature, so a document with j prior near copies
+    shuffled ~j x bands signatures (what made the last shards of a sharded run the largest).
+    As pairs, each prior signature travels once per new document it may match. A bucket with
+    more than `all_pairs_max` members (boilerplate) pairs each new member with its smallest
+    prior document only, as `verified_edges` compares a large bucket's members with its
+    smallest node only."""
+
+    def __init__(self, index_dirs: list[str], num_shards: int, all_pairs_max: int):
         self.index_dirs = list(index_dirs)
         self.num_shards = num_shards
+        self.all_pairs_max = all_pairs_max
 
     def process(self, item):
-        shard, keys = item
-        wanted = set(keys)
-        hashes = pa.array(sorted({h for _, h in wanted}), pa.binary())
+        shard, entries = item
+        new_of = defaultdict(list)
+        for bucket, node in entries:
+            new_of[bucket].append(node)
+        hashes = pa.array(sorted({h for _, h in new_of}), pa.binary())
+        prior_of = defaultdict(list)
         for index_dir in self.index_dirs:
             for rows in _read_shard(index_dir, BUCKETS, shard, self.num_shards, "hash", hashes):
                 for band, h, doc_key in zip(rows["band"].to_pylist(), rows["hash"].to_pylist(),
                                             rows["doc_key"].to_pylist()):
-                    if (band, h) in wanted:
-                        yield doc_key, (band, h)
+                    if (band, h) in new_of:
+                        prior_of[(band, h)].append(doc_key)
+        pairs = {}
+        for bucket, prior in prior_of.items():
+            new = new_of[bucket]
+            exact = bucket[0] == EXACT_BAND
+            if not exact and len(new) + len(prior) > self.all_pairs_max:
+                prior = [min(prior)]
+            for doc_key in prior:
+                for node in new:
+                    pairs[(doc_key, node)] = pairs.get((doc_key, node), False) or exact
+        for (doc_key, node), exact in pairs.items():
+            yield doc_key, (node, exact)
 
 
 class AttachPriorSignatures(beam.DoFn):
-    """(doc shard, [(prior doc_key, bucket key)]) -> bucket entries (bucket key, (prior node,
-    signature or None)) ready to join this run's buckets, and for a prior document that was
+    """(doc shard, [(prior doc_key, (new node, exact))]) -> (new node, (prior node, its
+    representative's node, signature or None, exact)) once per candidate pair, and for a prior document that was
     dropped as a near duplicate, the edge to its kept representative (LINKS). A prior node
     carries the released document's id, which becomes `duplicate_of` of the new copies."""
 
@@ -207,11 +231,11 @@ class AttachPriorSignatures(beam.DoFn):
         self.with_signatures = with_signatures
 
     def process(self, item):
-        shard, matches = item
-        buckets_of = defaultdict(list)
-        for doc_key, bucket in matches:
-            buckets_of[doc_key].append(bucket)
-        wanted = pa.array(sorted(buckets_of), pa.string())
+        shard, pairs = item
+        new_of = defaultdict(dict)
+        for doc_key, (node, exact) in pairs:
+            new_of[doc_key][node] = new_of[doc_key].get(node, False) or exact
+        wanted = pa.array(sorted(new_of), pa.string())
         for index_dir in self.index_dirs:
             for rows in _read_shard(index_dir, DOCS, shard, self.num_shards, "doc_key", wanted):
                 n = rows.num_rows
@@ -223,24 +247,26 @@ class AttachPriorSignatures(beam.DoFn):
                         root_keys, root_ids):
                     # No stored signature (an index built with verify=False): merged unverified.
                     sig = sig if self.with_signatures else None
-                    buckets = buckets_of.pop(doc_key, ())
-                    if not buckets:
+                    new_nodes = new_of.pop(doc_key, ())
+                    if not new_nodes:
                         continue
                     if root_key is None:
-                        node = prior_node(doc_key, doc_id)
+                        node = root = prior_node(doc_key, doc_id)
                     else:
-                        node = prior_dropped_node(doc_key, doc_id)
-                        yield pvalue.TaggedOutput(LINKS, (node, prior_node(root_key, root_id)))
-                    for bucket in buckets:
-                        yield bucket, (node, sig)
-        if buckets_of:
-            raise ValueError(f"dedup index {self.index_dirs}: {len(buckets_of)} bucket row(s) name a document "
-                             f"missing from the docs table, e.g. {next(iter(buckets_of))!r}; the index is damaged")
+                        node, root = prior_dropped_node(doc_key, doc_id), prior_node(root_key, root_id)
+                        yield pvalue.TaggedOutput(LINKS, (node, root))
+                    for new, exact in sorted(new_nodes.items()):
+                        yield new, (node, root, sig, exact)
+        if new_of:
+            raise ValueError(f"dedup index {self.index_dirs}: {len(new_of)} bucket row(s) name a document "
+                             f"missing from the docs table, e.g. {next(iter(new_of))!r}; the index is damaged")
 
 
-class PriorEntries(beam.PTransform):
-    """This run's bucket entries -> the prior releases' entries in the same buckets (main
-    output) and the prior dropped documents' edges to their representatives (LINKS)."""
+class PriorCandidates(beam.PTransform):
+    """This run's bucket entries -> (new node, (prior node, prior representative, signature, exact))
+    for every prior document sharing a bucket with it (main output), and the prior dropped
+    documents' edges to their representatives (LINKS). Only bucket keys and nodes are
+    shuffled to find the pairs; signatures are read for the pairs found."""
 
     def __init__(self, index_dirs: list[str], cfg: DedupConfig):
         super().__init__()
@@ -251,11 +277,11 @@ class PriorEntries(beam.PTransform):
         n = self.cfg.index_shards
         return (
             new_entries
-            | "NewKeysByShard" >> beam.Map(lambda e: (bucket_shard(e[0][0], e[0][1], n), e[0]))
+            | "NewKeysByShard" >> beam.Map(lambda e: (bucket_shard(e[0][0], e[0][1], n), (e[0], e[1][0])))
             | _group_lists("GroupNewKeys")
-            | "MatchPriorBuckets" >> beam.ParDo(MatchPriorBuckets(self.index_dirs, n))
-            | "MatchesByDocShard" >> beam.Map(lambda m: (doc_shard(m[0], n), m))
-            | _group_lists("GroupMatches")
+            | "MatchPriorBuckets" >> beam.ParDo(MatchPriorBuckets(self.index_dirs, n, self.cfg.all_pairs_max_bucket))
+            | "PairsByDocShard" >> beam.Map(lambda m: (doc_shard(m[0], n), m))
+            | _group_lists("GroupPairs")
             | "AttachSignatures" >> beam.ParDo(AttachPriorSignatures(self.index_dirs, n, self.cfg.verify))
-            .with_outputs(LINKS, main="entries")
+            .with_outputs(LINKS, main="candidates")
         )

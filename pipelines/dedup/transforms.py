@@ -14,10 +14,11 @@ import xxhash
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from pipelines.dedup.buckets import is_new, is_prior_kept, new_node, node_id, node_key, star_edges, verified_edges
+from pipelines.dedup.buckets import (is_new, is_prior_kept, new_node, node_id, node_key, prior_pair_edges, star_edges,
+                                     verified_edges)
 from pipelines.dedup.components import ConnectedComponents
 from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.index import EXACT_BAND, LINKS, PriorEntries, WriteIndex, check_index
+from pipelines.dedup.index import EXACT_BAND, LINKS, PriorCandidates, WriteIndex, check_index
 from pipelines.dedup.sketch import MinHasher, band_keys, exact_key, shingles, signature_from_bytes
 
 REASON_EXACT = "duplicate_exact"
@@ -107,6 +108,37 @@ class BucketEdges(beam.DoFn):
             )
         count = 0
         for child, parent, verified in edges:
+            count += 1
+            if not verified:
+                self.unverified.inc()
+            yield child, parent
+        self.lsh_edges.inc(count)
+
+
+class VerifyPriorPairs(beam.DoFn):
+    """(new node, {sig: [its signature], candidates: [(prior node, representative, signature,
+    exact)]}) -> (new node, prior node) edges for the verified pairs (at most one per prior
+    cluster), and the node as 'exact' when it is an exact copy of a prior text."""
+
+    def __init__(self, cfg: DedupConfig):
+        self.cfg = cfg
+        self.lsh_edges = Metrics.counter("dedup", "lsh_edges")
+        self.unverified = Metrics.counter("dedup", "lsh_edges_unverified")
+
+    def process(self, item):
+        node, joined = item
+        candidates = list(joined["candidates"])
+        if not candidates:
+            return
+        sigs = list(joined["sig"])
+        sig = sigs[0] if sigs and self.cfg.verify else None
+        if any(c[3] for c in candidates):
+            # An exact copy of a released text: dropped as duplicate_exact, as in one run.
+            yield pvalue.TaggedOutput("exact", node)
+        count = 0
+        for child, parent, verified in prior_pair_edges(
+                node, sig, candidates, self.cfg.min_estimate,
+                decode=lambda s: signature_from_bytes(s, self.cfg)):
             count += 1
             if not verified:
                 self.unverified.inc()
@@ -210,19 +242,26 @@ class Deduplicate(beam.PTransform):
             check_index(path, cfg)
         sketches = docs | "Sketch" >> beam.ParDo(SketchDocs(cfg))
         new_entries = sketches | "BucketEntries" >> beam.FlatMap(_bucket_entries)
-        entries, links = [new_entries], []
-        if self.prior_indexes:
-            prior = new_entries | "PriorEntries" >> PriorEntries(self.prior_indexes, cfg)
-            entries.append(prior.entries)
-            links.append(prior[LINKS])
         buckets = (
-            entries
-            | "AllEntries" >> beam.Flatten()
+            new_entries
             | "GroupBuckets" >> beam.GroupByKey()
             | "BucketEdges" >> beam.ParDo(BucketEdges(cfg)).with_outputs("exact", main="edges")
         )
+        edges, exact = [buckets.edges], [buckets.exact]
+        if self.prior_indexes:
+            # Prior documents never enter the buckets: candidate pairs (new, prior) are found
+            # from bucket keys alone, then verified against this run's signatures by a join.
+            prior = new_entries | "PriorCandidates" >> PriorCandidates(self.prior_indexes, cfg)
+            signatures = sketches | "SignatureByNode" >> beam.Map(lambda s: (s[0], s[1][2]))
+            prior_edges = (
+                {"sig": signatures, "candidates": prior.candidates}
+                | "JoinPriorCandidates" >> beam.CoGroupByKey()
+                | "VerifyPriorPairs" >> beam.ParDo(VerifyPriorPairs(cfg)).with_outputs("exact", main="edges")
+            )
+            edges += [prior_edges.edges, prior[LINKS]]
+            exact.append(prior_edges.exact)
         roots = (
-            [buckets.edges, *links]
+            edges
             | "AllEdges" >> beam.Flatten()
             # A pair of documents shares up to `bands` buckets: one edge is enough.
             | "DistinctEdges" >> beam.Distinct()
@@ -230,7 +269,7 @@ class Deduplicate(beam.PTransform):
             | "Components" >> ConnectedComponents(cfg.cc_max_rounds, cfg.cc_max_residual_nodes)
             | "NewNodesOnly" >> beam.ParDo(_NewNodesOnly())
         )
-        exact_nodes = buckets.exact | "ExactByNode" >> beam.Map(lambda node: (node, True))
+        exact_nodes = exact | "AllExact" >> beam.Flatten() | "ExactByNode" >> beam.Map(lambda node: (node, True))
         joined = {
             "doc": docs | "DocByNode" >> beam.Map(lambda d: (doc_node(d), d)),
             "root": roots,
