@@ -118,5 +118,10 @@ class CachedModel(LanguageModel):
         return self._cached("generate", requests, [[r.context, list(r.until), r.max_new_tokens] for r in requests],
                             self.model.generate, "generate")
 
+    def loglikelihood_rolling(self, texts: list[str]):
+        values = self._cached("loglikelihood_rolling", texts, texts, self.model.loglikelihood_rolling,
+                              "loglikelihood_rolling")
+        return [(float(v[0]), int(v[1])) for v in values]
+
     def classify(self, texts):
         return self._cached("classify", texts, texts, self.model.classify, "classify")

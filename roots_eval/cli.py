@@ -50,6 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--tasks", required=True, help="comma-separated task names (as for `run`)")
     comp.add_argument("--limit", type=int, default=None, help="docs per task")
 
+    base = sub.add_parser("baselines", help="reference rows from the data: majority/random class, copy-source, lead "
+                          "sentence, first-sentence span (baseline-majority.json, baseline-random.json)")
+    base.add_argument("--tasks", default="all")
+    base.add_argument("--output", required=True, help="folder for the two results files")
+    base.add_argument("--limit", type=int, default=None, help="as for `run` (rows must match to share a table)")
+    base.add_argument("--max-new-tokens", type=int, default=None, help="as for `run` (recorded, for grouping)")
+    base.add_argument("--bootstrap-iters", type=int, default=1000)
+    base.add_argument("--task-dir", action="append", default=[])
+
+    cmp_ = sub.add_parser("compare", help="paired bootstrap significance of A over B on each shared task")
+    cmp_.add_argument("a", help="results JSON of row A")
+    cmp_.add_argument("b", help="results JSON of row B")
+    cmp_.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task both scored)")
+    cmp_.add_argument("--iters", type=int, default=10000)
+
     tasks = sub.add_parser("list-tasks", help="list the task registry")
     tasks.add_argument("--task-dir", action="append", default=[])
     return parser
@@ -68,7 +83,37 @@ def main(argv=None) -> int:
         return build_leaderboard(args.results, args.output)
     if args.command == "compression":
         return _compression(args)
+    if args.command == "baselines":
+        return _baselines(args)
+    if args.command == "compare":
+        return _compare(args)
     return _run(args)
+
+
+def _baselines(args) -> int:
+    from roots_eval.baselines import write_baselines
+    from roots_eval.evaluator import EvalConfig
+    from roots_eval.task import load_tasks
+
+    tasks, errors = load_tasks(args.tasks, [Path(d) for d in args.task_dir])
+    config = EvalConfig(limit=args.limit, max_new_tokens=args.max_new_tokens, bootstrap_iters=args.bootstrap_iters)
+    for path in write_baselines(tasks, args.output, config):
+        print(f"[roots-eval] wrote {path}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _compare(args) -> int:
+    import json
+
+    from roots_eval.results import load_results
+    from roots_eval.significance import compare
+
+    a, b = load_results(args.a), load_results(args.b)
+    names = args.tasks.split(",") if args.tasks else sorted(set(a["results"]) & set(b["results"]))
+    for name in names:
+        result = compare(args.a, args.b, name, iters=args.iters)
+        print(json.dumps(result))
+    return 0
 
 
 def _compression(args) -> int:

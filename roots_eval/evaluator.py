@@ -13,7 +13,7 @@ from roots_eval.models.base import GenerationRequest, LanguageModel, Loglikeliho
 from roots_eval.task import Task
 
 
-_SELF_BOOTSTRAPPING = {"sacrebleu", "chrf", "classification"}
+_SELF_BOOTSTRAPPING = {"sacrebleu", "chrf", "classification", "perplexity"}
 _NOT_SCORES = {"sys_len", "ref_len", "bp"}
 
 
@@ -34,6 +34,8 @@ def run_task(model: LanguageModel, task: Task, config: EvalConfig, samples_path:
     docs = task.select(pool, config.limit)
     if task.output_type == "multiple_choice":
         outputs, predictions, references, samples = _multiple_choice(model, task, docs, pool)
+    elif task.output_type == "loglikelihood_rolling":
+        outputs, predictions, references, samples = _rolling(model, task, docs)
     else:
         outputs, predictions, references, samples = _generation(model, task, docs, pool, config)
     requests_s = time.perf_counter() - started
@@ -151,6 +153,16 @@ def _generation(model, task, docs, pool, config):
         for d, (ctx, shots), out, refs in zip(docs, prompts, outputs, references)
     ]
     return outputs, {"main": outputs}, references, samples
+
+
+def _rolling(model, task, docs):
+    """Whole texts scored from a document start (perplexity tasks)."""
+    texts = [task.render(task.prompt, d) for d in docs]
+    scores = model.loglikelihood_rolling(texts)
+    samples = [{"doc_id": d["id"], "text": t, "loglikelihood": ll, "tokens": n}
+               for d, t, (ll, n) in zip(docs, texts, scores)]
+    lls = [ll for ll, _ in scores]
+    return lls, {"main": lls}, texts, samples
 
 
 def _mean_stderr(sample_scores, config) -> float | None:

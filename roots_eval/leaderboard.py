@@ -9,7 +9,9 @@ from pathlib import Path
 
 from roots_eval.results import ResultsError, load_results
 
-CATEGORY_ORDER = {"classification": 0, "translation": 1, "qa": 2, "summarization": 3}
+CATEGORY_ORDER = {"classification": 0, "translation": 1, "qa": 2, "summarization": 3, "language_modeling": 4}
+# bits per byte (lower is better) would pull an average of 0-100 scores the wrong way
+NOT_AVERAGED = ("language_modeling",)
 
 
 def collect(paths) -> tuple[list[dict], dict[str, str]]:
@@ -91,8 +93,8 @@ def _mean(values):
 def common_tasks(rows, columns) -> list[str]:
     """The tasks every row was scored on: averages cover these only, so a model is never ranked
     up or down by the tasks it skipped."""
-    return [c["name"] for c in columns
-            if all(c["name"] in r["data"]["results"] and c["metric"] in r["data"]["results"][c["name"]]["metrics"]
+    return [c["name"] for c in columns if c["category"] not in NOT_AVERAGED
+            and all(c["name"] in r["data"]["results"] and c["metric"] in r["data"]["results"][c["name"]]["metrics"]
                    for r in rows)]
 
 
@@ -141,6 +143,8 @@ def _fmt(value, digits=2):
 
 def _header_name(c, common) -> str:
     # a task some models lack is shown but left out of the averages (marked with *)
+    if c["category"] in NOT_AVERAGED:
+        return f"{c['name']} ({c['metric']}, lower is better; not averaged)"
     return f"{c['name']} ({c['metric']})" + ("" if c["name"] in common else " *")
 
 
@@ -287,6 +291,90 @@ of a group was scored on (* marks a task left out). Click a header to sort, a sc
 """
 
 
+def significance_tables(groups, iters: int = 2000) -> list[dict]:
+    """Per group and task: each row against the task's best row, paired bootstrap on the
+    per-sample logs (roots_eval.significance). A row whose log cannot be read gets none."""
+    from roots_eval.significance import compare
+
+    out = []
+    for k, group in enumerate(groups, 1):
+        for c in group["columns"]:
+            scored = [s for s in group["summary"] if c["name"] in s["scores"]]
+            if len(scored) < 2:
+                continue
+            lower = c["category"] in NOT_AVERAGED
+            best = sorted(scored, key=lambda s: s["scores"][c["name"]][0] * (-1 if lower else 1))[-1]
+            for s in scored:
+                if s is best:
+                    continue
+                a, b = (s, best) if lower else (best, s)  # "a is better than b"
+                try:
+                    test = compare(a["row"]["path"], b["row"]["path"], c["name"], iters=iters)
+                except (OSError, ValueError, KeyError) as exc:
+                    test = {"error": str(exc)}
+                out.append({"group": k, "task": c["name"], "best": best["model"]["id"], "other": s["model"]["id"], **test})
+    return out
+
+
+def _significance_markdown(tests) -> list[str]:
+    if not tests:
+        return []
+    lines = ["## Significance", "",
+             "Paired bootstrap over the per-sample logs (2,000 resamples): is the task's best row better than "
+             "each other row? p < 0.05 marked *. For perplexity tasks the per-sample score is bits per byte.", "",
+             "| Group | Task | Best | Other | Metric | Δ | p |", "|---|---|---|---|---|---|---|"]
+    for t in tests:
+        if "error" in t:
+            lines.append(f"| {t['group']} | {t['task']} | {t['best']} | {t['other']} | — | — | {t['error'][:60]} |")
+            continue
+        star = " *" if t["p_value"] < 0.05 else ""
+        lines.append(f"| {t['group']} | {t['task']} | {t['best']} | {t['other']} | {t['metric']} | "
+                     f"{abs(t['delta']):.2f} | {t['p_value']:.4f}{star} |")
+    return lines + [""]
+
+
+def run_progress(rows) -> dict[str, list[tuple[int, dict]]]:
+    """Runs with several evaluated checkpoints: {run folder: [(step, results), ...]} by step.
+    A checkpoint of a run lives at RUN/checkpoints/step-NNNNNNNN (roots_model.checkpoint)."""
+    runs: dict[str, list] = {}
+    for row in rows:
+        model = row["data"]["model"]
+        path, step = model.get("path"), model.get("step")
+        if not path or step is None or Path(path).parent.name != "checkpoints":
+            continue
+        runs.setdefault(str(Path(path).parent.parent), []).append((int(step), row["data"]))
+    return {run: sorted(points, key=lambda p: p[0]) for run, points in runs.items()
+            if len({s for s, _ in points}) > 1}
+
+
+def plot_progress(runs, out_dir: Path) -> list[str]:
+    """One chart per run: each task's primary metric against the training step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    for i, (run, points) in enumerate(sorted(runs.items()), 1):
+        tasks = sorted({t for _, d in points for t in d["results"]})
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for task in tasks:
+            xs = [(s, d["results"][task]) for s, d in points if task in d["results"]]
+            ax.plot([s for s, _ in xs], [e["metrics"][e["primary_metric"]]["value"] for _, e in xs], "o-",
+                    label=f"{task} ({xs[0][1]['primary_metric']})")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("score")
+        ax.set_title(f"{Path(run).name}: scores across checkpoints")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+        fig.tight_layout()
+        name = f"progress-{i}.png"
+        fig.savefig(out_dir / name, dpi=100)
+        plt.close(fig)
+        files.append(name)
+    return files
+
+
 def build_leaderboard(result_paths, output) -> int:
     out_dir = Path(output)
     rows, errors = collect(result_paths)
@@ -297,14 +385,25 @@ def build_leaderboard(result_paths, output) -> int:
         return 2
     groups = build_groups(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "leaderboard.md").write_text(render_markdown(groups), encoding="utf-8")
-    (out_dir / "index.html").write_text(render_html(groups, out_dir), encoding="utf-8")
+    tests = significance_tables(groups)
+    charts = plot_progress(run_progress(rows), out_dir)
+    extra_md = _significance_markdown(tests) + [line for c in charts for line in (f"![scores across checkpoints]({c})", "")]
+    (out_dir / "leaderboard.md").write_text(render_markdown(groups) + "\n" + "\n".join(extra_md), encoding="utf-8")
+    page = render_html(groups, out_dir)
+    if tests or charts:
+        extra = "".join(f'<h2>Scores across checkpoints</h2><img src="{html.escape(c)}" alt="scores vs step">' for c in charts)
+        if tests:
+            extra += "<h2>Significance</h2><pre>" + html.escape("\n".join(_significance_markdown(tests)[2:])) + "</pre>"
+        page = page.replace("<h2>Models</h2>", extra + "\n<h2>Models</h2>", 1)
+    (out_dir / "index.html").write_text(page, encoding="utf-8")
     (out_dir / "leaderboard.json").write_text(json.dumps({
         "groups": [{"settings": g["settings"], "description": g["description"], "tasks": g["columns"],
                     "averaged_tasks": g["common"], "models": [s["model"]["id"] for s in g["summary"]]} for g in groups],
         "models": [{"id": s["model"]["id"], "group": k, "average": s["average"], "by_language": s["by_language"],
                     "scores": {name: v[0] for name, v in s["scores"].items()}}
                    for k, g in enumerate(groups, 1) for s in g["summary"]],
+        "significance": tests,
+        "progress_charts": charts,
         "skipped": errors,
     }, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"[roots-eval] leaderboard of {len(rows)} model(s) in {len(groups)} group(s) written to {out_dir}", file=sys.stderr)

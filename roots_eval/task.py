@@ -16,8 +16,10 @@ from typing import Any
 import yaml
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
-OUTPUT_TYPES = ("multiple_choice", "generate_until")
-CATEGORIES = ("classification", "translation", "qa", "summarization")
+OUTPUT_TYPES = ("multiple_choice", "generate_until", "loglikelihood_rolling")
+CATEGORIES = ("classification", "translation", "qa", "summarization", "language_modeling")
+# categories whose primary metric is better when lower (left out of leaderboard averages)
+LOWER_IS_BETTER = ("language_modeling",)
 
 
 class TaskError(ValueError):
@@ -55,6 +57,9 @@ class Task:
     subset_seed: int = 0
     fewshot_separator: str = "\n\n"
     filter: dict[str, Any] = field(default_factory=dict)
+    # instead of dataset/file: any `datasets.load_dataset` source (roots_model.hfdata.load_rows);
+    # relative data_files are taken inside the dataset folder of the ROOTS data directory
+    load_dataset: dict[str, Any] | None = None
     # multiple_choice
     label_field: str = "label"
     labels_file: str | None = None
@@ -93,9 +98,15 @@ class Task:
     def load_docs(self, data_file: str | None = None) -> list[dict]:
         """All rows that pass the filter, each checked for the fields the templates use.
         Each doc records its position among them (ROW_KEY), which few-shot exclusion uses."""
-        path = self.data_path(data_file)
         required = sorted(self.required_fields())
         docs = []
+        if self.load_dataset is not None and data_file is None:
+            for lineno, doc in enumerate(self._dataset_rows(), 1):
+                self._keep(doc, lineno, required, "load_dataset row", docs)
+            if not docs:
+                raise TaskError(f"{self.name}: {self.load_dataset} has no rows matching filter {self.filter}")
+            return docs
+        path = self.data_path(data_file)
         try:
             # not splitlines(): it also breaks at U+2028 and friends, which occur inside JSON strings
             lines = path.read_text(encoding="utf-8").split("\n")
@@ -108,22 +119,42 @@ class Task:
                 doc = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TaskError(f"{self.name}: {path} line {lineno}: not valid JSON ({exc})") from exc
-            if any(doc.get(k) != v for k, v in self.filter.items() if k in doc):
-                continue
-            missing = [f for f in required if doc.get(f) is None]
-            if missing:
-                raise TaskError(
-                    f"{self.name}: {path} line {lineno}: missing field {missing[0]!r} "
-                    f"(the task {self.source_file.name} needs {', '.join(required)})"
-                )
-            doc.setdefault("id", f"{self.name}-{lineno}")
-            doc[ROW_KEY] = len(docs)
-            docs.append(doc)
+            self._keep(doc, lineno, required, path, docs)
         if not docs:
             raise TaskError(f"{self.name}: {path} has no rows matching filter {self.filter}")
         return docs
 
+    def _keep(self, doc: dict, lineno: int, required: list[str], path, docs: list[dict]) -> None:
+        if any(doc.get(k) != v for k, v in self.filter.items() if k in doc):
+            return
+        missing = [f for f in required if doc.get(f) is None]
+        if missing:
+            raise TaskError(
+                f"{self.name}: {path} line {lineno}: missing field {missing[0]!r} "
+                f"(the task {self.source_file.name} needs {', '.join(required)})"
+            )
+        doc.setdefault("id", f"{self.name}-{lineno}")
+        doc[ROW_KEY] = len(docs)
+        docs.append(doc)
+
+    def _dataset_rows(self) -> list[dict]:
+        from roots_model.hfdata import load_rows
+
+        spec = dict(self.load_dataset)
+        if "data_files" in spec and self.dataset:
+            from pipelines.datadir import dataset_path
+
+            files = spec["data_files"]
+            resolve = lambda f: f if Path(f).is_absolute() else str(dataset_path(self.dataset) / f)  # noqa: E731
+            spec["data_files"] = [resolve(f) for f in files] if isinstance(files, list) else resolve(files)
+        if set(spec) == {"path"} and Path(spec["path"]).exists():
+            return load_rows(spec["path"])  # a local file or a save_to_disk folder
+        return load_rows(spec)
+
     def dataset_hash(self) -> str:
+        if self.load_dataset is not None:
+            rows = json.dumps(self._dataset_rows(), sort_keys=True, ensure_ascii=False, default=str)
+            return "sha256:" + hashlib.sha256(rows.encode()).hexdigest()
         return "sha256:" + hashlib.sha256(self.data_path().read_bytes()).hexdigest()
 
     def select(self, docs: list[dict], limit: int | None) -> list[dict]:
@@ -296,8 +327,10 @@ def load_task(path: str | Path) -> Task:
     if raw["category"] not in CATEGORIES:
         raise bad("category", f"must be one of {CATEGORIES}, got {raw['category']!r}")
     dataset = raw["dataset"]
-    if not isinstance(dataset, dict) or "name" not in dataset or "file" not in dataset:
-        raise bad("dataset", "must be a mapping with 'name' and 'file'")
+    if not isinstance(dataset, dict) or not ({"name", "file"} <= set(dataset) or "load_dataset" in dataset):
+        raise bad("dataset", "must be a mapping with 'name' and 'file', or with 'load_dataset'")
+    if "load_dataset" in dataset and not isinstance(dataset["load_dataset"], dict):
+        raise bad("dataset", "'load_dataset' must be a mapping of datasets.load_dataset arguments")
     metrics = []
     for i, m in enumerate(raw["metrics"] or []):
         if isinstance(m, str):
@@ -324,8 +357,9 @@ def load_task(path: str | Path) -> Task:
             language=str(raw["language"]),
             category=raw["category"],
             output_type=raw["output_type"],
-            dataset=str(dataset["name"]),
-            data_file=str(dataset["file"]),
+            dataset=str(dataset.get("name", "")),
+            data_file=str(dataset.get("file", "")),
+            load_dataset=dataset.get("load_dataset"),
             filter=dict(dataset.get("filter") or {}),
             prompt=str(raw["prompt"]),
             metrics=metrics,

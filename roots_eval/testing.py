@@ -19,6 +19,8 @@ class _ScriptedModel(LanguageModel):
         for task in tasks:
             if num_fewshot is not None:
                 task = dataclasses.replace(task, num_fewshot=num_fewshot)
+            if task.output_type == "loglikelihood_rolling":
+                continue  # perplexity has no gold answer to copy
             pool = task.load_docs()
             choices = task.choices() if task.output_type == "multiple_choice" else None
             for doc in task.select(pool, limit):

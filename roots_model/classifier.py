@@ -9,7 +9,10 @@ The text is encoded behind "<|endoftext|>" (as in pretraining), run through the 
 Transformer, and the final hidden states of its tokens are averaged into one vector for a
 linear head. Batches are right-padded: with causal attention no real token can see the
 padding after it, so no attention mask is needed, and the padding is left out of the
-average. Backbone and head are trained together.
+average (a bidirectional MLM backbone is given the padding mask instead). Backbone and
+head are trained together. The backbone may be a roots_model `GPT` (AR or MLM) or a local
+Hugging Face model (`roots_model.hf_backbone`); `roots_model.lm.LanguageModel.finetune`
+builds one for any of them.
 """
 from __future__ import annotations
 
@@ -55,14 +58,14 @@ class TextClassifier(nn.Module):
         if len(labels) < 2:
             raise ValueError(f"a classifier needs at least 2 labels, got {labels}")
         self.labels = labels
-        device = self.backbone.embed_tokens.weight.device
+        device = self.device
         self.head = nn.Linear(self.backbone.config.n_embd, len(labels)).to(device)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     @property
     def device(self):
-        return self.backbone.embed_tokens.weight.device
+        return next(self.backbone.parameters()).device
 
     def _batch(self, texts: list[str]):
         eos = eos_id(self.tokenizer)
@@ -74,8 +77,11 @@ class TextClassifier(nn.Module):
         return idx, lengths
 
     def forward(self, idx, lengths):
-        hidden = self.backbone.hidden_states(idx)
-        real = (torch.arange(idx.shape[1], device=idx.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+        real = torch.arange(idx.shape[1], device=idx.device)[None, :] < lengths[:, None]
+        # a bidirectional (MLM) backbone would attend to the padding: mask it out
+        causal = getattr(self.backbone.config, "causal", True)
+        hidden = self.backbone.hidden_states(idx) if causal else self.backbone.hidden_states(idx, key_padding_mask=real)
+        real = real.unsqueeze(-1)
         pooled = (hidden * real).sum(dim=1) / lengths[:, None]
         return self.head(pooled)
 
@@ -154,11 +160,16 @@ class TextClassifier(nn.Module):
             raise ValueError("nothing to save: the classifier has no head yet (finetune it first)")
         directory = Path(directory)
         with checkpoint.atomic_directory(directory) as tmp:
-            checkpoint.save(tmp / BACKBONE_DIR, self.backbone, self.tokenizer, self.backbone.config)
+            if hasattr(self.backbone, "save"):  # a Hugging Face backbone (roots_model.hf_backbone)
+                self.backbone.save(tmp / BACKBONE_DIR)
+            else:
+                checkpoint.save(tmp / BACKBONE_DIR, self.backbone, self.tokenizer, self.backbone.config)
             save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, tmp / HEAD_FILE)
             meta = {"labels": self.labels, "max_length": self.max_length}
             (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False))
         return directory
+
+    save_pretrained = save  # the name Hugging Face users reach for
 
     @classmethod
     def load(cls, directory, device="cpu") -> "TextClassifier":
@@ -168,7 +179,14 @@ class TextClassifier(nn.Module):
             head = load_file(directory / HEAD_FILE)
         except Exception as e:
             raise checkpoint.CheckpointError(f"{directory} is not a saved TextClassifier: {e}") from None
-        loaded = checkpoint.load(directory / BACKBONE_DIR, device=device)
-        model = cls(loaded.model, loaded.tokenizer, meta["labels"], meta["max_length"])
+        if (directory / BACKBONE_DIR / checkpoint.MANIFEST).exists():
+            loaded = checkpoint.load(directory / BACKBONE_DIR, device=device)
+            backbone, tokenizer = loaded.model, loaded.tokenizer
+        else:
+            from roots_model.hf_backbone import HFBackbone, HFTokenizer
+
+            backbone = HFBackbone.from_pretrained(directory / BACKBONE_DIR, device)
+            tokenizer = HFTokenizer(backbone.hf_tokenizer)
+        model = cls(backbone, tokenizer, meta["labels"], meta["max_length"])
         model.head.load_state_dict(head)
         return model.eval()

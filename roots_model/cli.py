@@ -3,6 +3,7 @@
     roots-train tokenizer --data out/ --vocab-size 32000 --output tok/
     roots-train prepare   --data out/ --tokenizer tok/ --output tokens/        (optional)
     roots-train pretrain  --data out/ --tokenizer tok/ --preset tiny --output ckpt/ [--max-steps N] [--resume]
+                          [--objective mlm]                              (masked LM, bidirectional)
     roots-train generate  --checkpoint ckpt/ --prompt "北京是" --max-new-tokens 32
     roots-train finetune  --checkpoint ckpt/ --data train.jsonl --output clf/   (fields text, label)
     roots-train export    --checkpoint ckpt/ --output hf/                       (Hugging Face Llama folder)
@@ -69,7 +70,12 @@ def _generate(args):
 def _finetune(args):
     from roots_model.classifier import TextClassifier
 
-    rows = [json.loads(line) for line in open(args.data, encoding="utf-8") if line.strip()]
+    from roots_model.hfdata import load_rows
+
+    # any `datasets.load_dataset` source: a json/jsonl/parquet/csv file, a save_to_disk folder,
+    # or a JSON spec such as '{"path": "json", "data_files": "train/*.jsonl"}'
+    source = json.loads(args.data) if args.data.lstrip().startswith("{") else args.data
+    rows = load_rows(source)
     clf = TextClassifier.from_pretrained(args.checkpoint, max_length=args.max_length)
     history = clf.finetune([r["text"] for r in rows], [r["label"] for r in rows], epochs=args.epochs,
                            lr=args.lr, batch_size=args.batch_size)
@@ -154,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--preset", default="tiny", choices=list(PRESETS))
+    p.add_argument("--objective", default="ar", choices=["ar", "mlm"],
+                   help="ar: next token (decoder); mlm: masked tokens, 15%% 80/10/10 (bidirectional encoder)")
+    p.add_argument("--whole-word-mask", action=argparse.BooleanOptionalAction, default=True,
+                   help="mlm: mask whole words (jieba for Chinese) rather than single tokens")
     p.add_argument("--max-steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=None, help="sequences per process per micro-step")
     p.add_argument("--grad-accum", type=int, default=1)
@@ -196,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_generate)
 
-    p = sub.add_parser("finetune", help="fine-tune a classifier on a jsonl file with text and label fields")
+    p = sub.add_parser("finetune", help="fine-tune a classifier on rows with text and label fields (any datasets source)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--output", required=True)

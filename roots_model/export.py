@@ -55,6 +55,9 @@ def llama_state_dict(model) -> dict:
 
 def export_llama(ckpt_path, output) -> Path:
     loaded = checkpoint.load(ckpt_path)
+    if not loaded.config.causal:
+        # Llama is a decoder: a bidirectional MLM model exported as one would score nonsense
+        raise checkpoint.CheckpointError(f"{ckpt_path} is a bidirectional (MLM) model; only decoders export as Llama")
     eos = loaded.tokenizer.token_to_id(EOS)
     output = Path(output)
     with checkpoint.atomic_directory(output) as tmp:

@@ -1,4 +1,5 @@
-"""A decoder-only Transformer (Llama family), in one readable file.
+"""A Transformer (Llama family), in one readable file: a decoder, or with
+`causal=False` the same blocks as a bidirectional encoder (masked-LM pretraining).
 
 RoPE positions, RMSNorm, SwiGLU feed-forward, optional grouped-query attention (fewer
 key/value heads than query heads), tied input/output embeddings and PyTorch's fused
@@ -32,6 +33,8 @@ class ModelConfig:
     norm_eps: float = 1e-5
     dropout: float = 0.0
     tie_embeddings: bool = True
+    causal: bool = True  # False: every token attends to every other (an MLM encoder)
+    mask_token_id: int | None = None  # the [MASK] id of an MLM model (an id above the tokenizer's)
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
@@ -82,7 +85,9 @@ def preset(name: str, vocab_size: int, **overrides) -> ModelConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     # A multiple of 64 keeps the embedding and output matmuls on fast kernels; the extra
-    # ids are never produced by the tokenizer.
+    # ids are never produced by the tokenizer. An MLM model's [MASK] id is one of them.
+    if overrides.get("mask_token_id") is not None:
+        vocab_size = max(vocab_size, overrides["mask_token_id"] + 1)
     values = {**PRESETS[name], "vocab_size": _round_up(vocab_size, 64), **overrides}
     return ModelConfig(**values)
 
@@ -143,6 +148,7 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(config.n_embd, config.n_kv_head * config.head_dim, bias=False)
         self.o_proj = nn.Linear(config.n_head * config.head_dim, config.n_embd, bias=False)
         self.dropout = config.dropout
+        self.causal = config.causal
 
     def forward(self, x, cos, sin, mask=None, cache: KVCache | None = None, layer: int = 0):
         B, T, _ = x.shape
@@ -159,7 +165,7 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(
             q, k, v,
             attn_mask=mask,
-            is_causal=mask is None,
+            is_causal=mask is None and self.causal,
             dropout_p=self.dropout if self.training else 0.0,
             enable_gqa=self.n_kv_head != self.n_head,
         )
@@ -244,8 +250,10 @@ class GPT(nn.Module):
             positions = torch.arange(start, start + T, device=idx.device).expand(B, T)
         cos, sin = self.rope_cos[positions], self.rope_sin[positions]
         mask = None
+        if cache is not None and not self.config.causal:
+            raise ValueError("a bidirectional (MLM) model cannot generate with a KV cache")
         if cache is not None or key_padding_mask is not None:
-            mask = self._attention_mask(B, T, start, key_padding_mask, idx.device)
+            mask = self._attention_mask(B, T, start, key_padding_mask, idx.device, self.config.causal)
         x = self.embed_tokens(idx)
         for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, mask, cache, i)
@@ -254,10 +262,11 @@ class GPT(nn.Module):
         return self.norm(x)
 
     @staticmethod
-    def _attention_mask(B, T, start, key_padding_mask, device):
+    def _attention_mask(B, T, start, key_padding_mask, device, causal=True):
         query_pos = torch.arange(start, start + T, device=device)[:, None]
         key_pos = torch.arange(start + T, device=device)[None, :]
-        mask = (key_pos <= query_pos).expand(B, 1, T, start + T)
+        mask = (key_pos <= query_pos) if causal else torch.ones(T, start + T, dtype=torch.bool, device=device)
+        mask = mask.expand(B, 1, T, start + T)
         if key_padding_mask is not None:
             mask = mask & key_padding_mask[:, None, None, :].bool()
             # A padding query would otherwise see no key at all and attention would return

@@ -35,7 +35,9 @@ from tqdm import tqdm
 
 from roots_model import checkpoint, train_state
 from roots_model.data import MANIFEST, PackedSequences, prepare_tokens
-from roots_model.model import GPT, PRESETS, ModelConfig, flops_per_token, loss_fn, preset
+from roots_model.model import GPT, PRESETS, ModelConfig, flops_per_token, preset
+from roots_model.mlm import MaskedLM, mlm_model_overrides
+from roots_model.objectives import Objective
 from roots_model.tokenizer import load_tokenizer
 from roots_model.train_state import unwrap
 
@@ -59,7 +61,7 @@ PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "GH200": 989e12, "A100": 312e12, "
 
 # What a resumed run must share with the run that wrote the checkpoint: together with the
 # token shards they fix which sequences `samples_seen` points to.
-RESUME_MUST_MATCH = ("seq_len", "seed", "val_fraction", "preset", "model_overrides")
+RESUME_MUST_MATCH = ("seq_len", "seed", "val_fraction", "preset", "model_overrides", "objective")
 
 
 @dataclass
@@ -98,12 +100,16 @@ class TrainConfig:
     tensorboard: bool = True
     stop_after_step: int | None = None  # leave as if killed after this step (tests, preemption drills)
     model_overrides: dict = field(default_factory=dict)
+    objective: str = "ar"  # ar (next token, causal) | mlm (masked tokens, bidirectional; roots_model.mlm)
+    whole_word_mask: bool = True  # mlm: mask jieba / space-delimited words whole
 
     def __post_init__(self):
         if self.preset not in PRESET_TRAINING:
             raise ConfigError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESET_TRAINING)}")
         if self.strategy not in ("auto", "none", "ddp", "fsdp"):
             raise ConfigError(f"unknown strategy {self.strategy!r}: auto, none, ddp or fsdp")
+        if self.objective not in ("ar", "mlm"):
+            raise ConfigError(f"unknown objective {self.objective!r}: ar or mlm")
         if self.dtype not in ("auto", "float32", "bfloat16"):
             raise ConfigError(f"unknown dtype {self.dtype!r}: auto, float32 or bfloat16")
         defaults = PRESET_TRAINING[self.preset]
@@ -276,20 +282,6 @@ def wrap_model(model: GPT, strategy: str, device: torch.device, dtype: str = "fl
     return model
 
 
-class Objective:
-    """What a training step minimises: next-token cross-entropy. Distillation and pruning
-    recovery (roots_model.compress.finetune) subclass it."""
-
-    def setup(self, model, device: torch.device):
-        """Called once the model is on its device and wrapped."""
-
-    def loss(self, model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return loss_fn(model(x), y)
-
-    def after_step(self, model):
-        """Called after every optimizer step."""
-
-
 class MetricsLog:
     """metrics.jsonl (+ TensorBoard) on the main process; on resume, lines past the
     checkpoint's step (written by the run that died) are dropped."""
@@ -344,7 +336,8 @@ def plot_loss(metrics_path: Path, png_path: Path):
 
 
 @torch.no_grad()
-def evaluate(model, val: PackedSequences, cfg: TrainConfig, env: Distributed, device, autocast) -> float | None:
+def evaluate(model, val: PackedSequences, cfg: TrainConfig, env: Distributed, device, autocast,
+             objective: Objective | None = None) -> float | None:
     """Mean next-token loss over the first eval_batches global batches of validation windows
     (the same windows whatever the number of processes). Process r scores windows r,
     r + world_size, ...; the loss sums and window counts are added up across processes, so
@@ -360,9 +353,9 @@ def evaluate(model, val: PackedSequences, cfg: TrainConfig, env: Distributed, de
         rows = mine[b * cfg.batch_size:(b + 1) * cfg.batch_size]
         x, y = val.rows(rows or [0])
         with autocast:
-            logits = model(x.to(device))
+            loss = (objective or Objective()).eval_loss(model, x.to(device), y.to(device))
         if rows:
-            sums[0] += loss_fn(logits, y.to(device)).double() * len(rows)
+            sums[0] += loss.double() * len(rows)
             sums[1] += len(rows)
     model.train()
     sums = env.sum(sums)
@@ -397,10 +390,24 @@ class Prefetcher:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def objective_for(name: str, tokenizer, whole_word: bool = True) -> tuple[Objective, dict]:
+    """The pretraining objective called `name` and the model config fields it needs."""
+    if name == "ar":
+        return Objective(), {}
+    if name == "mlm":
+        overrides = mlm_model_overrides(tokenizer.get_vocab_size())
+        return MaskedLM(tokenizer, overrides["mask_token_id"], whole_word), overrides
+    raise ValueError(f"unknown objective {name!r}: ar or mlm")
+
+
 def pretrain(cfg: TrainConfig) -> dict:
-    """Train (or resume) a model from a preset and return a summary: final step, last
-    losses, checkpoint path."""
-    return fit(cfg)
+    """Train (or resume) a model from a preset with cfg.objective and return a summary:
+    final step, last losses, checkpoint path."""
+    objective, overrides = objective_for(cfg.objective, load_tokenizer(cfg.tokenizer), cfg.whole_word_mask)
+    # the objective's model fields (MLM: bidirectional, a [MASK] id) go into model_overrides,
+    # so they are saved with the run and a resume with other ones is refused
+    cfg.model_overrides = {**overrides, **cfg.model_overrides}
+    return fit(cfg, objective=objective)
 
 
 def fit(cfg: TrainConfig, model: GPT | None = None, objective: Objective | None = None,
@@ -543,7 +550,7 @@ def _fit(cfg: TrainConfig, env: Distributed, device: torch.device, model: GPT | 
                           "mfu": round(flops_step * interval_steps / elapsed / (peak * env.world_size), 4) if peak else None,
                           "grad_norm": float(grad_norm), "tokens_seen": samples_seen * cfg.seq_len}
                 if do_eval:
-                    record["val_loss"] = evaluate(train_model, val_data, cfg, env, device, autocast)
+                    record["val_loss"] = evaluate(train_model, val_data, cfg, env, device, autocast, objective)
                     record["val_perplexity"] = (math.exp(min(record["val_loss"], 50))
                                                 if record["val_loss"] is not None else None)
                     last["val_loss"] = record["val_loss"]

@@ -1,6 +1,7 @@
 """Each roots_eval metric against its reference implementation on fixed cases."""
 import collections
 import json
+import math
 import os
 import random
 import re
@@ -38,6 +39,7 @@ def test_metrics_load_offline_from_an_empty_hf_home(tmp_path):
         for name in metrics.available():
             m = metrics.load(name)
             args = dict(predictions=[1, 0], references=[1, 1]) if name == "classification" else \
+                   dict(predictions=[-10.0], references=["the cat sat"]) if name == "perplexity" else \
                    dict(predictions=["the cat sat"], references=[["the cat sat"]])
             out[name] = {k: v for k, v in m.compute(**args).items() if isinstance(v, float)}
         print(json.dumps(out))
@@ -48,7 +50,9 @@ def test_metrics_load_offline_from_an_empty_hf_home(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out.pop("hub") != "loaded", "the Hub script loaded: this environment is not offline, the test proves nothing"
-    assert set(out) == {"sacrebleu", "chrf", "rouge", "squad", "cmrc2018", "classification"}
+    assert set(out) == {"sacrebleu", "chrf", "rouge", "squad", "cmrc2018", "classification", "perplexity"}
+    # "the cat sat" is 11 bytes: 10 nats over 11 bytes
+    assert out["perplexity"]["bits_per_byte"] == pytest.approx(10 / 11 / math.log(2))
     assert out["sacrebleu"]["bleu"] == pytest.approx(0.0)  # 3 tokens: no 4-gram, BLEU 0 as sacrebleu says
     assert out["chrf"]["chrf"] == pytest.approx(100.0)
     assert out["squad"]["exact_match"] == 100.0 and out["cmrc2018"]["f1"] == 100.0

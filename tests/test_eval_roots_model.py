@@ -25,12 +25,15 @@ def test_every_builtin_task_runs_end_to_end(checkpoint, tmp_path):
     output = tmp_path / "results" / "tiny.json"
     assert _run(checkpoint, output, "--tasks", "all", "--limit", "2", "--max-new-tokens", "4", "--batch-size", "16") == 0
     data = json.loads(output.read_text(encoding="utf-8"))
-    assert data["errors"] == {} and len(data["results"]) == 15
+    assert data["errors"] == {} and len(data["results"]) == 17
     assert data["model"]["type"] == "roots" and data["model"]["checkpoint_hash"].startswith("sha256:")
     for name, entry in data["results"].items():
         assert entry["n"] == 2, name
         for metric, value in entry["metrics"].items():
-            assert 0.0 <= value["value"] <= 100.0, (name, metric)
+            if entry["category"] == "language_modeling":  # bits per byte, perplexities: positive, lower is better
+                assert value["value"] > 0, (name, metric)
+            else:
+                assert 0.0 <= value["value"] <= 100.0, (name, metric)
         samples = (output.parent / entry["samples_file"]).read_text(encoding="utf-8").splitlines()
         assert len(samples) == 2
     sst2 = [json.loads(s) for s in (output.parent / data["results"]["cls_sst2"]["samples_file"]).read_text().splitlines()]

@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 EXPECTED = {
     "cls_sst2", "cls_agnews", "cls_chnsenticorp", "cls_tnews", "cls_iflytek", "cls_thucnews_titles",
     "mt_wmt21_newstest_zh-en", "mt_wmt21_newstest_en-zh", "mt_flores200_zh-en", "mt_flores200_en-zh",
-    "qa_squad_v1.1_dev", "qa_cmrc2018_dev", "qa_drcd", "sum_xsum", "sum_lcsts",
+    "qa_squad_v1.1_dev", "qa_cmrc2018_dev", "qa_drcd", "sum_xsum", "sum_lcsts", "lm_flores200_zh", "lm_flores200_en",
 }
 
 

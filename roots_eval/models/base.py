@@ -56,6 +56,11 @@ class LanguageModel:
         """Greedy continuations, cut before the first stop string."""
         raise NotImplementedError
 
+    def loglikelihood_rolling(self, texts: list[str]) -> list[tuple[float, int]]:
+        """(sum of token log-probs, tokens) of each whole text from a document start
+        (perplexity tasks); decoders only."""
+        raise NotImplementedError(f"{type(self).__name__} cannot score whole texts (perplexity needs a decoder)")
+
     # Only classifiers with their own head implement this: class probabilities per text, in
     # the order of `class_labels()`.
     def classify(self, texts: list[str]) -> list[list[float]]:

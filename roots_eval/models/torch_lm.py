@@ -142,6 +142,21 @@ class TorchCausalLM(LanguageModel):
         raise NotImplementedError
 
     @torch.no_grad()
+    def loglikelihood_rolling(self, texts: list[str]) -> list[tuple[float, int]]:
+        """Rolling windows of max_length tokens (roots_model.lm.rolling_windows): every token
+        scored once, from as much preceding text as fits; one window per forward."""
+        from roots_model.lm import rolling_loglikelihood
+
+        def logits(ids):
+            return self.forward_logits(ids.to(self.device))
+
+        out = []
+        for text in tqdm(texts, desc="loglikelihood_rolling", unit="text", disable=not self.show_progress, leave=False):
+            tokens = self.encode(text)
+            out.append((rolling_loglikelihood(logits, tokens, self.bos_id(), self.max_length), len(tokens)))
+        return out
+
+    @torch.no_grad()
     def loglikelihood(self, requests):
         pairs = [self._tokenize_pair(r) for r in requests]
         # longest first: padding waste stays small and the first batch is the memory probe
