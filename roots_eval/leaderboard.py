@@ -316,6 +316,16 @@ def significance_tables(groups, iters: int = 2000) -> list[dict]:
     return out
 
 
+def _significance_html(tests) -> str:
+    """The same table as the Markdown one, as an HTML table (a browser shows it as a table)."""
+    md = _significance_markdown(tests)
+    intro, rows = md[2], [line for line in md[4:] if line.startswith("|") and not line.startswith("|---")]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in rows]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in cells[1:])
+    return f"<h2>Significance</h2><p>{html.escape(intro)}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def _significance_markdown(tests) -> list[str]:
     if not tests:
         return []
@@ -393,7 +403,7 @@ def build_leaderboard(result_paths, output) -> int:
     if tests or charts:
         extra = "".join(f'<h2>Scores across checkpoints</h2><img src="{html.escape(c)}" alt="scores vs step">' for c in charts)
         if tests:
-            extra += "<h2>Significance</h2><pre>" + html.escape("\n".join(_significance_markdown(tests)[2:])) + "</pre>"
+            extra += _significance_html(tests)
         page = page.replace("<h2>Models</h2>", extra + "\n<h2>Models</h2>", 1)
     (out_dir / "index.html").write_text(page, encoding="utf-8")
     (out_dir / "leaderboard.json").write_text(json.dumps({

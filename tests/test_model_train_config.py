@@ -1,6 +1,7 @@
 """Training settings that used to be wrong without a word: an unknown preset, a capped
 warmup, a resume with other settings, token shards overwritten by an added input file,
 and a validation loss of 0.0 when processes outnumber validation windows."""
+import gc
 import json
 import shutil
 from datetime import timedelta
@@ -134,16 +135,30 @@ def _model():
                            intermediate_size=32))
 
 
-def _eval_worker(rank, world_size, folder, strategy, out):
-    _join(rank, world_size, out / "store")
+def _in_group(rank, world_size, store: Path, work):
+    """Run `work()` (which returns plain values) inside a gloo group, then leave it cleanly.
+    Every torch object of the work is gone before the group is destroyed: a DDP reducer or a
+    gloo work item freed after that deadlocks gloo's worker thread against the GIL."""
+    _join(rank, world_size, store)
     try:
-        val = PackedSequences(folder, "val", 16, sequential=True)
-        model = wrap_model(_model(), strategy, torch.device("cpu"))
-        cfg = TrainConfig(data="d", tokenizer="t", output="o", batch_size=2, seq_len=16, eval_batches=4)
-        value = evaluate(model, val, cfg, Distributed(rank, world_size), torch.device("cpu"), torch.autocast("cpu", enabled=False))
-        (out / f"rank{rank}.json").write_text(json.dumps(value))
+        result = work()
+        gc.collect()
+        dist.barrier()
+        return result
     finally:
         dist.destroy_process_group()
+
+
+def _evaluate_in_group(rank, world_size, folder, strategy) -> float | None:
+    val = PackedSequences(folder, "val", 16, sequential=True)
+    model = wrap_model(_model(), strategy, torch.device("cpu"))
+    cfg = TrainConfig(data="d", tokenizer="t", output="o", batch_size=2, seq_len=16, eval_batches=4)
+    return evaluate(model, val, cfg, Distributed(rank, world_size), torch.device("cpu"), torch.autocast("cpu", enabled=False))
+
+
+def _eval_worker(rank, world_size, folder, strategy, out):
+    value = _in_group(rank, world_size, out / "store", lambda: _evaluate_in_group(rank, world_size, folder, strategy))
+    (out / f"rank{rank}.json").write_text(json.dumps(value))
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
@@ -168,17 +183,18 @@ def test_validation_loss_is_the_mean_over_every_window(tmp_path):
     assert json.loads((tmp_path / "rank0.json").read_text()) == pytest.approx(expected, rel=1e-5)
 
 
+def _dtypes_in_group(dtype) -> dict:
+    model = wrap_model(_model(), "fsdp", torch.device("cpu"), dtype)
+    seen = {}
+    model.layers[0].mlp.register_forward_pre_hook(lambda m, args: seen.update(dtype=str(m.gate_proj.weight.dtype)))
+    master = str(next(model.parameters()).dtype)  # the sharded parameters, before a forward gathers them
+    model(torch.tensor([[1, 2, 3]]))
+    return {"compute": seen["dtype"], "master": master}
+
+
 def _mp_worker(rank, world_size, dtype, out):
-    _join(rank, world_size, out / f"store-{dtype}")
-    try:
-        model = wrap_model(_model(), "fsdp", torch.device("cpu"), dtype)
-        seen = {}
-        model.layers[0].mlp.register_forward_pre_hook(lambda m, args: seen.update(dtype=str(m.gate_proj.weight.dtype)))
-        master = str(next(model.parameters()).dtype)  # the sharded parameters, before a forward gathers them
-        model(torch.tensor([[1, 2, 3]]))
-        (out / f"{dtype}-{rank}.json").write_text(json.dumps({"compute": seen["dtype"], "master": master}))
-    finally:
-        dist.destroy_process_group()
+    seen = _in_group(rank, world_size, out / f"store-{dtype}", lambda: _dtypes_in_group(dtype))
+    (out / f"{dtype}-{rank}.json").write_text(json.dumps(seen))
 
 
 @pytest.mark.parametrize("dtype, compute", [("bfloat16", "torch.bfloat16"), ("float32", "torch.float32")])
