@@ -113,11 +113,22 @@ def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
             dropped[reason] = dropped.get(reason, 0) + count
             lang_stats["dropped"] += count
     read = sum(r for r, _ in acc["files"].values())  # the readers' own count, not a sum of outcomes
-    accounted = kept + malformed + sum(dropped.values())
     mismatched = {p: {"read": r, "accounted": a} for p, (r, a) in sorted(acc["files"].items(), key=lambda kv: str(kv[0]))
                   if r != a}
-    order = _reason_order(dropped, reasons_in_order)
     n_ids, n_records, examples = acc["dup"]
+    return _assemble(read, kept, malformed, dropped, reasons_in_order, malformed_errors,
+                     sum(n for kind, n in malformed_errors.items() if kind.startswith("corrupt ")),
+                     {"read": read_bytes, "kept": kept_bytes}, languages,
+                     {"ids": n_ids, "records": n_records, "examples": [{"id": i, "records": -n} for n, i in examples]},
+                     mismatched, len(acc["files"]), parts_ok=True)
+
+
+def _assemble(read, kept, malformed, dropped, reasons_in_order, malformed_errors, corrupt, nbytes, languages,
+              duplicate_ids, mismatched, files, parts_ok) -> dict:
+    """stats.json from its totals: the one place its layout, conservation verdict and funnel
+    are written (a single run and a merge of shards both end here)."""
+    order = _reason_order(dropped, reasons_in_order)
+    accounted = kept + malformed + sum(dropped.values())
     return {
         "schema_version": SCHEMA_VERSION,
         "read": read,
@@ -125,13 +136,12 @@ def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
         "malformed": malformed,
         "dropped": {r: dropped[r] for r in order},
         "malformed_errors": dict(sorted(malformed_errors.items())),
-        "corrupt_files": sum(n for kind, n in malformed_errors.items() if kind.startswith("corrupt ")),
-        "bytes": {"read": read_bytes, "kept": kept_bytes},
+        "corrupt_files": corrupt,
+        "bytes": nbytes,
         "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1]["read"])),
-        "duplicate_ids": {"ids": n_ids, "records": n_records,
-                          "examples": [{"id": i, "records": -n} for n, i in examples]},
-        "conservation": {"ok": not mismatched and read == accounted, "read": read, "accounted": accounted,
-                         "files": len(acc["files"]), "mismatched_files": dict(list(mismatched.items())[:_EXAMPLES]),
+        "duplicate_ids": duplicate_ids,
+        "conservation": {"ok": parts_ok and not mismatched and read == accounted, "read": read, "accounted": accounted,
+                         "files": files, "mismatched_files": dict(list(mismatched.items())[:_EXAMPLES]),
                          "mismatched_file_count": len(mismatched)},
         "funnel": _funnel(read, malformed, dropped, order),
     }
@@ -175,25 +185,8 @@ def merge_summaries(parts: list[dict], reasons_in_order: list[str], input_files:
             _add(languages.setdefault(lang, {}), ls)
         for path, m in st["conservation"].get("mismatched_files", {}).items():
             _add(mismatched.setdefault(path, {}), m)
-    order = _reason_order(dropped, reasons_in_order)
-    accounted = kept + malformed + sum(dropped.values())
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "read": read,
-        "kept": kept,
-        "malformed": malformed,
-        "dropped": {r: dropped[r] for r in order},
-        "malformed_errors": dict(sorted(errors.items())),
-        "corrupt_files": corrupt,
-        "bytes": nbytes,
-        "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1]["read"])),
-        "duplicate_ids": duplicate_ids,
-        "conservation": {"ok": not mismatched and read == accounted and all(st["conservation"]["ok"] for st in parts),
-                         "read": read, "accounted": accounted, "files": input_files,
-                         "mismatched_files": dict(list(mismatched.items())[:_EXAMPLES]),
-                         "mismatched_file_count": len(mismatched)},
-        "funnel": _funnel(read, malformed, dropped, order),
-    }
+    return _assemble(read, kept, malformed, dropped, reasons_in_order, errors, corrupt, nbytes, languages,
+                     duplicate_ids, mismatched, input_files, parts_ok=all(st["conservation"]["ok"] for st in parts))
 
 
 def repeated_ids(sorted_counts) -> dict:
