@@ -12,7 +12,8 @@ import pyarrow as pa
 SIGNAL_NAMES = (
     "n_chars", "n_words", "mean_word_length", "char_repetition", "word_repetition",
     "special_char_ratio", "stopword_ratio", "flagged_word_ratio", "ellipsis_line_ratio",
-    "bullet_line_ratio", "lorem_ipsum",
+    "bullet_line_ratio", "lorem_ipsum", "digit_ratio", "word_diversity",
+    "sentence_line_ratio",
 )
 
 KEPT_SCHEMA = pa.schema([
@@ -27,6 +28,8 @@ KEPT_SCHEMA = pa.schema([
     ("signals", pa.struct([(name, pa.float64()) for name in SIGNAL_NAMES])),
     # Unique per input record (input file + offset): ids repeat across files, keys never do.
     ("key", pa.string()),
+    ("script", pa.string()),          # Han text: Hans or Hant (signals are computed on Simplified)
+    ("quality_score", pa.float64()),  # the quality classifier's score, when one is configured
 ])
 
 
@@ -44,7 +47,8 @@ def stable_id(input_file: str, offset: int, text: str) -> str:
 def new_document(*, id: str, text: str, source: str | None, url: str | None, input_file: str,
                  key: str | None = None) -> dict:
     return {"id": id, "key": key or id, "text": text, "source": source, "url": url, "lang": None, "lang_score": None,
-            "input_file": input_file, "boilerplate_lines_removed": 0, "signals": None}
+            "input_file": input_file, "boilerplate_lines_removed": 0, "signals": None, "script": None,
+            "quality_score": None}
 
 
 def to_kept_row(doc: dict) -> dict:

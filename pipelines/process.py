@@ -7,11 +7,14 @@ not to the steps. Nothing here knows about Beam.
 from __future__ import annotations
 
 from .config import PipelineConfig
-from .langid import LanguageIdentifier, shared_identifier
+from .langid import LanguageIdentifier, script_override, shared_identifier
+from .quality_model import ScoreQuality
 from .text import segment
 from .text.boilerplate import BoilerplateRemover
+from .text.chinese import han_script, to_simplified
 from .text.filters import first_failure
 from .text.normalize import normalize
+from .text.pii import RedactPII
 from .text.script import is_chinese
 from .text.signals import compute_signals
 
@@ -61,6 +64,27 @@ class RejectEmpty(Step):
         return self.name if not doc["text"].strip() else None
 
 
+class RejectTooShort(Step):
+    """Before language ID: text that is not Han-dominant and has fewer words than the
+    `too_short` minimum of every kept non-Chinese language could never be kept. Saying
+    `too_short` is the truth; asking fastText about four words is a coin toss that would
+    call it `language` or `language_score` instead. Han-dominant text is Chinese by script
+    and meets the Chinese minimum in the filters."""
+    name = "too_short"
+
+    def __init__(self, config: PipelineConfig):
+        self.min_words = config.min_words_any_script()
+        self.max_chars = int(config.langid.get("max_chars", 2000))
+
+    def __call__(self, doc):
+        if not self.min_words:
+            return None
+        text = doc["text"]
+        if script_override(text[: self.max_chars]):
+            return None
+        return self.name if len(segment.words(text, None)) < self.min_words else None
+
+
 class IdentifyLanguage(Step):
     name = "language"
 
@@ -79,10 +103,10 @@ class IdentifyLanguage(Step):
             )
 
     def __call__(self, doc):
-        doc["lang"], doc["lang_score"] = self.identifier.predict_one(doc["text"])
+        doc["lang"], doc["lang_score"], by_script = self.identifier.identify(doc["text"])
         if doc["lang"] not in self.config.languages:
             return "language"
-        if doc["lang_score"] < self.config.min_lang_score(doc["lang"]):
+        if not by_script and doc["lang_score"] < self.config.min_lang_score(doc["lang"]):
             return "language_score"
 
 
@@ -98,8 +122,13 @@ class ComputeSignals(Step):
 
     def __call__(self, doc):
         char_n, word_n = self.config.ngram_sizes(doc["lang"])
-        words = segment.words(doc["text"], doc["lang"])
-        doc["signals"] = compute_signals(doc["text"], words, doc["lang"], char_n, word_n)
+        text = doc["text"]
+        if is_chinese(doc["lang"]):
+            # Scored on Simplified characters: the word lists and jieba's dictionary are Simplified.
+            text = to_simplified(text)
+            doc["script"] = han_script(doc["text"], text)
+        words = segment.words(text, doc["lang"])
+        doc["signals"] = compute_signals(text, words, doc["lang"], char_n, word_n)
 
 
 class ApplyQualityFilters(Step):
@@ -112,8 +141,18 @@ class ApplyQualityFilters(Step):
         return first_failure(self.filters, doc["signals"], doc["lang"])
 
 
+class ConvertScript(Step):
+    """Optional (`chinese.output_script: simplified`): kept Traditional text written in
+    Simplified characters. Off by default: the corpus keeps what was written."""
+    name = "convert_script"
+
+    def __call__(self, doc):
+        if doc.get("script") == "Hant":
+            doc["text"] = to_simplified(doc["text"])
+
+
 class DocumentProcessor:
-    """Clean -> identify language -> segment -> score -> filter, in that order."""
+    """Clean -> too short? -> identify language -> segment -> score -> filter, in that order."""
 
     def __init__(self, config: PipelineConfig):
         self.config = config
@@ -122,10 +161,16 @@ class DocumentProcessor:
             Normalize(),
             RemoveBoilerplate(BoilerplateRemover(config.boilerplate())),
             RejectEmpty(),
+            # Before anything is written: documents dropped from here on are redacted too.
+            *[s for s in [RedactPII.from_config(config.raw.get("pii"))] if s],
+            RejectTooShort(config),
             IdentifyLanguage(config),
             ComputeSignals(config),
             ApplyQualityFilters(config),
+            *[s for s in [ScoreQuality.from_config(config.raw.get("quality_model"))] if s],
         ]
+        if (config.raw.get("chinese") or {}).get("output_script", "original") == "simplified":
+            self.steps.append(ConvertScript())
         self._ready = False
 
     def setup(self) -> None:

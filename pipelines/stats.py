@@ -18,41 +18,53 @@ class ConservationError(AssertionError):
     """Documents were lost or counted twice: the independent read count disagrees."""
 
 
+# An event: (kind, lang, reason, raw bytes, kept bytes, input file, source, PII counts).
 def kept_event(doc: dict) -> tuple:
     return ("kept", doc.get("lang") or "und", None, doc.get("raw_bytes", 0),
-            len(doc["text"].encode("utf-8", "surrogatepass")), doc.get("input_file"))
+            len(doc["text"].encode("utf-8", "surrogatepass")), doc.get("input_file"), _source(doc), doc.get("pii"))
 
 
 def dropped_event(doc: dict) -> tuple:
-    return ("dropped", doc.get("lang") or "und", doc["reason"], doc.get("raw_bytes", 0), 0, doc.get("input_file"))
+    return ("dropped", doc.get("lang") or "und", doc["reason"], doc.get("raw_bytes", 0), 0, doc.get("input_file"),
+            _source(doc), None)
+
+
+def _source(doc: dict) -> str:
+    return str(doc.get("source") or "(none)")
 
 
 def malformed_event(record: dict) -> tuple:
     kind = record["error"].split(":")[0].split(" after ")[0]
-    return ("malformed", "und", kind, 0, 0, record.get("input_file"))
+    return ("malformed", "und", kind, 0, 0, record.get("input_file"), None, None)
 
 
 def read_count_event(item: tuple[str, int]) -> tuple:
     """(input file, records the reader produced): counted where the records are read, so
     a step that loses or duplicates records downstream makes the check fail."""
     path, n = item
-    return ("read", None, None, n, 0, path)
+    return ("read", None, None, n, 0, path, None, None)
 
 
 def duplicate_id_event(item: tuple[str, int]) -> tuple:
     doc_id, n = item
-    return ("dup_id", doc_id, None, n, 0, None)
+    return ("dup_id", doc_id, None, n, 0, None, None, None)
 
 
 class StatsCombineFn(beam.CombineFn):
     """Events -> {"counts": {(kind, lang, reason): (n, raw bytes, kept bytes)},
-    "files": {path: [read, accounted]}, "dup": [ids, records, examples]}."""
+    "files": {path: [read, accounted]}, "dup": [ids, records, examples],
+    "sources": {source: {"kept": n, reason: n, ...}}, "pii": {kind: n}}."""
 
     def create_accumulator(self):
-        return {"counts": {}, "files": {}, "dup": [0, 0, []]}
+        return {"counts": {}, "files": {}, "dup": [0, 0, []], "sources": {}, "pii": {}}
 
     def add_input(self, acc, event):
-        kind, lang, reason, raw, kept, path = event
+        kind, lang, reason, raw, kept, path, source, pii = event
+        if source is not None:
+            per = acc["sources"].setdefault(source, {})
+            per[reason or "kept"] = per.get(reason or "kept", 0) + 1
+        if pii:
+            _add(acc["pii"], pii)
         if kind == "dup_id":
             dup = acc["dup"]
             dup[0] += 1
@@ -79,6 +91,9 @@ class StatsCombineFn(beam.CombineFn):
                 f = out["files"].setdefault(path, [0, 0])
                 f[0] += read
                 f[1] += accounted
+            for source, per in acc["sources"].items():
+                _add(out["sources"].setdefault(source, {}), per)
+            _add(out["pii"], acc["pii"])
             d = out["dup"]
             d[0] += acc["dup"][0]
             d[1] += acc["dup"][1]
@@ -120,11 +135,22 @@ def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
                      sum(n for kind, n in malformed_errors.items() if kind.startswith("corrupt ")),
                      {"read": read_bytes, "kept": kept_bytes}, languages,
                      {"ids": n_ids, "records": n_records, "examples": [{"id": i, "records": -n} for n, i in examples]},
-                     mismatched, len(acc["files"]), parts_ok=True)
+                     mismatched, len(acc["files"]), parts_ok=True,
+                     sources=_sources(acc["sources"]), pii=acc["pii"])
+
+
+def _sources(per_source: dict) -> dict:
+    """{source: {"kept": n, reason: n}} -> stats.json's per-source rows."""
+    rows = {}
+    for source, per in per_source.items():
+        kept = per.get("kept", 0)
+        dropped = {r: n for r, n in per.items() if r != "kept"}
+        rows[source] = {"read": kept + sum(dropped.values()), "kept": kept, "dropped": dropped}
+    return rows
 
 
 def _assemble(read, kept, malformed, dropped, reasons_in_order, malformed_errors, corrupt, nbytes, languages,
-              duplicate_ids, mismatched, files, parts_ok) -> dict:
+              duplicate_ids, mismatched, files, parts_ok, sources, pii) -> dict:
     """stats.json from its totals: the one place its layout, conservation verdict and funnel
     are written (a single run and a merge of shards both end here)."""
     order = _reason_order(dropped, reasons_in_order)
@@ -139,6 +165,10 @@ def _assemble(read, kept, malformed, dropped, reasons_in_order, malformed_errors
         "corrupt_files": corrupt,
         "bytes": nbytes,
         "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1]["read"])),
+        # Records that reached processing, by their `source` field (malformed ones have none).
+        "sources": {src: {**row, "dropped": {r: row["dropped"][r] for r in _reason_order(row["dropped"], reasons_in_order)}}
+                    for src, row in sorted(sources.items(), key=lambda kv: (-kv[1]["read"], kv[0]))},
+        "pii_redacted": dict(sorted(pii.items())),
         "duplicate_ids": duplicate_ids,
         "conservation": {"ok": parts_ok and not mismatched and read == accounted, "read": read, "accounted": accounted,
                          "files": files, "mismatched_files": dict(list(mismatched.items())[:_EXAMPLES]),
@@ -172,8 +202,14 @@ def merge_summaries(parts: list[dict], reasons_in_order: list[str], input_files:
     Repeated ids are counted across shards by the caller (`duplicate_ids`), since a shard sees
     only its own ids."""
     read = kept = malformed = corrupt = 0
-    dropped, errors, nbytes, languages, mismatched = {}, {}, {}, {}, {}
+    dropped, errors, nbytes, languages, mismatched, sources, pii = {}, {}, {}, {}, {}, {}, {}
     for st in parts:
+        for src, row in st.get("sources", {}).items():
+            merged = sources.setdefault(src, {"read": 0, "kept": 0, "dropped": {}})
+            merged["read"] += row["read"]
+            merged["kept"] += row["kept"]
+            _add(merged["dropped"], row["dropped"])
+        _add(pii, st.get("pii_redacted", {}))
         read += st["read"]
         kept += st["kept"]
         malformed += st["malformed"]
@@ -186,7 +222,8 @@ def merge_summaries(parts: list[dict], reasons_in_order: list[str], input_files:
         for path, m in st["conservation"].get("mismatched_files", {}).items():
             _add(mismatched.setdefault(path, {}), m)
     return _assemble(read, kept, malformed, dropped, reasons_in_order, errors, corrupt, nbytes, languages,
-                     duplicate_ids, mismatched, input_files, parts_ok=all(st["conservation"]["ok"] for st in parts))
+                     duplicate_ids, mismatched, input_files, parts_ok=all(st["conservation"]["ok"] for st in parts),
+                     sources=sources, pii=pii)
 
 
 def repeated_ids(sorted_counts) -> dict:
@@ -243,6 +280,7 @@ def funnel_html(stats: dict) -> str:
             + "</text></g>"
         )
     title = escape(f"ROOTS filter funnel: {stats['kept']:,} of {stats['read']:,} documents kept")
+    table = _sources_table(stats.get("sources", {}))
     legend = (f'<rect x="{label_w}" y="8" width="10" height="10" fill="#4c72b0"/><text x="{label_w + 14}" y="17">remaining</text>'
               f'<rect x="{label_w + 100}" y="8" width="10" height="10" fill="#dd8452"/>'
               f'<text x="{label_w + 114}" y="17">removed at this stage</text>')
@@ -251,8 +289,25 @@ def funnel_html(stats: dict) -> str:
         f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n'
         f'<body style="font-family:sans-serif"><h3>{title}</h3>\n'
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" font-size="12">'
-        f'{legend}{"".join(parts)}</svg>\n</body></html>\n'
+        f'{legend}{"".join(parts)}</svg>\n{table}</body></html>\n'
     )
+
+
+def _sources_table(sources: dict) -> str:
+    """Per-source rows under the funnel: what each source lost, and to what."""
+    from html import escape
+
+    if not sources:
+        return ""
+    rows = []
+    for src, row in sources.items():
+        share = row["kept"] / row["read"] if row["read"] else 0.0
+        reasons = ", ".join(f"{escape(r)} {n:,}" for r, n in sorted(row["dropped"].items(), key=lambda kv: -kv[1])[:4])
+        rows.append(f'<tr><td>{escape(src)}</td><td align="right">{row["read"]:,}</td>'
+                    f'<td align="right">{row["kept"]:,}</td><td align="right">{share:.1%}</td><td>{reasons}</td></tr>')
+    return ('<h3>Per source</h3><table cellpadding="3" style="border-collapse:collapse">'
+            '<tr><th align="left">source</th><th>read</th><th>kept</th><th>kept %</th>'
+            '<th align="left">main drop reasons</th></tr>' + "".join(rows) + "</table>\n")
 
 
 def write_funnel_html(stats: dict, html_path: str) -> None:

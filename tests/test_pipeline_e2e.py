@@ -57,6 +57,17 @@ def test_every_input_document_is_accounted_for(corpus_run, corpus_docs):
     assert all(d["duplicate_of"] in kept_ids and d["cluster_id"] for d in dups)
     kept_texts = kept.column("text").to_pylist()
     assert len(set(kept_texts)) == len(kept_texts)  # no exact duplicate survives
+    # Per source: the inputs' own `source` fields, counted here, against stats.json's rows.
+    by_source = {}
+    for d in corpus_docs.values():
+        by_source[d["source"]] = by_source.get(d["source"], 0) + 1
+    assert {s: row["read"] for s, row in stats["sources"].items()} == by_source
+    kept_by_source = {}
+    for src in kept.column("source").to_pylist():
+        kept_by_source[src] = kept_by_source.get(src, 0) + 1
+    assert {s: row["kept"] for s, row in stats["sources"].items() if row["kept"]} == kept_by_source
+    for src, row in stats["sources"].items():
+        assert row["kept"] + sum(row["dropped"].values()) == row["read"]
 
 
 @pytest.mark.slow
@@ -73,6 +84,8 @@ def test_output_schema_languages_and_funnel(corpus_run):
     ET.fromstring(funnel[funnel.index("<svg"):funnel.index("</svg>") + 6])  # well-formed SVG
     for row in stats["funnel"]:
         assert f"<title>{row['stage']}: {row['remaining']:,} remaining" in funnel
+    for src, row in stats["sources"].items():  # the per-source table under the funnel
+        assert f"<td>{src}</td><td align=\"right\">{row['read']:,}</td>" in funnel
     assert not (corpus_run / "funnel.png").exists()        # matplotlib only on demand:
     assert main(["stats", str(corpus_run)]) == 0
     assert (corpus_run / "funnel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -10,6 +10,7 @@ import yaml
 
 from ..text.boilerplate import BoilerplateConfig
 from ..text.filters import QualityFilter
+from ..text.script import is_chinese
 from .validate import ConfigError, validate  # noqa: F401 - ConfigError is part of this module's API
 
 
@@ -97,6 +98,19 @@ class PipelineConfig:
     def min_lang_score(self, lang: str) -> float:
         return float(_per_lang(self.langid.get("min_score", {}), lang) or 0.0)
 
+    def min_words_any_script(self) -> int:
+        """The fewest words a text that is not Han-dominant needs to be kept in any kept
+        language: the smallest `too_short` minimum among the kept non-Chinese languages
+        (0 when there is no such filter or only Chinese is kept)."""
+        spec = (self.raw.get("filters") or {}).get("too_short") or {}
+        mins = []
+        for lang in self.languages:
+            if is_chinese(lang):
+                continue
+            bounds = spec.get(lang) or spec.get("default") or {}
+            mins.append(float(bounds.get("min") or 0))
+        return int(min(mins)) if mins else 0
+
     def boilerplate(self) -> BoilerplateConfig:
         return BoilerplateConfig.from_dict(self.raw.get("boilerplate"))
 
@@ -109,5 +123,9 @@ class PipelineConfig:
 
     def drop_reasons(self) -> list[str]:
         """Every reason a document can be dropped, in pipeline order (the funnel's rows)."""
-        return ["empty", "doc_too_long", "language", "language_score", *[f.name for f in self.filters()],
+        names = [f.name for f in self.filters()]
+        # `too_short` is both a step before language ID and the filter on word counts.
+        return ["empty", "doc_too_long", "too_short", "language", "language_score",
+                *[n for n in names if n != "too_short"],
+                *(["quality_score"] if (self.raw.get("quality_model") or {}).get("threshold") is not None else []),
                 "duplicate_exact", "duplicate_near"]

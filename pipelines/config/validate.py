@@ -15,7 +15,13 @@ from typing import Any
 from ..document import SIGNAL_NAMES
 
 DEFAULT_FILE = "pipelines/config/default.yaml"
-_TOP_LEVEL = ("languages", "read", "langid", "boilerplate", "filters", "signals", "dedup")
+_TOP_LEVEL = ("languages", "read", "langid", "chinese", "segment", "pii", "quality_model", "boilerplate", "filters",
+              "signals", "dedup")
+# Sections whose every setting is one of a few words: section -> setting -> choices.
+_CHOICES = {
+    "chinese": {"output_script": ("original", "simplified")},
+    "segment": {"backend": ("rjieba", "jieba")},
+}
 _LANG_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
 
@@ -121,6 +127,17 @@ def validate(raw: dict[str, Any], user: dict | None = None, user_path: str | Non
         c.lang_key(lang, ("langid", "min_score", lang), languages)
         c.number(score, ("langid", "min_score", lang), lo=0, hi=1)
 
+    for section, settings in _CHOICES.items():
+        for key, value in c.mapping(raw.get(section), (section,)).items():
+            if key not in settings:
+                c.fail((section, key), f"unknown setting (known: {', '.join(settings)})")
+            if value not in settings[key]:
+                c.fail((section, key), f"expected one of {', '.join(settings[key])}, got {value!r}")
+    for section, build in (("pii", _pii_step), ("quality_model", _quality_step)):
+        try:
+            build(c.mapping(raw.get(section), (section,)))
+        except (TypeError, ValueError) as e:
+            c.fail((section,), str(e))
     _check_boilerplate(c, raw)
     _check_filters(c, raw, languages)
     signals = c.mapping(raw.get("signals"), ("signals",))
@@ -131,6 +148,22 @@ def validate(raw: dict[str, Any], user: dict | None = None, user_path: str | Non
             c.lang_key(lang, ("signals", key, lang), languages)
             c.number(n, ("signals", key, lang), lo=1, integer=True)
     _check_dedup(c, raw)
+
+
+def _pii_step(section: dict):
+    from ..text.pii import RedactPII
+
+    return RedactPII.from_config(section)
+
+
+def _quality_step(section: dict):
+    """Checks the settings only: the model itself is loaded by the workers."""
+    from ..quality_model import ScoreQuality
+
+    threshold = section.get("threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+        raise ValueError(f"threshold: expected a number or null, got {threshold!r}")
+    return ScoreQuality.from_config(section)
 
 
 def _check_boilerplate(c: _Checker, raw: dict) -> None:

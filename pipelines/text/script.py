@@ -36,3 +36,24 @@ def han_share(text: str) -> float:
     """Han ideographs among the letters of `text` (0 when it has no letters)."""
     letters = len(LETTER_RE.findall(text))
     return len(HAN_RE.findall(text)) / letters if letters else 0.0
+
+
+# A run of letters that are neither Han nor kana/hangul: one Latin (Cyrillic, ...) word.
+_OTHER_WORD_RE = re.compile(f"(?:(?![{_HAN}{_KANA_HANGUL}])[^\\W\\d_])+")
+# Kana/hangul above this share of the CJK characters make a text Japanese or Korean. Chinese
+# prose quotes the odd Japanese name (ン, ス in CMRC and C3 passages) and writes foreign names
+# with the katakana middle dot (・), so a mere presence decides nothing.
+KANA_HANGUL_MAX_SHARE = 0.1
+
+
+def han_dominance(text: str) -> tuple[float, bool]:
+    """(share of Han among the text's word units, has enough kana/hangul to be Japanese or
+    Korean). A Han character is one unit and so is a whole Latin word: a Chinese abstract
+    that names twenty species in Latin is still Han-dominant, which a share of letters
+    (each Latin letter one unit) would deny."""
+    han = len(HAN_RE.findall(text))
+    kana = len(KANA_HANGUL_RE.findall(text)) - text.count("・")
+    other = len(_OTHER_WORD_RE.findall(text))
+    units = han + other
+    cjk_foreign = kana > KANA_HANGUL_MAX_SHARE * (han + kana) if kana else False
+    return (han / units if units else 0.0), cjk_foreign

@@ -15,8 +15,16 @@ from collections import Counter
 from .script import is_chinese
 from .stopwords import flagged_words, stopwords
 
-# Punctuation, symbols, digits, whitespace and emoji: anything that is not a letter or ideograph.
-_NON_SPECIAL_RE = re.compile(r"[^\W\d_]", re.UNICODE)
+# Letters, ideographs and digits are text; punctuation, symbols and emoji are "special".
+# Digits are not special: 理想固网2017年营收540万元 is a plain news headline. Number dumps are
+# bounded by their own signal, `digit_ratio`.
+_NON_SPECIAL_RE = re.compile(r"[^\W_]", re.UNICODE)
+_DIGIT_RE = re.compile(r"\d", re.UNICODE)
+_SPACE_RE = re.compile(r"\s", re.UNICODE)
+DIVERSITY_WINDOW = 50
+# A line that ends a sentence: terminal punctuation, then any closing quotes or brackets.
+_SENTENCE_END_RE = re.compile(r"[.!?。！？…;；:：][\"”’」』)）\]]*$")
+SENTENCE_LINES_MIN = 3
 _ELLIPSIS = ("...", "…", "。。。")
 _BULLETS = ("•", "●", "▪", "◦", "‣", "-", "*", "·", "►", "✓")
 
@@ -41,6 +49,43 @@ def repetition_ratio(items: list[str], n: int, top_sqrt: bool) -> float:
     return repeated / len(grams)
 
 
+def word_diversity(words: list[str], window: int = DIVERSITY_WINDOW) -> float:
+    """Moving-average type-token ratio (Covington & McFall 2010): the mean share of distinct
+    words in every `window`-word stretch; the plain ratio for shorter texts. Unlike the
+    type-token ratio of the whole text it does not fall with length, so one bound fits a
+    review and a book chapter. Phrase spam, keyword stuffing and templated pages say the
+    same few words over and over (0.1-0.4); prose rarely goes below 0.5 in either language."""
+    n = len(words)
+    if n == 0:
+        return 0.0
+    if n <= window:
+        return len(set(words)) / n
+    counts = Counter(words[:window])
+    total = distinct = len(counts)
+    for i in range(window, n):
+        out, new = words[i - window], words[i]
+        counts[out] -= 1
+        if not counts[out]:
+            del counts[out]
+            distinct -= 1
+        if new not in counts:
+            distinct += 1
+        counts[new] += 1
+        total += distinct
+    return total / ((n - window + 1) * window)
+
+
+def sentence_line_ratio(lines: list[str]) -> float:
+    """Share of the characters of a page that sit in lines ending a sentence (C4 keeps only
+    such lines). Menus, link lists, teaser headlines and captions do not end in punctuation;
+    prose does, in both languages. Texts of fewer than SENTENCE_LINES_MIN lines score 1:
+    a title or a one-line review is judged by its words, not by a layout it does not have."""
+    if len(lines) < SENTENCE_LINES_MIN:
+        return 1.0
+    total = sum(len(l) for l in lines)
+    return sum(len(l) for l in lines if _SENTENCE_END_RE.search(l.rstrip())) / total if total else 1.0
+
+
 def _augmented(words: list[str], lang: str) -> list[str]:
     """Chinese stopword lists hold multi-character words that jieba may split: add the
     concatenation of each adjacent pair (ROOTS `words_augmentation_group_sizes: [2]`).
@@ -52,6 +97,8 @@ def _augmented(words: list[str], lang: str) -> list[str]:
 
 def compute_signals(text: str, words: list[str], lang: str, char_ngram: int, word_ngram: int) -> dict[str, float]:
     n_chars = len(text)
+    # Ratios are over visible characters: line breaks and spaces are layout, not content.
+    n_visible = n_chars - len(_SPACE_RE.findall(text))
     lower = [w.lower() for w in words]
     n_words = len(words)
     lines = [l for l in text.split("\n") if l.strip()]
@@ -64,7 +111,10 @@ def compute_signals(text: str, words: list[str], lang: str, char_ngram: int, wor
         "mean_word_length": (sum(len(w) for w in words) / n_words) if n_words else 0.0,
         "char_repetition": repetition_ratio(text.replace("\n", " "), char_ngram, top_sqrt=True),
         "word_repetition": repetition_ratio(lower, word_ngram, top_sqrt=False),
-        "special_char_ratio": (1.0 - len(_NON_SPECIAL_RE.findall(text)) / n_chars) if n_chars else 1.0,
+        "special_char_ratio": (1.0 - len(_NON_SPECIAL_RE.findall(text)) / n_visible) if n_visible else 1.0,
+        "digit_ratio": len(_DIGIT_RE.findall(text)) / n_visible if n_visible else 0.0,
+        "word_diversity": word_diversity(lower),
+        "sentence_line_ratio": sentence_line_ratio(lines),
         "stopword_ratio": min(1.0, sum(w in sw for w in aug) / n_words) if n_words and sw else 0.0,
         "flagged_word_ratio": min(1.0, sum(w in fw for w in aug) / n_words) if n_words and fw else 0.0,
         "ellipsis_line_ratio": sum(l.rstrip().endswith(_ELLIPSIS) for l in lines) / n_lines,
