@@ -115,10 +115,12 @@ class ComputeSignals(Step):
 
     def __init__(self, config: PipelineConfig):
         self.config = config
+        self.segmenter = segment.Segmenter(segment.backend_from_config(config.raw))
 
     def setup(self):
+        segment.configure(self.segmenter.backend)  # dedup's word shingles (segment.words) in this process too
         if any(is_chinese(l) for l in self.config.languages):
-            segment.load_jieba()
+            self.segmenter.load()
 
     def __call__(self, doc):
         char_n, word_n = self.config.ngram_sizes(doc["lang"])
@@ -127,7 +129,7 @@ class ComputeSignals(Step):
             # Scored on Simplified characters: the word lists and jieba's dictionary are Simplified.
             text = to_simplified(text)
             doc["script"] = han_script(doc["text"], text)
-        words = segment.words(text, doc["lang"])
+        words = self.segmenter.words(text, doc["lang"])
         doc["signals"] = compute_signals(text, words, doc["lang"], char_n, word_n)
 
 

@@ -182,3 +182,32 @@ def test_format_detection_and_globs(tmp_path):
         detect_format("a.csv")
     with pytest.raises(ValueError, match="matches no file"):
         expand_inputs([str(tmp_path / "nothing-*.jsonl")])
+
+
+def test_orjson_path_reads_what_json_reads(tmp_path, corpus_docs, monkeypatch):
+    """The fast parser must not change a record: lines orjson rejects or would read
+    differently (lone surrogate escapes, NaN/Infinity, integers beyond 64 bits) go to json,
+    and dead letters keep json's messages."""
+    real = list(corpus_docs.values())[:300]
+    path = tmp_path / "edge.jsonl"
+    with path.open("wb") as f:
+        for d in real:
+            f.write(json.dumps(d, ensure_ascii=False).encode() + b"\n")
+        base = json.dumps(real[0]["text"], ensure_ascii=False).encode()
+        f.write(b'{"id": "surrogate", "text": ' + base[:-1] + b'\\ud83d"}\n')          # lone high surrogate
+        f.write(b'{"id": "nan", "text": ' + base + b', "score": NaN, "len": 1e400}\n')  # json-only numbers
+        f.write(b'{"id": 123456789012345678901234567890, "text": ' + base + b'}\n')    # id beyond 64 bits
+        f.write(b'{"id": -9223372036854775809, "text": ' + base + b', "url": 18446744073709551616}\n')
+        f.write(b'{"id": "dup", "text": "first", "text": ' + base + b'}\n')             # duplicate key: last wins
+        f.write(b'{"id": "bad", "text": "x",}\n')                                      # invalid JSON
+    fast = _records(path)
+    monkeypatch.setattr(io_mod, "_fast_record", lambda line, spec: None)  # json for every line
+    assert fast == _records(path)
+    docs = {r["id"]: r for k, r in fast if k == "doc"}
+    assert len(docs) == len(real) + 5
+    assert docs["surrogate"]["text"].endswith("\ud83d")
+    assert "123456789012345678901234567890" in docs and "-9223372036854775809" in docs
+    assert docs["-9223372036854775809"]["url"] == "18446744073709551616"
+    assert docs["dup"]["text"] == real[0]["text"]
+    (bad,) = [r for k, r in fast if k == "malformed"]
+    assert bad["error"].startswith("invalid JSON: Expecting property name") and bad["raw"] == '{"id": "bad", "text": "x",}'

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from ..document import SIGNAL_NAMES
+from ..text.segment import BACKENDS
 
 DEFAULT_FILE = "pipelines/config/default.yaml"
 _TOP_LEVEL = ("languages", "read", "langid", "chinese", "segment", "pii", "quality_model", "boilerplate", "filters",
@@ -20,7 +21,7 @@ _TOP_LEVEL = ("languages", "read", "langid", "chinese", "segment", "pii", "quali
 # Sections whose every setting is one of a few words: section -> setting -> choices.
 _CHOICES = {
     "chinese": {"output_script": ("original", "simplified")},
-    "segment": {"backend": ("rjieba", "jieba")},
+    "segment": {"backend": BACKENDS},
 }
 _LANG_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
