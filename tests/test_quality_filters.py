@@ -130,3 +130,39 @@ def test_quality_evaluation_slice_meets_the_targets(quality_report):
         if family != qe.REPORTED_ONLY:
             assert dropped >= qe.BELOW_TARGET.get(family, qe.JUNK_TARGET), (family, dropped)
     assert set(qe.BELOW_TARGET) <= set(rep["junk_by_family"])
+
+
+# Real clean documents the copied ROOTS bounds dropped (value beyond the old bound), kept now.
+@pytest.mark.parametrize("doc_id, signal, old_bound", [
+    ("zh-csl-01010", "char_repetition", ("max", 0.2)),    # a technical term that recurs is not spam
+    ("zh-csl-00902", "char_repetition", ("max", 0.2)),
+    ("zh-csl-02546", "stopword_ratio", ("min", 0.1691)),
+    ("zh-csl-01393", "stopword_ratio", ("min", 0.1691)),
+    ("zh-c3-1885", "ellipsis_line_ratio", ("max", 0.3)),  # dialogue lines that trail off with ……
+])
+def test_clean_documents_the_old_bounds_dropped_are_kept(processor, corpus_docs, doc_id, signal, old_bound):
+    reason, doc = _run(processor, corpus_docs[doc_id]["text"])
+    kind, bound = old_bound
+    value = doc["signals"][signal]
+    assert (value > bound) if kind == "max" else (value < bound)
+    assert reason is None
+
+
+def test_junk_from_real_text_is_dropped_by_the_new_signals(processor, corpus_docs):
+    import random
+
+    rng = random.Random(0)
+    # Keyword stuffing: five real terms of the abstracts, shuffled 120 times.
+    stuffed = " ".join(rng.choice(["研究", "方法", "模型", "数据", "分析"]) for _ in range(120))
+    reason, doc = _run(processor, stuffed)
+    assert reason == "char_repetition" and doc["signals"]["word_diversity"] < 0.45
+    # The lines of a real article page that do not end a sentence: its menu and teasers
+    # (web-aeb pages: 83 of 154 end here, the rest as language, word_repetition, ...).
+    page = corpus_docs["web-aeb-011"]["text"]
+    menu = "\n".join(l for l in page.split("\n") if l.strip() and not l.rstrip().endswith((".", "!", "?", "”", '"')))
+    assert _run(processor, menu)[0] == "sentence_lines"
+    # A figures dump in sentences: digits are text, but not three quarters of it.
+    dump = "。\n".join("截至2019年第" + "、".join(str(rng.randint(0, 99999)) for _ in range(14)) + "季度营收"
+                       for _ in range(12)) + "。"
+    reason, doc = _run(processor, dump)
+    assert reason == "digit_ratio" and doc["signals"]["special_char_ratio"] < 0.3
