@@ -11,7 +11,8 @@ each fine-tuned the same way on the six classification tasks; accuracy side by s
   parameters). The token budget is identical; MLM gets a loss on 15% of them.
 - Fine-tuning: for each task, the first `--scored` rows of the task's stable subset (what
   `roots-eval run --limit` scores) are held out; the classifier (`LanguageModel.finetune`,
-  mean-pooled final hidden states -> linear head) trains on up to `--train-rows` of the rest,
+  mean-pooled final hidden states -> linear head, for both objectives alike; `--pooling
+  default` gives the AR model its own default, last-token pooling) trains on up to `--train-rows` of the rest,
   `--epochs` epochs, batch 16, max 96 tokens, seed 0.
 - Reported: accuracy on the held-out rows, the majority-class accuracy of those rows, and a
   paired bootstrap p-value for the better objective over the other (roots_eval.significance).
@@ -41,6 +42,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--train-rows", type=int, default=600)
     parser.add_argument("--scored", type=int, default=300)
+    # the README figure pools both objectives alike (mean); "default": last token for the AR model
+    parser.add_argument("--pooling", choices=["mean", "last", "default"], default="mean")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default="out/bench_objectives.json")
@@ -78,7 +81,8 @@ def main(argv=None) -> int:
         for objective in ("ar", "mlm"):
             lm = LanguageModel.from_pretrained(work / objective)  # a fresh copy: finetune trains in place
             clf = lm.finetune([d["text"] for d in train], [d[task.label_field] for d in train], epochs=args.epochs,
-                              batch_size=16, max_length=96, seed=0, progress=False)
+                              batch_size=16, max_length=96, seed=0, progress=False,
+                              pooling=None if args.pooling == "default" else args.pooling)
             predicted = clf.predict([d["text"] for d in held])
             correct[objective] = [float(str(p) == str(g)) for p, g in zip(predicted, gold)]
             row[objective] = 100 * sum(correct[objective]) / len(gold)

@@ -46,7 +46,7 @@ def train(args) -> int:
     texts, labels, counts = training_rows(args.scored, args.per_task)
     lm = LanguageModel.from_pretrained(args.checkpoint)
     clf = lm.finetune(texts, labels, epochs=args.epochs, batch_size=16, progress=False, max_length=args.max_length,
-                      lr=args.lr)
+                      lr=args.lr, pooling=args.pooling, seed=args.seed)
     clf.save_pretrained(args.output)
     print(json.dumps({"rows": counts, "labels": clf.labels, "output": args.output}))
     return 0
@@ -76,9 +76,18 @@ def main(argv=None) -> int:
     # Measured on the demo's 20-step checkpoint (scored rows: 200 per task; majority 50% / 52.5%):
     # TextClassifier's default lr (2e-3 for `tiny`) for 2 epochs, or 5e-4 for 3, left it on one
     # class; 1e-3 for 8 epochs reached 74% on ChnSentiCorp and 62.5% on SST-2 (about 95 s on a
-    # busy 2-core machine)
-    p.add_argument("--lr", type=float, default=1e-3)
+    # busy 2-core machine). On the demo's 300-step checkpoint, 8 epochs, mean pooling (seed 0):
+    # lr 1e-3 gave 68.0% / 60.5% (SST-2 p = 0.058 against the majority class), lr 2e-3 69.5% /
+    # 64.5% (p = 0.0002 / 0.0036) in the same time; 12 epochs at 1e-3 74.5% / 63.5% (p = 0.012)
+    # but half as long again. The decoder default, last-token pooling, scored 54.0% / 56.5% (lr
+    # 1e-3) and 60.5% / 63.0% (lr 2e-3): a 300-step model's last hidden state sums up a text less
+    # well than the mean of all of them. SST-2 stays fragile: shuffling seed 1 of the chosen
+    # setting gave 59.5% (p = 0.059)
+    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--max-length", type=int, default=96)
+    p.add_argument("--pooling", choices=["last", "mean"], default="mean",
+                   help="mean (the demo's choice, measured above) or last (a decoder's default in TextClassifier)")
+    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=train)
     p = sub.add_parser("evaluate")
     p.add_argument("--checkpoint", required=True)

@@ -40,7 +40,7 @@ class Task:
     category: str
     output_type: str
     dataset: str  # folder in the ROOTS data directory
-    data_file: str
+    data_file: str  # a json/jsonl/parquet/csv file in it (read through datasets, as load_dataset is)
     prompt: str
     metrics: list[MetricSpec]
     primary_metric: str
@@ -97,49 +97,47 @@ class Task:
 
     def load_docs(self, data_file: str | None = None) -> list[dict]:
         """All rows that pass the filter, each checked for the fields the templates use.
-        Each doc records its position among them (ROW_KEY), which few-shot exclusion uses."""
+        Each doc records its position among them (ROW_KEY), which few-shot exclusion uses.
+
+        Every source is read by `datasets.load_dataset` (roots_model.hfdata.load_rows): the
+        task's file in the ROOTS data directory, or its `load_dataset` spec."""
+        source = self.data_path(data_file) if self.load_dataset is None or data_file is not None \
+            else self._dataset_spec()
         required = sorted(self.required_fields())
         docs = []
-        if self.load_dataset is not None and data_file is None:
-            for lineno, doc in enumerate(self._dataset_rows(), 1):
-                self._keep(doc, lineno, required, "load_dataset row", docs)
-            if not docs:
-                raise TaskError(f"{self.name}: {self.load_dataset} has no rows matching filter {self.filter}")
-            return docs
-        path = self.data_path(data_file)
-        try:
-            # not splitlines(): it also breaks at U+2028 and friends, which occur inside JSON strings
-            lines = path.read_text(encoding="utf-8").split("\n")
-        except OSError as exc:
-            raise TaskError(f"{self.name}: cannot read dataset file {path}: {exc}") from exc
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TaskError(f"{self.name}: {path} line {lineno}: not valid JSON ({exc})") from exc
-            self._keep(doc, lineno, required, path, docs)
+        for row, doc in enumerate(self._read(source), 1):
+            self._keep(doc, row, required, source, docs)
         if not docs:
-            raise TaskError(f"{self.name}: {path} has no rows matching filter {self.filter}")
+            raise TaskError(f"{self.name}: {source} has no rows matching filter {self.filter}")
         return docs
 
-    def _keep(self, doc: dict, lineno: int, required: list[str], path, docs: list[dict]) -> None:
-        if any(doc.get(k) != v for k, v in self.filter.items() if k in doc):
+    def _read(self, source) -> list[dict]:
+        from roots_model.hfdata import load_rows
+
+        try:
+            return load_rows(source)
+        except Exception as exc:  # datasets raises its own types for unreadable or malformed files
+            raise TaskError(f"{self.name}: cannot read dataset {source}: {exc}") from exc
+
+    def _keep(self, doc: dict, row: int, required: list[str], source, docs: list[dict]) -> None:
+        # datasets gives every row every column (None where a row lacks it): a row without
+        # the filter's field is kept, as a row of a file that never has it
+        if any(doc.get(k) is not None and doc[k] != v for k, v in self.filter.items()):
             return
         missing = [f for f in required if doc.get(f) is None]
         if missing:
             raise TaskError(
-                f"{self.name}: {path} line {lineno}: missing field {missing[0]!r} "
+                f"{self.name}: {source} row {row}: missing field {missing[0]!r} "
                 f"(the task {self.source_file.name} needs {', '.join(required)})"
             )
-        doc.setdefault("id", f"{self.name}-{lineno}")
+        if doc.get("id") is None:
+            doc["id"] = f"{self.name}-{row}"
         doc[ROW_KEY] = len(docs)
         docs.append(doc)
 
-    def _dataset_rows(self) -> list[dict]:
-        from roots_model.hfdata import load_rows
-
+    def _dataset_spec(self):
+        """The `load_dataset` mapping, relative data_files resolved in the dataset folder; a
+        bare local {path: file-or-folder} as that path."""
         spec = dict(self.load_dataset)
         if "data_files" in spec and self.dataset:
             from pipelines.datadir import dataset_path
@@ -148,12 +146,12 @@ class Task:
             resolve = lambda f: f if Path(f).is_absolute() else str(dataset_path(self.dataset) / f)  # noqa: E731
             spec["data_files"] = [resolve(f) for f in files] if isinstance(files, list) else resolve(files)
         if set(spec) == {"path"} and Path(spec["path"]).exists():
-            return load_rows(spec["path"])  # a local file or a save_to_disk folder
-        return load_rows(spec)
+            return Path(spec["path"])  # a local file or a save_to_disk folder
+        return spec
 
     def dataset_hash(self) -> str:
         if self.load_dataset is not None:
-            rows = json.dumps(self._dataset_rows(), sort_keys=True, ensure_ascii=False, default=str)
+            rows = json.dumps(self._read(self._dataset_spec()), sort_keys=True, ensure_ascii=False, default=str)
             return "sha256:" + hashlib.sha256(rows.encode()).hexdigest()
         return "sha256:" + hashlib.sha256(self.data_path().read_bytes()).hexdigest()
 

@@ -4,6 +4,7 @@
     roots-train prepare   --data out/ --tokenizer tok/ --output tokens/        (optional)
     roots-train pretrain  --data out/ --tokenizer tok/ --preset tiny --output ckpt/ [--max-steps N] [--resume]
                           [--objective mlm]                              (masked LM, bidirectional)
+                          (--data: also a datasets source, e.g. rows.csv, a save_to_disk folder, a hub id)
     roots-train generate  --checkpoint ckpt/ --prompt "北京是" --max-new-tokens 32
     roots-train finetune  --checkpoint ckpt/ --data train.jsonl --output clf/   (fields text, label)
     roots-train export    --checkpoint ckpt/ --output hf/                       (Hugging Face Llama folder)
@@ -69,13 +70,11 @@ def _generate(args):
 
 def _finetune(args):
     from roots_model.classifier import TextClassifier
-
-    from roots_model.hfdata import load_rows
+    from roots_model.hfdata import load_rows, parse_source
 
     # any `datasets.load_dataset` source: a json/jsonl/parquet/csv file, a save_to_disk folder,
-    # or a JSON spec such as '{"path": "json", "data_files": "train/*.jsonl"}'
-    source = json.loads(args.data) if args.data.lstrip().startswith("{") else args.data
-    rows = load_rows(source)
+    # a hub id, or a JSON spec such as '{"path": "json", "data_files": "train/*.jsonl"}'
+    rows = load_rows(parse_source(args.data))
     clf = TextClassifier.from_pretrained(args.checkpoint, max_length=args.max_length)
     history = clf.finetune([r["text"] for r in rows], [r["label"] for r in rows], epochs=args.epochs,
                            lr=args.lr, batch_size=args.batch_size)
@@ -156,7 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_prepare)
 
     p = sub.add_parser("pretrain", help="pretrain a model (torchrun: python -m roots_model pretrain)")
-    p.add_argument("--data", required=True, help="document folder, or token folder from `prepare`")
+    p.add_argument("--data", required=True,
+                   help="document folder or file (parquet, jsonl, jsonl.gz), token folder from `prepare`, or a "
+                        "datasets source with a `text` column: csv/json file, save_to_disk folder, hub id, or a "
+                        "JSON mapping of load_dataset arguments")
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--preset", default="tiny", choices=list(PRESETS))

@@ -14,6 +14,8 @@ import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from pipelines.text.script import HAN_RE, KANA_HANGUL_RE  # plain regexes: cheap for tokenizer workers
+
 
 class DataError(ValueError):
     pass
@@ -73,13 +75,14 @@ def is_heldout(doc: dict, fraction: float) -> bool:
 
 
 def guess_lang(doc: dict) -> str:
-    """The document's `lang` field, else 'zh' / 'en' / 'other' from its script mix."""
+    """The document's `lang` field, else 'zh' / 'en' / 'other' from its script mix (Han,
+    kana and hangul as the pipeline's `pipelines.text.script` defines them)."""
     lang = doc.get("lang")
     if lang:
         return str(lang).split("-")[0].lower()
     sample = doc["text"][:1000]
-    han = sum(1 for ch in sample if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
-    kana = sum(1 for ch in sample if "\u3040" <= ch <= "\u30ff")
+    han = len(HAN_RE.findall(sample))
+    kana = len(KANA_HANGUL_RE.findall(sample))
     latin = sum(1 for ch in sample if ch.isascii() and ch.isalpha())
     other_letters = sum(1 for ch in sample if ch.isalpha() and not ch.isascii()) - han - kana
     if han > max(latin, 10) and kana < han / 10:

@@ -146,9 +146,11 @@ class LanguageModel:
             out.append(self.tokenizer.decode(gen[0, ids.shape[1]:].tolist()))
         return out
 
-    def finetune(self, texts, labels, labels_order: list | None = None, max_length: int = 128, **kwargs) -> TextClassifier:
-        """A TextClassifier on this backbone (trained in place; the backbone is shared)."""
-        clf = TextClassifier(self.backbone, self.tokenizer, labels_order, max_length)
+    def finetune(self, texts, labels, labels_order: list | None = None, max_length: int = 128,
+                 pooling: str | None = None, **kwargs) -> TextClassifier:
+        """A TextClassifier on this backbone (trained in place; the backbone is shared).
+        `pooling`: "last" (decoder default) or "mean" (encoder default)."""
+        clf = TextClassifier(self.backbone, self.tokenizer, labels_order, max_length, pooling)
         clf.finetune(texts, labels, **kwargs)
         return clf
 

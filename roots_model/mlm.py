@@ -137,15 +137,28 @@ class MaskedLM(Objective):
             total += int(sizes[g])
         return picked[groups]
 
-    def _loss(self, model, x, generator=None):
-        inputs, targets = self.corrupt(x, generator)
+    def _loss(self, model, inputs, targets, reduction="mean"):
         logits = model(inputs)
-        return F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE)
+        return F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE,
+                               reduction=reduction)
 
     def loss(self, model, x, y):
-        return self._loss(model, x)
+        return self._loss(model, *self.corrupt(x))
 
-    def eval_loss(self, model, x, y):
-        # the same masks at every evaluation (comparable validation losses), drawn from
-        # a private generator so the training RNG is untouched
-        return self._loss(model, x, torch.Generator().manual_seed(self.eval_seed))
+    def _eval_batch(self, x, windows: list[int]):
+        """Validation masks: each window's own, from a private generator seeded by the window's
+        index, so they are the same at every evaluation, in any batch, on any process, and the
+        training RNG is untouched."""
+        rows = [self.corrupt(x[i:i + 1], torch.Generator().manual_seed(self.eval_seed * 2**32 + w))
+                for i, w in enumerate(windows)]
+        return torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows])
+
+    def eval_loss(self, model, x, y, windows: list[int] | None = None):
+        inputs, targets = self._eval_batch(x, windows if windows is not None else list(range(len(x))))
+        return self._loss(model, inputs, targets)
+
+    def eval_sums(self, model, x, y, windows):
+        # a sum over masked tokens and their count: windows hold different numbers of masked
+        # tokens, and a mean per batch would weigh them by how batches happen to be cut
+        inputs, targets = self._eval_batch(x, windows)
+        return self._loss(model, inputs, targets, reduction="sum"), int((targets != IGNORE).sum())

@@ -25,6 +25,12 @@ class Objective:
         whatever `loss` trains with; the MLM objective scores masked tokens instead."""
         return loss_fn(model(x), y)
 
+    def eval_sums(self, model, x: torch.Tensor, y: torch.Tensor, windows: list[int]) -> tuple[torch.Tensor, int]:
+        """(loss sum, weight) of a validation batch whose rows are the validation windows
+        `windows`; `roots_model.train.evaluate` adds both up over batches and processes and
+        divides. Next-token loss: every window has seq_len targets, so each counts once."""
+        return self.eval_loss(model, x, y) * len(windows), len(windows)
+
     def after_step(self, model):
         """Called after every optimizer step."""
 

@@ -104,3 +104,58 @@ def tiny_checkpoint(tmp_dir, steps: int = 40, seed: int = 0) -> Path:
         shutil.rmtree(target)
     shutil.copytree(source, target)
     return target
+
+
+def in_gloo_group(rank: int, world_size: int, store, work, timeout_s: int = 120):
+    """Run `work()` (which returns plain values) in process `rank` of a CPU (gloo) group,
+    then leave it cleanly; for tests that `torch.multiprocessing.spawn` their processes.
+
+    The group meets at a file store, not a TCP port: a port picked free can be taken by
+    another process before the group binds it, and the group then waits for peers that
+    never come. Every torch object of the work is gone before the group is destroyed: a DDP
+    reducer or a gloo work item freed after that deadlocks gloo's worker thread against the
+    GIL. (`roots_model.train.fit` joins and leaves a group itself: call it outside this.)"""
+    import gc
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size,
+                            timeout=timedelta(seconds=timeout_s))
+    try:
+        result = work()
+        gc.collect()
+        dist.barrier()
+        return result
+    finally:
+        dist.destroy_process_group()
+
+
+def tiny_hf_model(kind: str, output) -> Path:
+    """A local Hugging Face folder of `kind` ("gpt2", "llama" or "bert"): a tiny config with
+    random weights (seeded) and the tiny workspace's tokenizer, written with save_pretrained.
+    Nothing is downloaded. Needs the optional extra roots[hf]."""
+    import transformers
+
+    tok = transformers.PreTrainedTokenizerFast(
+        tokenizer_file=str(tiny_workspace().tokenizer / "tokenizer.json"),
+        bos_token="<|endoftext|>", eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    torch.manual_seed(0)
+    if kind == "gpt2":
+        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+            vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=64, bos_token_id=0, eos_token_id=0))
+    elif kind == "llama":
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+            vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+            num_key_value_heads=2, max_position_embeddings=64, bos_token_id=0, eos_token_id=0))
+    elif kind == "bert":  # a BERT-style vocabulary: [CLS] starts a text, [MASK] is predicted
+        tok.add_special_tokens({"cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]", "pad_token": "[PAD]"})
+        model = transformers.BertForMaskedLM(transformers.BertConfig(
+            vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+            max_position_embeddings=64, pad_token_id=tok.pad_token_id))
+    else:
+        raise ValueError(f"unknown tiny Hugging Face model {kind!r}: gpt2, llama or bert")
+    output = Path(output)
+    model.save_pretrained(output)
+    tok.save_pretrained(output)
+    return output

@@ -19,6 +19,7 @@ all of them get the same devices, bf16 autocast, DDP/FSDP2, checkpoints and exac
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
@@ -35,6 +36,7 @@ from tqdm import tqdm
 
 from roots_model import checkpoint, train_state
 from roots_model.data import MANIFEST, PackedSequences, prepare_tokens
+from roots_model.documents import DataError
 from roots_model.model import GPT, PRESETS, ModelConfig, flops_per_token, preset
 from roots_model.mlm import MaskedLM, mlm_model_overrides
 from roots_model.objectives import Objective
@@ -216,14 +218,38 @@ def setup_distributed(device_name: str) -> tuple[Distributed, torch.device]:
 
 
 def token_folder(cfg: TrainConfig, env: Distributed) -> Path:
-    """Prepared token shards: --data itself, or OUTPUT/tokens made from its documents."""
+    """Prepared token shards: --data itself, or OUTPUT/tokens made from its documents (a
+    datasets source is first written out as OUTPUT/documents/documents.jsonl)."""
     if (Path(cfg.data) / MANIFEST).is_file():
         return Path(cfg.data)
     tokens = Path(cfg.output) / "tokens"
     if env.main:
-        prepare_tokens(cfg.data, cfg.tokenizer, tokens, val_fraction=cfg.val_fraction, workers=cfg.workers)
+        data = cfg.data
+        if is_datasets_source(cfg.data):
+            from roots_model.hfdata import parse_source, write_documents
+
+            try:
+                data = write_documents(parse_source(cfg.data), Path(cfg.output) / "documents")
+            except Exception as exc:  # datasets raises its own types for an unknown or unreadable source
+                raise DataError(f"--data {cfg.data}: not a document folder, token folder or readable "
+                                f"datasets source ({type(exc).__name__}: {exc})") from exc
+        prepare_tokens(data, cfg.tokenizer, tokens, val_fraction=cfg.val_fraction, workers=cfg.workers)
     env.barrier()
     return tokens
+
+
+def is_datasets_source(data: str) -> bool:
+    """Whether --data is for `datasets` (a load_dataset JSON mapping, a save_to_disk folder,
+    a csv/tsv/json file, a hub id) rather than documents `roots_model.documents` reads
+    itself (a folder or file of parquet / jsonl / jsonl.gz, streamed file by file)."""
+    from roots_model.hfdata import is_saved_folder
+
+    if data.lstrip().startswith("{") or is_saved_folder(data):
+        return True
+    path = Path(data)
+    if path.is_file():
+        return not (path.suffix in (".parquet", ".jsonl") or path.name.endswith(".jsonl.gz"))
+    return not path.exists()
 
 
 def data_fingerprint(token_dir: Path) -> str:
@@ -338,25 +364,27 @@ def plot_loss(metrics_path: Path, png_path: Path):
 @torch.no_grad()
 def evaluate(model, val: PackedSequences, cfg: TrainConfig, env: Distributed, device, autocast,
              objective: Objective | None = None) -> float | None:
-    """Mean next-token loss over the first eval_batches global batches of validation windows
-    (the same windows whatever the number of processes). Process r scores windows r,
-    r + world_size, ...; the loss sums and window counts are added up across processes, so
-    no window is lost to rounding. None when there is no window at all."""
+    """Mean validation loss (the objective's: next-token, or masked tokens) over the first
+    eval_batches global batches of validation windows (the same windows whatever the number
+    of processes). Process r scores windows r, r + world_size, ...; the loss sums and their
+    weights (`Objective.eval_sums`: windows, or masked tokens) are added up across
+    processes, so no window is lost to rounding and the number does not depend on the
+    process count. None when there is no window at all."""
     model.eval()
     total = min(val.num_windows, cfg.eval_batches * cfg.batch_size * cfg.grad_accum * env.world_size)
     mine = list(range(env.rank, total, env.world_size))
     # Every process runs the same number of forwards (under FSDP each one is a collective):
     # one with fewer windows runs its last ones on window 0 and does not count them.
     batches = math.ceil(math.ceil(total / env.world_size) / cfg.batch_size)
-    sums = torch.zeros(2, device=device, dtype=torch.float64)  # (sum of window losses, windows)
+    sums = torch.zeros(2, device=device, dtype=torch.float64)  # (loss sum, weight)
     for b in range(batches):
         rows = mine[b * cfg.batch_size:(b + 1) * cfg.batch_size]
         x, y = val.rows(rows or [0])
         with autocast:
-            loss = (objective or Objective()).eval_loss(model, x.to(device), y.to(device))
+            total_loss, weight = (objective or Objective()).eval_sums(model, x.to(device), y.to(device), rows or [0])
         if rows:
-            sums[0] += loss.double() * len(rows)
-            sums[1] += len(rows)
+            sums[0] += total_loss.double()
+            sums[1] += weight
     model.train()
     sums = env.sum(sums)
     return (sums[0] / sums[1]).item() if sums[1] > 0 else None
@@ -417,10 +445,19 @@ def fit(cfg: TrainConfig, model: GPT | None = None, objective: Objective | None 
     checkpoint also carries `extra_files`. With cfg.resume the newest checkpoint in
     cfg.output replaces the weights and the run continues exactly where it stopped."""
     env, device = setup_distributed(cfg.device)
+    finished = False
     try:
-        return _fit(cfg, env, device, model, objective or Objective(), extra_files)
+        result = _fit(cfg, env, device, model, objective or Objective(), extra_files)
+        finished = True
+        return result
     finally:
         if env.world_size > 1 and dist.is_initialized():
+            # _fit's DDP reducer and gloo work items sit in reference cycles; freed after the
+            # group is destroyed they deadlock gloo's worker thread against the GIL. So: free
+            # them, wait until every process has, then leave.
+            gc.collect()
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()
 
 

@@ -2,6 +2,7 @@
 csv, a save_to_disk folder) gives the same docs and scores as the built-in file; finetune
 --data accepts the same sources. Everything offline, on local files written here."""
 import json
+import shutil
 
 import datasets
 import pytest
@@ -46,6 +47,46 @@ def test_task_yaml_with_load_dataset_matches_the_builtin_file(tmp_path):
     b = run_task(BaselineModel([via_datasets], "random", config), via_datasets, config)
     assert a["metrics"] == b["metrics"] and a["n"] == b["n"] == 50
     assert [d["id"] for d in via_datasets.load_docs()] == [d["id"] for d in builtin.load_docs()]
+
+
+@pytest.mark.parametrize("source", ["rows.parquet", "rows.csv", "saved"])
+def test_a_builtin_style_task_reads_any_local_source_through_datasets(sources, tmp_path, monkeypatch, source):
+    """`dataset: {name, file}` is read by datasets.load_dataset like a load_dataset spec, so the
+    file may be parquet, csv or a save_to_disk folder as well as JSONL."""
+    data = tmp_path / "data"
+    (data / "toy").mkdir(parents=True)
+    target = data / "toy" / source
+    (shutil.copytree if (sources / source).is_dir() else shutil.copy)(sources / source, target)
+    monkeypatch.setenv("ROOTS_DATA_DIR", str(data))
+    yaml_path = tmp_path / "toy.yaml"
+    yaml_path.write_text(f"""task: toy
+version: 1
+category: classification
+language: en
+output_type: multiple_choice
+dataset: {{name: toy, file: {source}}}
+prompt: "{{text}}"
+choices: {{verbalizer: {{0: bad, 1: good}}}}
+metrics: [classification]
+primary_metric: accuracy
+""")
+    docs = load_task(yaml_path).load_docs()
+    assert [{k: d[k] for k in ("id", "text", "label")} for d in docs] == ROWS
+
+
+def test_every_builtin_task_is_read_through_datasets(monkeypatch):
+    """One code path: the built-in tasks' files go through roots_model.hfdata.load_rows."""
+    import roots_model.hfdata as hfdata
+
+    seen = []
+    real = hfdata.load_rows
+    monkeypatch.setattr(hfdata, "load_rows", lambda source, *a, **k: seen.append(source) or real(source, *a, **k))
+    tasks, errors = load_tasks("cls_sst2,qa_drcd,mt_wmt21_newstest_en-zh")
+    assert not errors
+    for task in tasks:
+        seen.clear()
+        task.load_docs()
+        assert [str(s) for s in seen] == [str(task.data_path())], task.name
 
 
 def test_finetune_cli_reads_a_parquet_file(sources, tmp_path):

@@ -99,7 +99,7 @@ def test_a_failing_task_keeps_the_other_results(tasks, tmp_path, monkeypatch):
     monkeypatch.setenv("ROOTS_DATA_DIR", str(broken))
     results = run(model, chosen, tmp_path / "partial.json", EvalConfig(limit=3))
     assert set(results["results"]) == {"cls_sst2", "qa_drcd"}
-    assert "missing field 'summary'" in results["errors"]["sum_lcsts"] and "eval.jsonl line 1" in results["errors"]["sum_lcsts"]
+    assert "missing field 'summary'" in results["errors"]["sum_lcsts"] and "eval.jsonl row 1" in results["errors"]["sum_lcsts"]
     assert set(load_results(tmp_path / "partial.json")["results"]) == {"cls_sst2", "qa_drcd"}
 
 

@@ -101,7 +101,7 @@ def test_dataset_with_a_missing_field_names_file_line_and_field(tmp_path, monkey
     with pytest.raises(TaskError) as err:
         task.load_docs()
     message = str(err.value)
-    assert "dev.jsonl line 2" in message and "missing field 'text'" in message
+    assert "dev.jsonl row 2" in message and "missing field 'text'" in message
 
 
 # -- few-shot examples ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import torch
 
 from roots_model.classifier import TextClassifier
 from roots_model.lm import LanguageModel, rolling_windows
-from roots_model.testing import tiny_train_config, tiny_workspace
+from roots_model.testing import tiny_hf_model, tiny_train_config
 from roots_model.train import pretrain
 
 transformers = pytest.importorskip("transformers", reason="the HF backends need the optional extra roots[hf]")
@@ -30,42 +30,10 @@ def roots_models(tmp_path_factory):
     return out
 
 
-def _hf_tokenizer(extra_special=False):
-    from transformers import PreTrainedTokenizerFast
-
-    tok = PreTrainedTokenizerFast(tokenizer_file=str(tiny_workspace().tokenizer / "tokenizer.json"),
-                                  bos_token="<|endoftext|>", eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    if extra_special:  # a BERT-style vocabulary
-        tok.add_special_tokens({"cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]", "pad_token": "[PAD]"})
-    return tok
-
-
 @pytest.fixture(scope="module")
 def hf_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("hf")
-    torch.manual_seed(0)
-    made = {}
-    tok = _hf_tokenizer()
-    small = dict(vocab_size=len(tok))
-    configs = {
-        "gpt2": (transformers.GPT2LMHeadModel, transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=64,
-                                                                       bos_token_id=0, eos_token_id=0, **small)),
-        "llama": (transformers.LlamaForCausalLM, transformers.LlamaConfig(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
-            max_position_embeddings=64, bos_token_id=0, eos_token_id=0, **small)),
-    }
-    for name, (cls, config) in configs.items():
-        cls(config).save_pretrained(root / name)
-        tok.save_pretrained(root / name)
-        made[name] = root / name
-    btok = _hf_tokenizer(extra_special=True)
-    bert = transformers.BertForMaskedLM(transformers.BertConfig(
-        vocab_size=len(btok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=64, pad_token_id=btok.pad_token_id))
-    bert.save_pretrained(root / "bert")
-    btok.save_pretrained(root / "bert")
-    made["bert"] = root / "bert"
-    return made
+    return {kind: tiny_hf_model(kind, root / kind) for kind in ("gpt2", "llama", "bert")}
 
 
 def test_rolling_windows_score_every_token_once_with_full_context():
@@ -163,3 +131,50 @@ def test_padding_does_not_change_an_encoder_classifier(roots_models):
         alone = clf(*clf._batch([TEXTS[0]]))[0]
         batched = clf(*clf._batch([TEXTS[0], TEXTS[1] * 3]))[0]
     assert torch.allclose(alone, batched, atol=1e-4), (alone, batched)
+
+
+def _backend_path(backend, roots_models, hf_models):
+    return roots_models[backend.split("-")[1]] if backend.startswith("roots") else hf_models[backend]
+
+
+@pytest.mark.parametrize("backend", ["roots-ar", "gpt2", "llama", "roots-mlm", "bert"])
+def test_pooling_last_real_token_for_decoders_mean_for_encoders(backend, roots_models, hf_models):
+    from roots_model.tokenizer import encode, eos_id
+
+    lm = LanguageModel.from_pretrained(_backend_path(backend, roots_models, hf_models))
+    clf = TextClassifier(lm.backbone, lm.tokenizer, ["neg", "pos"])
+    assert clf.pooling == ("last" if lm.is_decoder else "mean")
+    texts = [TEXTS[1], "好", TEXTS[0] * 2]  # different lengths: the shorter rows are right-padded
+    idx, lengths = clf._batch(texts)
+    with torch.no_grad():
+        pooled = clf.pooled(idx, lengths)
+        for i, text in enumerate(texts):
+            # each text on its own, unpadded: the start token, then its tokens
+            ids = torch.tensor([[eos_id(lm.tokenizer)] + encode(lm.tokenizer, text)])
+            alone = lm.backbone.hidden_states(ids)[0]
+            expected = alone[-1] if lm.is_decoder else alone.mean(dim=0)
+            assert torch.allclose(pooled[i], expected, atol=1e-5), (backend, i)
+        if lm.is_decoder:
+            # exactly the padded batch's hidden state at the row's last real position
+            hidden = lm.backbone.hidden_states(idx)
+            for i, text in enumerate(texts):
+                assert torch.equal(pooled[i], hidden[i, len(encode(lm.tokenizer, text))]), (backend, i)
+
+
+def test_pooling_is_saved_and_old_classifiers_keep_mean_pooling(roots_models, tmp_path):
+    import json
+
+    lm = LanguageModel.from_pretrained(roots_models["ar"])
+    clf = lm.finetune(TEXTS, LABELS, epochs=1, batch_size=3, progress=False)
+    assert clf.pooling == "last"
+    clf.save_pretrained(tmp_path / "clf")
+    again = TextClassifier.load(tmp_path / "clf")
+    assert again.pooling == "last"
+    assert torch.allclose(torch.tensor(again.predict_proba(TEXTS)), torch.tensor(clf.predict_proba(TEXTS)), atol=1e-6)
+    # a classifier saved before pooling was recorded was trained on averaged hidden states
+    meta = json.loads((tmp_path / "clf" / "classifier.json").read_text())
+    del meta["pooling"]
+    (tmp_path / "clf" / "classifier.json").write_text(json.dumps(meta))
+    assert TextClassifier.load(tmp_path / "clf").pooling == "mean"
+    with pytest.raises(ValueError, match="pooling"):
+        TextClassifier(lm.backbone, lm.tokenizer, ["a", "b"], pooling="max")

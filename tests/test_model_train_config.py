@@ -1,21 +1,17 @@
 """Training settings that used to be wrong without a word: an unknown preset, a capped
 warmup, a resume with other settings, token shards overwritten by an added input file,
 and a validation loss of 0.0 when processes outnumber validation windows."""
-import gc
 import json
 import shutil
-from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from roots_model.data import PackedSequences, prepare_tokens
 from roots_model.model import GPT, ModelConfig, loss_fn
-from roots_model.testing import tiny_train_config, tiny_workspace
+from roots_model.testing import in_gloo_group, tiny_train_config, tiny_workspace
 from roots_model.train import ConfigError, Distributed, TrainConfig, evaluate, pretrain, wrap_model
 
 torch.set_num_threads(1)
@@ -108,13 +104,6 @@ def test_resume_refuses_other_token_shards(saved_run, tmp_path):
         pretrain(tiny_train_config(output, steps=3, batch_size=2, seq_len=32, resume=True, data=str(tokens)))
 
 
-def _join(rank: int, world_size: int, store: Path):
-    # A file store, not a TCP port: a port picked free can be taken by another process
-    # before the group binds it, and the group then waits for peers that never come.
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size,
-                            timeout=timedelta(seconds=120))
-
-
 def _tiny_val(folder, windows: int, seq_len: int = 16):
     """A token folder whose val split holds exactly `windows` windows."""
     folder.mkdir()
@@ -135,20 +124,6 @@ def _model():
                            intermediate_size=32))
 
 
-def _in_group(rank, world_size, store: Path, work):
-    """Run `work()` (which returns plain values) inside a gloo group, then leave it cleanly.
-    Every torch object of the work is gone before the group is destroyed: a DDP reducer or a
-    gloo work item freed after that deadlocks gloo's worker thread against the GIL."""
-    _join(rank, world_size, store)
-    try:
-        result = work()
-        gc.collect()
-        dist.barrier()
-        return result
-    finally:
-        dist.destroy_process_group()
-
-
 def _evaluate_in_group(rank, world_size, folder, strategy) -> float | None:
     val = PackedSequences(folder, "val", 16, sequential=True)
     model = wrap_model(_model(), strategy, torch.device("cpu"))
@@ -157,7 +132,8 @@ def _evaluate_in_group(rank, world_size, folder, strategy) -> float | None:
 
 
 def _eval_worker(rank, world_size, folder, strategy, out):
-    value = _in_group(rank, world_size, out / "store", lambda: _evaluate_in_group(rank, world_size, folder, strategy))
+    value = in_gloo_group(rank, world_size, out / "store",
+                          lambda: _evaluate_in_group(rank, world_size, folder, strategy))
     (out / f"rank{rank}.json").write_text(json.dumps(value))
 
 
@@ -193,7 +169,7 @@ def _dtypes_in_group(dtype) -> dict:
 
 
 def _mp_worker(rank, world_size, dtype, out):
-    seen = _in_group(rank, world_size, out / f"store-{dtype}", lambda: _dtypes_in_group(dtype))
+    seen = in_gloo_group(rank, world_size, out / f"store-{dtype}", lambda: _dtypes_in_group(dtype))
     (out / f"{dtype}-{rank}.json").write_text(json.dumps(seen))
 
 

@@ -1,4 +1,5 @@
-"""Model adapters: roots_model checkpoints, roots_model classifiers, Hugging Face causal LMs."""
+"""Model adapters: roots_model checkpoints, roots_model classifiers, Hugging Face causal LMs and
+masked-LM encoders (a folder's config.json model_type says which)."""
 from __future__ import annotations
 
 import json
@@ -50,7 +51,24 @@ def load_model(path: str | Path, model_type: str = "auto", device: str = "cpu", 
 
         return RootsClassifier(path, device=device, batch_size=batch_size)
     if kind == "hf":
+        if _hf_model_type(path) in _encoder_types():
+            from roots_eval.models.encoder import HFMaskedLM
+
+            return HFMaskedLM(path, device=device, batch_size=batch_size, show_progress=show_progress, dtype=dtype)
         from roots_eval.models.hf import HFCausalLM
 
         return HFCausalLM(path, device=device, batch_size=batch_size, show_progress=show_progress, dtype=dtype)
     raise ModelLoadError(f"unknown model type {kind!r}; choose from {', '.join(MODEL_TYPES)}")
+
+
+def _hf_model_type(path: Path) -> str | None:
+    try:
+        return json.loads((path / "config.json").read_text()).get("model_type")
+    except (OSError, json.JSONDecodeError):
+        return None  # the loader reports the problem
+
+
+def _encoder_types() -> set[str]:
+    from roots_model.hf_backbone import ENCODERS
+
+    return ENCODERS

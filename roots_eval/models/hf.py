@@ -20,6 +20,20 @@ from roots_eval.models.base import GenerationRequest, ModelLoadError, cut_at_sto
 from roots_eval.models.torch_lm import TorchCausalLM, choose_dtype
 
 
+def hf_cache_identity(base: dict) -> dict:
+    """Cached scores of a local HF folder are also keyed by the transformers version."""
+    import transformers
+
+    return {**base, "transformers": transformers.__version__}
+
+
+def hf_folder_metadata(model) -> dict:
+    """The results-file description of a model loaded from a local HF folder."""
+    return {"id": model.model_id, "type": model.kind, "path": str(model.path), "checkpoint_hash": model.fingerprint(),
+            "parameters": sum(p.numel() for p in model.model.parameters()), "block_size": model.max_length,
+            **model.precision_metadata()}
+
+
 class HFCausalLM(TorchCausalLM):
     kind = "hf"
 
@@ -50,14 +64,10 @@ class HFCausalLM(TorchCausalLM):
         return self._fingerprint
 
     def cache_identity(self) -> dict:
-        import transformers
-
-        return {**super().cache_identity(), "transformers": transformers.__version__}
+        return hf_cache_identity(super().cache_identity())
 
     def metadata(self) -> dict:
-        return {"id": self.model_id, "type": self.kind, "path": str(self.path), "checkpoint_hash": self._fingerprint,
-                "parameters": sum(p.numel() for p in self.model.parameters()), "block_size": self.max_length,
-                "prepend_bos": self.prepend_bos, **self.precision_metadata()}
+        return {**hf_folder_metadata(self), "prepend_bos": self.prepend_bos}
 
     def encode(self, text: str) -> list[int]:
         # split_special_tokens: "<|endoftext|>" typed inside a document is text, not a control token

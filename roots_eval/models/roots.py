@@ -126,23 +126,7 @@ class RootsLM(TorchCausalLM):
     def loglikelihood(self, requests):
         if not self.is_encoder:
             return super().loglikelihood(requests)
-        return [self._masked_loglikelihood(r) for r in requests]
-
-    def _masked_loglikelihood(self, request) -> tuple[float, bool]:
-        """An MLM (bidirectional) checkpoint: the continuation is scored left to right, each
-        token with itself and the continuation tokens after it masked and the context
-        visible (pseudo-log-likelihood that never shows a label its own later pieces)."""
-        tokens, n_cont = self._tokenize_pair(request)
-        ids = torch.tensor(tokens, device=self.device)
-        first = len(tokens) - n_cont
-        rows = ids.repeat(n_cont, 1)
-        for k in range(n_cont):
-            rows[k, first + k:] = self.config.mask_token_id
-        logp = self.forward_logits(rows).float().log_softmax(-1)
-        picked = logp[torch.arange(n_cont), first + torch.arange(n_cont)]
-        targets = ids[first:]
-        total = picked.gather(1, targets[:, None]).sum().item()
-        return float(total), bool((picked.argmax(-1) == targets).all())
+        return [self.masked_loglikelihood(r, self.config.mask_token_id) for r in requests]
 
     def loglikelihood_rolling(self, texts):
         if self.is_encoder:

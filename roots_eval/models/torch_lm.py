@@ -142,6 +142,26 @@ class TorchCausalLM(LanguageModel):
         raise NotImplementedError
 
     @torch.no_grad()
+    def masked_loglikelihood(self, request: LoglikelihoodRequest, mask_id: int) -> tuple[float, bool]:
+        """A bidirectional (masked-LM) model, ROOTS or Hugging Face: the continuation is scored
+        left to right, each token with itself and the continuation tokens after it masked and
+        the context visible (a pseudo-log-likelihood that never shows a label its own later
+        pieces). The whole row is the model's input, so it keeps its last max_length tokens."""
+        tokens, n_cont = self._tokenize_pair(request)
+        tokens = tokens[-self.max_length:]
+        n_cont = min(n_cont, len(tokens))
+        ids = torch.tensor(tokens, device=self.device)
+        first = len(tokens) - n_cont
+        rows = ids.repeat(n_cont, 1)
+        for k in range(n_cont):
+            rows[k, first + k:] = mask_id
+        logp = self.forward_logits(rows).float().log_softmax(-1)
+        picked = logp[torch.arange(n_cont), first + torch.arange(n_cont)]
+        targets = ids[first:]
+        total = picked.gather(1, targets[:, None]).sum().item()
+        return float(total), bool((picked.argmax(-1) == targets).all())
+
+    @torch.no_grad()
     def loglikelihood_rolling(self, texts: list[str]) -> list[tuple[float, int]]:
         """Rolling windows of max_length tokens (roots_model.lm.rolling_windows): every token
         scored once, from as much preceding text as fits; one window per forward."""
