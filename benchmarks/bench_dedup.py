@@ -1,12 +1,28 @@
-"""Benchmark: ROOTS Beam dedup vs datasketch in-memory MinHashLSH vs datatrove MinHash dedup.
+"""Benchmark: ROOTS Beam dedup vs datasketch MinHashLSH vs datatrove MinHash dedup, side by side.
 
-One corpus (corpus_web_mixed + planted near-duplicates), one ground truth (exact Jaccard of
-the ROOTS shingles >= threshold, by brute force), each method in a fresh subprocess so peak
-memory is its own. Prints documents/s per core, peak RSS, pairwise precision and recall.
+One corpus (corpus_web_mixed + planted near-duplicates); each contender in a fresh subprocess
+(peak memory its own), contenders in alternating order (forward, then reversed, ...) for
+`--repeat` rounds (>= 3), medians reported. Each peer brings its own shingling:
+- ROOTS: its pipeline (script folding, word 2-grams / Han character 2-grams, rensa MinHash,
+  16 x 8 bands chosen by datasketch's optimizer, candidates verified on the signatures);
+- datasketch 2.0: the textbook way, MinHash (sha1) of `str.split()` word 2-grams (Han text:
+  character 2-grams of the raw text), one in-memory MinHashLSH(threshold) with its own
+  bands/rows, every document queried, results unioned;
+- datatrove 0.10.1: its MinHash pipeline (4 stages) with its own normalization
+  (`simplify_text`) and word tokenizers (spaCy; jieba words for Chinese), one run per
+  language group as multilingual datatrove pipelines do (zh with `zho_Hani`, the rest with
+  `eng_Latn`); 2-grams and ROOTS's 16 x 8 bands so that both target the same similarity.
+Ground truth: pairs whose Jaccard of `quality.reference_shingles` (a shingling written
+apart from the pipeline's) is >= 0.8, by brute force. Also shown: precision / recall against
+the exact Jaccard of the ROOTS shingles (the figure earlier versions reported).
 
-    nice python benchmarks/bench_dedup.py [--planted 1000] [--methods roots,datasketch,datatrove]
+Per core = documents / CPU seconds (user + system of the contender's process and its
+children, from its first document read to its last decision): on a shared machine wall time
+also counts other people's work. Wall seconds are printed too.
 
-datatrove is the optional `bench` extra: pip install datatrove==0.10.1
+    nice python benchmarks/bench_dedup.py [--planted 1000] [--repeat 3] [--methods roots,datasketch,datatrove]
+
+datatrove is the optional `bench` extra: pip install datatrove==0.10.1 spacy==3.8.18
 """
 from __future__ import annotations
 
@@ -14,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +47,7 @@ from pipelines.dedup.quality import (  # noqa: E402
     load_corpus,
     precision_recall,
     predicted_pairs,
+    reference_pairs,
     true_pairs,
 )
 
@@ -44,7 +62,44 @@ def _peak_mb() -> float:
     return max(hwm_kb, child_kb) / 1024
 
 
-def run_roots(docs_path: Path, work: Path, workers: int) -> tuple[dict[str, str], int]:
+def _cpu_seconds() -> float:
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+def _is_han(lang: str) -> bool:
+    return lang == "zh"
+
+
+def _union_find(ids, pairs) -> dict[str, str]:
+    parent = {i: i for i in ids}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {i: find(i) for i in parent}
+
+
+def prepare(method: str) -> None:
+    """Imports done before the clock starts, for every contender alike."""
+    if method.startswith("roots"):
+        import apache_beam  # noqa: F401
+
+        import pipelines.dedup.transforms  # noqa: F401
+    elif method == "datasketch":
+        import datasketch  # noqa: F401
+    elif method == "datatrove":
+        import datatrove.pipeline.dedup.minhash  # noqa: F401
+
+
+def run_roots(docs_path: Path, work: Path, workers: int) -> dict[str, str]:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -59,44 +114,41 @@ def run_roots(docs_path: Path, work: Path, workers: int) -> tuple[dict[str, str]
         result.kept | "KI" >> beam.Map(lambda d: d["id"]) | "KW" >> beam.io.WriteToText(str(work / "kept"))
     ids = [line.strip() for f in work.glob("kept*") for line in open(f)]
     dropped = [json.loads(line) for f in work.glob("dropped*") for line in open(f)]
-    return clusters_from_dropped(ids + [d["id"] for d in dropped], dropped), workers
+    return clusters_from_dropped(ids + [d["id"] for d in dropped], dropped)
 
 
-def run_datasketch(docs_path: Path, work: Path) -> tuple[dict[str, str], int]:
-    """The textbook single-process way: one MinHashLSH(threshold) in memory, query every
-    document, union the results."""
-    from datasketch import LeanMinHash, MinHashLSH
-
-    from pipelines.dedup import MinHasher, shingles
+def run_datasketch(docs_path: Path, work: Path) -> dict[str, str]:
+    """datasketch's documented usage: MinHash (default sha1 hash) over the shingles, one
+    MinHashLSH(threshold) in memory with the bands/rows it picks, query every document."""
+    from datasketch import MinHash, MinHashLSH
 
     docs = [json.loads(line) for line in open(docs_path)]
-    hasher = MinHasher(CFG)
     lsh = MinHashLSH(threshold=CFG.threshold, num_perm=CFG.num_perm)
+    template = MinHash(num_perm=CFG.num_perm, seed=CFG.seed)
     sketches = {}
     with lsh.insertion_session() as session:
         for d in docs:
-            s = shingles(d["text"], d["lang"], CFG)
-            if s:
-                m = LeanMinHash(seed=CFG.seed, hashvalues=hasher.signature(s), scheme="affine32")
-                sketches[d["id"]] = m
-                session.insert(d["id"], m)
-    parent = {d["id"]: d["id"] for d in docs}
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for doc_id, m in sketches.items():
-        for other in lsh.query(m):
-            a, b = find(doc_id), find(other)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    return {i: find(i) for i in parent}, 1
+            text = d["text"]
+            if _is_han(d["lang"]):
+                grams = {text[i:i + 2] for i in range(len(text) - 1)} or {text}
+            else:
+                tokens = text.split()
+                grams = {" ".join(tokens[i:i + 2]) for i in range(len(tokens) - 1)} or set(tokens)
+            if not grams:
+                continue
+            m = template.copy()
+            m.update_batch([g.encode("utf-8") for g in grams])
+            sketches[d["id"]] = m
+            session.insert(d["id"], m)
+    pairs = ((doc_id, other) for doc_id, m in sketches.items() for other in lsh.query(m))
+    return _union_find([d["id"] for d in docs], pairs)
 
 
-def run_datatrove(docs_path: Path, work: Path) -> tuple[dict[str, str], int]:
+def run_datatrove(docs_path: Path, work: Path) -> dict[str, str]:
+    import gzip
+
+    import datatrove.utils.hashes.xxhash as dt_xxhash
+    import xxhash
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (
         MinhashConfig,
@@ -108,82 +160,66 @@ def run_datatrove(docs_path: Path, work: Path) -> tuple[dict[str, str], int]:
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
-    from datatrove.utils.word_tokenizers import WordTokenizer
-
-    import datatrove.utils.hashes.xxhash as dt_xxhash
-    import xxhash
-
-    from pipelines.dedup.quality import guess_lang
-    from pipelines.text.segment import words
 
     # datatrove 0.10.1 hands str to xxhash, which xxhash 4.x (pinned by ROOTS) refuses;
     # encode first so it keeps its fast hash instead of falling back to sha1.
     dt_xxhash.xxhash32 = lambda data: xxhash.xxh32_intdigest(data.encode() if isinstance(data, str) else data)
     dt_xxhash.xxhash64 = lambda data: xxhash.xxh64_intdigest(data.encode() if isinstance(data, str) else data)
 
-    class RootsTokenizer(WordTokenizer):
-        """Same units as ROOTS: words for English, characters for Chinese."""
-
-        def word_tokenize(self, text):
-            if guess_lang(text) == "zh":
-                return [ch for ch in text if ch.isalnum()]
-            return words(text, "en")
-
-        def sent_tokenize(self, text):
-            return [text]
-
-        def span_tokenize(self, text):
-            return [(0, len(text))]
-
     bands, rows = CFG.bands_rows
-    cfg = MinhashConfig(n_grams=CFG.word_ngram, num_buckets=bands, hashes_per_bucket=rows, hash_config=HashConfig(precision=64))
-    reader = JsonlReader(str(docs_path.parent), glob_pattern=docs_path.name)
-    sig, buckets, clusters = work / "sigs", work / "buckets", work / "clusters"
-    stages = [
-        [reader, MinhashDedupSignature(output_folder=str(sig), config=cfg, language=RootsTokenizer())],
-        [MinhashDedupBuckets(input_folder=str(sig), output_folder=str(buckets), config=cfg)],
-        [MinhashDedupCluster(input_folder=str(buckets), output_folder=str(clusters), config=cfg, save_cluster_id=True)],
-        [
-            JsonlReader(str(docs_path.parent), glob_pattern=docs_path.name),
-            MinhashDedupFilter(
-                input_folder=str(clusters),
-                exclusion_writer=JsonlWriter(str(work / "removed")),
-                load_cluster_ids=True,
-            ),
-            JsonlWriter(str(work / "kept")),
-        ],
-    ]
-    for i, pipeline in enumerate(stages):
-        tasks = bands if i == 1 else 1
-        LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1, logging_dir=str(work / f"logs{i}")).run()
-    import gzip
-
-    rep, by_cluster = {}, {}
-    for folder in ("kept", "removed"):
-        for f in (work / folder).glob("*.jsonl*"):
-            opener = gzip.open if f.suffix == ".gz" else open
-            for line in opener(f, "rt"):
-                d = json.loads(line)
-                cid = d["metadata"].get("minhash_cluster_id", -1)
-                rep[d["id"]] = d["id"]
-                if cid != -1:
-                    by_cluster.setdefault(cid, []).append(d["id"])
-    for members in by_cluster.values():
-        for m in members:
-            rep[m] = min(members)
-    return rep, 1
+    cfg = MinhashConfig(n_grams=2, num_buckets=bands, hashes_per_bucket=rows, hash_config=HashConfig(precision=64))
+    rep: dict[str, str] = {}
+    for group, language in (("zh", "zho_Hani"), ("other", "eng_Latn")):
+        folder = docs_path.parent / f"lang_{group}"
+        out = work / group
+        sig, buckets, clusters = out / "sigs", out / "buckets", out / "clusters"
+        stages = [
+            [JsonlReader(str(folder)), MinhashDedupSignature(output_folder=str(sig), config=cfg, language=language)],
+            [MinhashDedupBuckets(input_folder=str(sig), output_folder=str(buckets), config=cfg)],
+            [MinhashDedupCluster(input_folder=str(buckets), output_folder=str(clusters), config=cfg, save_cluster_id=True)],
+            [
+                JsonlReader(str(folder)),
+                MinhashDedupFilter(input_folder=str(clusters), exclusion_writer=JsonlWriter(str(out / "removed")),
+                                   load_cluster_ids=True),
+                JsonlWriter(str(out / "kept")),
+            ],
+        ]
+        for i, pipeline in enumerate(stages):
+            tasks = bands if i == 1 else 1
+            LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1, logging_dir=str(out / f"logs{i}")).run()
+        by_cluster = {}
+        for kind in ("kept", "removed"):
+            for f in (out / kind).glob("*.jsonl*"):
+                opener = gzip.open if f.suffix == ".gz" else open
+                for line in opener(f, "rt"):
+                    d = json.loads(line)
+                    cid = d["metadata"].get("minhash_cluster_id", -1)
+                    rep[d["id"]] = d["id"]
+                    if cid != -1:
+                        by_cluster.setdefault(cid, []).append(d["id"])
+        for members in by_cluster.values():
+            for m in members:
+                rep[m] = min(members)
+    return rep
 
 
-METHODS = {"roots": run_roots, "roots2": lambda p, w: run_roots(p, w, 2), "datasketch": run_datasketch, "datatrove": run_datatrove}
+METHODS = {
+    "roots": lambda p, w: run_roots(p, w, 1),
+    "roots2": lambda p, w: run_roots(p, w, 2),
+    "datasketch": run_datasketch,
+    "datatrove": run_datatrove,
+}
+LABELS = {"roots": "roots Beam (DirectRunner, 1 worker)", "roots2": "roots Beam (DirectRunner, 2 procs)",
+          "datasketch": "datasketch 2.0 MinHashLSH", "datatrove": "datatrove 0.10.1 MinHash"}
 
 
 def child(method: str, docs_path: Path, out: Path):
+    prepare(method)
     with tempfile.TemporaryDirectory() as work:
-        fn = METHODS[method] if method != "roots" else (lambda p, w: run_roots(p, w, 1))
-        start = time.perf_counter()
-        rep, cores = fn(docs_path, Path(work))
-        seconds = time.perf_counter() - start
-    out.write_text(json.dumps({"rep": rep, "seconds": seconds, "cores": cores, "peak_mb": _peak_mb()}))
+        cpu, start = _cpu_seconds(), time.perf_counter()
+        rep = METHODS[method](docs_path, Path(work))
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    out.write_text(json.dumps({"rep": rep, "seconds": seconds, "cpu": cpu, "peak_mb": _peak_mb()}))
 
 
 def components_run(n_docs: int, seed: int = 3) -> None:
@@ -252,12 +288,57 @@ def components_run(n_docs: int, seed: int = 3) -> None:
         sys.exit(1)
 
 
+def sweep_num_perm(values: list[int], planted_n: int) -> None:
+    """Precision / recall of the pipeline's decisions (same sketches, candidate pairs and
+    verification, in memory instead of Beam) for several signature lengths, bands fixed by
+    `lsh_num_perm`: the measurement behind the default num_perm (docs/dedup.md, Banding)."""
+    from collections import defaultdict
+
+    import numpy as np
+
+    from pipelines.dedup.buckets import EXACT_BAND, agrees, candidate_pairs
+    from pipelines.dedup.sketch import Sketcher
+
+    corpus = load_corpus(dataset_path("corpus_web_mixed"))
+    docs, _ = build_sample(corpus, n_random=len(corpus), n_planted=planted_n, seed=7)
+    truth, _ = reference_pairs(docs, CFG.threshold)
+    ids = [d["id"] for d in docs]
+    for num_perm in values:
+        cfg = DedupConfig(num_perm=num_perm)
+        sketch = Sketcher(cfg)
+        sketches = [sketch(d["text"], d["lang"]) for d in docs]
+        buckets = defaultdict(list)
+        for i, (key, hashes, _) in enumerate(sketches):
+            if key is not None:
+                buckets[(EXACT_BAND, key)].append(i)
+            for band, h in enumerate(hashes):
+                buckets[(band, h)].append(i)
+        edges = set()
+        for (band, _), members in buckets.items():
+            if len(members) < 2:
+                continue
+            if band == EXACT_BAND:
+                edges |= {(m, min(members)) for m in members if m != min(members)}
+                continue
+            for child, parent in candidate_pairs([f"{m:07d}" for m in members], cfg.all_pairs_max_bucket):
+                a, b = int(child), int(parent)
+                sa, sb = (np.frombuffer(sketches[x][2], dtype="<u4") for x in (a, b))
+                if agrees(sa, sb, cfg.min_estimate):
+                    edges.add((a, b))
+        rep = _union_find(ids, ((ids[a], ids[b]) for a, b in edges))
+        p, r = precision_recall(predicted_pairs(rep), truth)
+        print(f"num_perm={num_perm} bands/rows={cfg.bands_rows}: precision {p:.4f} recall {r:.4f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--planted", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds, contenders in alternating order (median shown)")
     ap.add_argument("--components", type=int, default=0,
                     help="only run connected components on a planted corpus of this many documents (e.g. 200000)")
-    ap.add_argument("--methods", default="roots,roots2,datasketch,datatrove")
+    ap.add_argument("--methods", default="roots,datasketch,datatrove")
+    ap.add_argument("--sweep-num-perm", default="",
+                    help="only print precision/recall for these signature lengths, e.g. 128,256,384,512")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--docs", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -266,33 +347,64 @@ def main():
         return child(a.child, Path(a.docs), Path(a.out))
     if a.components:
         return components_run(a.components)
+    if a.sweep_num_perm:
+        return sweep_num_perm([int(v) for v in a.sweep_num_perm.split(",")], a.planted)
 
     corpus = load_corpus(dataset_path("corpus_web_mixed"))
     docs, planted = build_sample(corpus, n_random=len(corpus), n_planted=a.planted, seed=7)
     print(f"corpus: {len(docs)} documents ({len(planted)} planted near-duplicates, 1-10% of words edited)")
     start = time.perf_counter()
-    truth, _ = true_pairs(docs, CFG)
-    print(f"ground truth: {len(truth)} pairs with exact Jaccard >= {CFG.threshold} ({time.perf_counter() - start:.0f} s brute force)")
+    truth, _ = reference_pairs(docs, CFG.threshold)
+    own_truth, _ = true_pairs(docs, CFG)
+    print(f"ground truth: {len(truth)} pairs with reference-shingle Jaccard >= {CFG.threshold} "
+          f"({len(own_truth)} by ROOTS's own shingles; {time.perf_counter() - start:.0f} s brute force)")
     bands, rows = CFG.bands_rows
-    print(f"settings: num_perm={CFG.num_perm} bands={bands} rows={rows} word {CFG.word_ngram}-grams (en), char {CFG.cjk_ngram}-grams (zh)")
+    print(f"ROOTS settings: {CFG.minhash_impl} MinHash, num_perm={CFG.num_perm} bands={bands} rows={rows}, "
+          f"word {CFG.word_ngram}-grams (en), char {CFG.cjk_ngram}-grams (zh), script fold {CFG.script_fold}")
+    methods = a.methods.split(",")
+    runs: dict[str, list[dict]] = {m: [] for m in methods}
     with tempfile.TemporaryDirectory() as tmp:
         docs_path = Path(tmp) / "docs.jsonl"
         with docs_path.open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
-        print(f"{'method':<34}{'docs/s/core':>12}{'wall s':>9}{'peak MB':>9}{'precision':>11}{'recall':>8}{'planted R':>11}")
-        for method in a.methods.split(","):
-            out = Path(tmp) / f"{method}.json"
-            proc = subprocess.run([sys.executable, __file__, "--child", method, "--docs", str(docs_path), "--out", str(out)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(f"{method:<34} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
-                continue
-            r = json.loads(out.read_text())
-            rep = r["rep"]
-            p, rc = precision_recall(predicted_pairs(rep), truth)
-            planted_r = sum(rep.get(x) == rep.get(y) for x, y, _ in planted) / max(1, len(planted))
-            label = {"roots": "roots Beam (DirectRunner, 1 worker)", "roots2": "roots Beam (DirectRunner, 2 procs)",
-                     "datasketch": "datasketch MinHashLSH (in memory)", "datatrove": "datatrove 0.10.1 MinHash (1 task)"}[method]
-            print(f"{label:<34}{len(docs) / r['seconds'] / r['cores']:>12.0f}{r['seconds']:>9.1f}{r['peak_mb']:>9.0f}{p:>11.3f}{rc:>8.3f}{planted_r:>11.3f}")
+        for group in ("zh", "other"):  # datatrove's per-language inputs, the same documents
+            (Path(tmp) / f"lang_{group}").mkdir()
+            with (Path(tmp) / f"lang_{group}" / "docs.jsonl").open("w", encoding="utf-8") as f:
+                f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in docs
+                             if _is_han(d["lang"]) == (group == "zh"))
+        for r in range(a.repeat):
+            order = methods if r % 2 == 0 else methods[::-1]
+            for method in order:
+                out = Path(tmp) / f"{method}.json"
+                proc = subprocess.run([sys.executable, __file__, "--child", method, "--docs", str(docs_path),
+                                       "--out", str(out)], capture_output=True, text=True)
+                if proc.returncode != 0:
+                    print(f"{method}: FAILED: {proc.stderr.strip().splitlines()[-3:]}")
+                    continue
+                runs[method].append(json.loads(out.read_text()))
+                print(f"  round {r + 1}: {method} {runs[method][-1]['seconds']:.1f} s wall, "
+                      f"{runs[method][-1]['cpu']:.1f} s cpu", flush=True)
+    print(f"{'method':<36}{'docs/s/core':>12}{'cpu s':>8}{'wall s':>8}{'peak MB':>9}{'precision':>11}{'recall':>8}"
+          f"{'P own':>7}{'R own':>7}{'planted R':>11}")
+    per_core = {}
+    for method in methods:
+        if not runs[method]:
+            continue
+        cpu = statistics.median(r["cpu"] for r in runs[method])
+        wall = statistics.median(r["seconds"] for r in runs[method])
+        peak = statistics.median(r["peak_mb"] for r in runs[method])
+        rep = runs[method][-1]["rep"]
+        predicted = predicted_pairs(rep)
+        p, rc = precision_recall(predicted, truth)
+        po, ro = precision_recall(predicted, own_truth)
+        planted_r = sum(rep.get(x) == rep.get(y) for x, y, _ in planted) / max(1, len(planted))
+        per_core[method] = len(docs) / cpu
+        print(f"{LABELS[method]:<36}{per_core[method]:>12.0f}{cpu:>8.1f}{wall:>8.1f}{peak:>9.0f}{p:>11.3f}{rc:>8.3f}"
+              f"{po:>7.3f}{ro:>7.3f}{planted_r:>11.3f}")
+    print(f"medians of {a.repeat} rounds; docs/s/core = documents / CPU seconds")
+    for peer in ("datatrove", "datasketch"):
+        if "roots" in per_core and peer in per_core:
+            print(f"roots / {peer} per core: {per_core['roots'] / per_core[peer]:.2f}x")
 
 
 if __name__ == "__main__":

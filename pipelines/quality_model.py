@@ -36,6 +36,7 @@ import tempfile
 import threading
 from typing import Iterable, Sequence
 
+from .text.chinese import to_simplified
 from .text.script import han_share, is_chinese
 
 log = logging.getLogger(__name__)
@@ -55,16 +56,6 @@ def _is_zh(text: str, lang: str | None) -> bool:
     return is_chinese(lang) if lang else han_share(text[:500]) >= 0.3
 
 
-def _to_simplified(text: str) -> str:
-    try:
-        from .text.chinese import to_simplified  # the pipeline's one t2s helper (OpenCC)
-    except ImportError:  # pragma: no cover - older checkouts without pipelines.text.chinese
-        from opencc_pyo3 import OpenCC
-
-        return OpenCC("t2s").convert(text)
-    return to_simplified(text)
-
-
 def prepare(text: str, lang: str | None = None, max_chars: int = 4000) -> str:
     """The one-line token string fastText trains and predicts on. Chinese is converted to
     Simplified first: the training prose is mostly Simplified and jieba's dictionary is, so
@@ -73,7 +64,7 @@ def prepare(text: str, lang: str | None = None, max_chars: int = 4000) -> str:
     if _is_zh(text, lang):
         from .text.segment import load_jieba
 
-        text = _to_simplified(text)
+        text = to_simplified(text)
         tokens = [t for t in load_jieba().lcut(text, HMM=False) if not t.isspace()]
     else:
         tokens = _TOKEN_RE.findall(text)

@@ -19,7 +19,7 @@ from pipelines.dedup.quality import (
     plant_near_duplicate,
     precision_recall,
     predicted_pairs,
-    true_pairs,
+    reference_pairs,
 )
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ def test_every_document_is_kept_or_dropped_once(sample, one_worker):
 def test_precision_and_recall_against_brute_force_jaccard(sample, one_worker):
     docs, planted = sample
     kept, dropped, _ = one_worker
-    truth, _ = true_pairs(docs, CFG)
+    truth, _ = reference_pairs(docs, CFG.threshold)  # shingled apart from the pipeline
     rep = clusters_from_dropped([d["id"] for d in docs], dropped)
     precision, recall = precision_recall(predicted_pairs(rep), truth)
     assert len(truth) > 300  # natural exact duplicates + planted near-duplicates
@@ -182,7 +182,7 @@ def check_index_layout(index, kept_ids, cfg):
                 assert doc_shard(row["doc_key"], n) == shard and row["doc_id"] == row["doc_key"]
                 rows_of.append(row["doc_key"])
                 if row["signature"] is not None:
-                    assert len(row["signature"]) > 4 * cfg.num_perm
+                    assert len(row["signature"]) == 4 * cfg.num_perm
                     signed.append(row["doc_key"])
     assert set(per_doc) == kept_ids and sorted(rows_of) == sorted(kept_ids)
     assert all(b == set(range(EXACT_BAND, bands)) for doc_id, b in per_doc.items() if doc_id in signed)
@@ -297,14 +297,130 @@ def test_duplicate_of_always_points_at_a_kept_document(corpus, tmp_path):
 
 
 def test_edges_are_deduplicated_before_components(corpus, tmp_path):
-    """Three identical documents share all `bands` LSH buckets; each bucket yields the same
-    2 edges (n-1), but connected components must receive each pair once: 2 edges, not 2 x bands."""
+    """Three identical documents share all `bands` LSH buckets; each bucket proposes the same
+    3 pairs, but connected components must receive each pair once: 3 edges, not 3 x bands.
+    With exact dedup on too, the exact bucket's star (2 edges) connects them and the LSH
+    pairs add nothing."""
     page = next(d for d in corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
     other = next(d for d in corpus if d["source"] == "c4-en" and d["text"] != page["text"] and len(d["text"]) > 1500)
     docs = [dict(page, id=f"same-{i}", lang="en") for i in range(3)] + [dict(other, id="other", lang="en")]
     cfg = DedupConfig(methods=("minhash",))
     bands = cfg.bands_rows[0]
-    kept, dropped, counters = run_dedup(docs, tmp_path, cfg=cfg)
+    kept, dropped, counters = run_dedup(docs, tmp_path / "lsh", cfg=cfg)
     assert {d["id"] for d in kept} == {"same-0", "other"}
-    assert counters["lsh_edges"] == 2 * bands  # every band bucket proposes the pair again
-    assert counters["cc_edges"] == 2
+    assert counters["lsh_candidates"] == 3 * bands  # every band bucket proposes the pairs again
+    assert counters["cc_edges"] == counters["lsh_edges"] == 3
+    kept, dropped, counters = run_dedup(docs, tmp_path / "both", cfg=DedupConfig())
+    assert {d["id"] for d in kept} == {"same-0", "other"}
+    assert {d["reason"] for d in dropped} == {REASON_EXACT}
+    assert counters["cc_edges"] == 2 and counters.get("lsh_edges", 0) == 0
+
+
+def test_refresh_against_a_boilerplate_bucket(corpus, tmp_path):
+    """A templated page released in 40 variants, refreshed with 20 more: the buckets hold more
+    than all_pairs_max new and prior members, so each new variant is paired with the
+    smallest prior document only (not with all 40), and every new variant still ends up
+    a duplicate of the released representative."""
+    page = next(d for d in corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
+    variant = lambda i: dict(page, id=f"tpl-{i:03d}", lang="en", text=f"{page['text']}\nPage {i} of the catalogue")
+    cfg = DedupConfig(all_pairs_max_bucket=8)
+    index = str(tmp_path / "index")
+    kept1, dropped1, _ = run_dedup([variant(i) for i in range(40)], tmp_path / "r1", cfg=cfg, index_output=index)
+    assert [d["id"] for d in kept1] == ["tpl-000"] and len(dropped1) == 39
+    new = [variant(i) for i in range(40, 60)]
+    kept2, dropped2, counters = run_dedup(new, tmp_path / "r2", cfg=cfg, prior_indexes=[index])
+    assert not kept2 and {d["duplicate_of"] for d in dropped2} == {"tpl-000"} and len(dropped2) == 20
+    assert counters["oversized_buckets"] > 0
+    # One prior candidate per new document and bucket at most: 20 x 40 without the rule.
+    assert counters["prior_candidate_pairs"] <= 2 * len(new), counters["prior_candidate_pairs"]
+
+
+def test_traditional_and_simplified_copies_are_duplicates(tmp_path):
+    """Real DRCD paragraphs (Traditional) and their Simplified conversions, real CMRC
+    paragraphs (Simplified) and their Traditional conversions, by OpenCC here in the test:
+    each copy is dropped as a duplicate of its original; a copy with a light edit as well,
+    as a near duplicate. Without script folding none of them is found."""
+    import random
+
+    from opencc_pyo3 import OpenCC
+
+    def contexts(name, n):
+        seen = {}
+        with open(dataset_path(name) / "dev.jsonl", encoding="utf-8") as f:
+            for line in f:
+                seen.setdefault(json.loads(line)["context"], None)
+        return list(seen)[:n]
+
+    rng = random.Random(2)
+    t2s, s2t = OpenCC("t2s"), OpenCC("s2t")
+    docs, copy_of = [], {}
+    for name, convert in (("qa_drcd", t2s), ("qa_cmrc2018_dev", s2t)):
+        for i, text in enumerate(contexts(name, 15)):
+            orig = f"{name}-{i:02d}"
+            docs.append({"id": orig, "text": text, "lang": "zh"})
+            copy = convert.convert(text)
+            assert copy != text
+            docs.append({"id": f"{orig}~copy", "text": copy, "lang": "zh"})
+            # s2t is one-to-many (干 -> 乾 or 幹), so a few copies do not return to the same
+            # Simplified text: those are near, not exact, copies.
+            same = t2s.convert(copy) == t2s.convert(text)
+            copy_of[f"{orig}~copy"] = (orig, REASON_EXACT if same else REASON_NEAR)
+            if i < 5:
+                edited = plant_near_duplicate(copy, "zh", 0.02, rng, ["的", "我们", "研究"])
+                docs.append({"id": f"{orig}~edit", "text": edited, "lang": "zh"})
+                copy_of[f"{orig}~edit"] = (orig, REASON_NEAR)
+    kept, dropped, _ = run_dedup(docs, tmp_path / "fold")
+    assert {d["id"]: (d["duplicate_of"], d["reason"]) for d in dropped} == copy_of
+    _, dropped_raw, _ = run_dedup(docs, tmp_path / "raw", cfg=DedupConfig(script_fold="none"))
+    assert not {d["id"] for d in dropped_raw} & {c for c in copy_of if c.endswith("~copy")}
+
+
+def _rewrite_as_format_3(index):
+    """Turn an index written with datasketch signatures and no script folding into the
+    files format 3 wrote: index.json without the implementation and fold fields (and
+    `scheme: affine32`), signatures as datasketch LeanMinHash bytes."""
+    import numpy as np
+    import pyarrow.parquet as pq
+    from datasketch import LeanMinHash
+
+    meta = json.load(open(f"{index}/index.json"))
+    meta = {k: v for k, v in meta.items() if k not in ("minhash", "script_fold")}
+    meta.update(format=3, scheme="affine32")
+    json.dump(meta, open(f"{index}/index.json", "w"))
+    for path in glob.glob(f"{index}/docs-*.parquet"):
+        table = pq.read_table(path)
+        lean = []
+        for sig in table["signature"].to_pylist():
+            m = LeanMinHash(seed=CFG.seed, hashvalues=np.frombuffer(sig, dtype="<u4"), scheme="affine32")
+            buf = bytearray(m.bytesize(byteorder="<"))
+            m.serialize(buf, byteorder="<")
+            lean.append(bytes(buf))
+        pq.write_table(table.set_column(table.schema.get_field_index("signature"), "signature",
+                                        __import__("pyarrow").array(lean, __import__("pyarrow").binary())), path)
+
+
+def test_index_of_another_signature_scheme_is_refused_or_read(sample, tmp_path):
+    """A format-3 index (datasketch signatures, no script folding): a run with those settings
+    reads it and finds its copies and edited copies; a run with the default rensa signatures
+    is refused, naming the settings to use. A rensa index is refused by a datasketch run."""
+    docs, _ = sample
+    legacy = DedupConfig(minhash_impl="datasketch", script_fold="none")
+    first = [d for d in docs if len(d["text"]) > 800][:60]
+    index = str(tmp_path / "old")
+    kept1, _, _ = run_dedup(first, tmp_path / "r1", cfg=legacy, index_output=index)
+    _rewrite_as_format_3(index)
+    rng = __import__("random").Random(8)
+    copies = [dict(d, id=f"copy-{i}") for i, d in enumerate(kept1[:10])]
+    edited = [dict(d, id=f"edit-{i}", text=plant_near_duplicate(d["text"], d["lang"], 0.01, rng, ["x", "y"]))
+              for i, d in enumerate(kept1[10:30])]
+    kept2, dropped2, _ = run_dedup(copies + edited, tmp_path / "r2", cfg=legacy, prior_indexes=[index])
+    dup_of = {d["id"]: d["duplicate_of"] for d in dropped2}
+    assert all(dup_of.get(c["id"]) == kept1[i]["id"] for i, c in enumerate(copies))
+    assert sum(dup_of.get(e["id"]) == kept1[10 + i]["id"] for i, e in enumerate(edited)) >= 18
+    p = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))
+    with pytest.raises(ValueError, match="format 3 was written by the datasketch MinHash"):
+        p | beam.Create(docs[:5]) | Deduplicate(CFG, prior_indexes=[index])
+    new_index = str(tmp_path / "new")
+    run_dedup(first[:20], tmp_path / "r3", index_output=new_index)
+    with pytest.raises(ValueError, match="other settings.*minhash"):
+        p | "Other" >> beam.Create(docs[:5]) | "Dedup2" >> Deduplicate(legacy, prior_indexes=[new_index])

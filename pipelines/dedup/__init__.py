@@ -7,6 +7,7 @@
 from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.sketch import (
     MinHasher,
+    Sketcher,
     band_keys,
     estimated_jaccard,
     exact_key,
@@ -23,6 +24,7 @@ __all__ = [
     "REASON_EXACT",
     "REASON_NEAR",
     "MinHasher",
+    "Sketcher",
     "band_keys",
     "estimated_jaccard",
     "exact_key",

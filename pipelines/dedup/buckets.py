@@ -1,4 +1,5 @@
-"""Turning one LSH bucket into duplicate edges, without ever enumerating n^2 pairs.
+"""Graph nodes, and turning buckets into candidate pairs and edges without ever
+enumerating n^2 pairs.
 
 A node is "0:<key>\x1f<id>" for a document a prior run kept, "0~<key>\x1f<id>" for one a
 prior run dropped as a near duplicate (indexed so that later copies of it still find its
@@ -15,8 +16,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 PRIOR, PRIOR_DROPPED, NEW = "0:", "0~", "1:"
-
-Member = tuple[str, "np.ndarray | None"]  # (node, signature or None)
+EXACT_BAND = -1  # the bucket "band" of the exact (normalized-text) key
 
 
 _SEP = "\x1f"  # below every printable character: "a" sorts before "a-b" as keys do
@@ -65,71 +65,43 @@ def star_edges(nodes: Iterable[str]) -> Iterator[tuple[str, str]]:
             yield node, center
 
 
-def _local_components(matches: np.ndarray) -> np.ndarray:
-    """Root index of each member under the verified-pair graph (members sorted by node)."""
-    parent = list(range(len(matches)))
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(*np.nonzero(np.triu(matches, k=1))):
-        ri, rj = find(int(i)), find(int(j))
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    return np.array([find(i) for i in range(len(matches))])
+def agrees(a: np.ndarray, b: np.ndarray, min_estimate: float) -> bool:
+    """Whether two signatures agree on at least `min_estimate` of their values (the verified
+    near-duplicate test, for a pair of one run and for a pair against a prior release alike)."""
+    return np.count_nonzero(a == b) >= min_estimate * len(a)
 
 
-def verified_edges(
-    members: Iterable[Member], min_estimate: float, all_pairs_max: int, on_large=None, decode=None
-) -> Iterator[tuple[str, str, bool]]:
-    """Edges (node, parent, verified) between members whose signatures agree on at least
-    `min_estimate` of their values.
-
-    Small buckets: all pairs, then each member linked to its smallest verified neighbour's
-    root, which keeps exactly the connectivity of the verified pairs in n-1 edges. Large
-    buckets (boilerplate): members are checked against the smallest node only, a star of n
-    comparisons; members unlike it can still meet through other bands. `verified` is False for
-    the rare pair whose prior document has no stored signature. `decode` turns a stored
-    signature into an array; it runs only for buckets with a pair, most buckets have none.
-    """
-    decode = decode or (lambda sig: sig)
-    size, center, center_sig = 0, None, None
-    has_new = False
-    for node, sig in members:
-        size += 1
-        has_new = has_new or is_new(node)
-        if center is None or node < center:
-            center, center_sig = node, sig
-    if size < 2 or not has_new:
+def candidate_pairs(nodes: list[str], all_pairs_max: int) -> Iterator[tuple[str, str]]:
+    """(child, parent) candidate pairs, parent < child, of one LSH bucket's nodes: all pairs up
+    to `all_pairs_max` members, else (boilerplate) each member with the smallest node only,
+    so a page repeated 1e5 times costs n pairs, not n^2/2. Members unlike the smallest can
+    still meet through other bands."""
+    if len(nodes) <= all_pairs_max:
+        ordered = sorted(nodes)
+        for j in range(1, len(ordered)):
+            for i in range(j):
+                yield ordered[j], ordered[i]
         return
-    if center_sig is not None:
-        center_sig = decode(center_sig)
-    if size <= all_pairs_max:
-        ordered = sorted(((node, None if sig is None else decode(sig)) for node, sig in members), key=lambda m: m[0])
-        if any(sig is None for _, sig in ordered):
-            for node in (m[0] for m in ordered[1:]):
-                if is_new(node):
-                    yield node, ordered[0][0], False
-            return
-        sigs = np.vstack([sig for _, sig in ordered])
-        agree = (sigs[:, None, :] == sigs[None, :, :]).mean(axis=2) >= min_estimate
-        roots = _local_components(agree)
-        for i, root in enumerate(roots):
-            if root != i and (is_new(ordered[i][0])):
-                yield ordered[i][0], ordered[root][0], True
-        return
-    if on_large is not None:
-        on_large(size)
-    for node, sig in members:
-        if node == center or not is_new(node):
-            continue
-        if sig is None or center_sig is None:
-            yield node, center, False
-        elif np.count_nonzero(decode(sig) == center_sig) >= min_estimate * len(center_sig):
-            yield node, center, True
+    yield from star_edges(nodes)
+
+
+def match_prior(new_of: dict, prior_of: dict, all_pairs_max: int) -> dict[tuple[str, str], bool]:
+    """{(prior doc_key, new node): exact} for the buckets that hold new and prior documents:
+    `new_of` maps a bucket (band, hash) to its new nodes, `prior_of` to its prior doc keys.
+    `exact` when they share the exact-text bucket (a duplicate without comparison). A bucket
+    with more than `all_pairs_max` members (boilerplate) pairs each new member with its
+    smallest prior document only, as `candidate_pairs` pairs a large bucket of one run with its
+    smallest node only (prior nodes sort before new ones)."""
+    pairs: dict[tuple[str, str], bool] = {}
+    for bucket, prior in prior_of.items():
+        new = new_of[bucket]
+        exact = bucket[0] == EXACT_BAND
+        if not exact and len(new) + len(prior) > all_pairs_max:
+            prior = [min(prior)]
+        for doc_key in prior:
+            for node in new:
+                pairs[(doc_key, node)] = pairs.get((doc_key, node), False) or exact
+    return pairs
 
 
 def prior_pair_edges(
@@ -158,6 +130,6 @@ def prior_pair_edges(
             if mine is None or prior_sig is None:
                 yield node, prior, False
                 break
-            if np.count_nonzero(mine == decode(prior_sig)) >= min_estimate * len(mine):
+            if agrees(mine, decode(prior_sig), min_estimate):
                 yield node, prior, True
                 break

@@ -19,12 +19,19 @@ and Parquet files partitioned into `index_shards` shards:
 A file name may carry a part, `buckets-SSSSS-of-NNNNN.pKKKKK.parquet`: a sharded run adds
 one part per sub-job to the same index, and readers take every part of a shard.
 
-A refresh groups only its *new* bucket keys (with their new nodes) by shard; the worker
-holding a shard reads that shard's file of each prior release and keeps the rows whose bucket
-holds a new key (an Arrow `is_in` filter), giving candidate pairs (prior doc, new doc). Prior
-rows are never shuffled, and signatures, stored once per document instead of once per band,
-are read only for prior documents in a candidate pair and travel once per pair. Shards without rows have no file. A shard file is read as a stream of row groups,
-filtered as it goes: a refresh never holds a whole prior shard in memory.
+A later run (a refresh) finds its candidates without shuffling prior rows: the worker that
+holds one group of this run's bucket keys (`bucket_shards`, a multiple of `index_shards`)
+reads the matching shard file of each prior release and keeps the rows whose bucket holds a
+new key (an Arrow `is_in` filter, `read_prior_buckets`), giving candidate pairs (prior doc,
+new doc). Signatures, stored once per document instead of once per band, are read only for
+prior documents in a candidate pair and travel once per pair (`PriorCandidates`). Shards
+without rows have no file. A shard file is read as a stream of row groups, filtered as it
+goes: a refresh never holds a whole prior shard in memory.
+
+Format 4 records the MinHash implementation (`minhash`) and the script folding
+(`script_fold`) and stores signatures as raw little-endian uint32 values. A format-3 index
+(datasketch `affine32` signatures as LeanMinHash bytes, no folding) is read exactly by a run
+with `minhash_impl: datasketch, script_fold: none`, and refused with that advice by others.
 """
 from __future__ import annotations
 
@@ -36,14 +43,14 @@ from collections import defaultdict
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam import pvalue
+from apache_beam.metrics import Metrics
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.dedup.buckets import node_id, node_key, prior_dropped_node, prior_node
-from pipelines.dedup.config import DedupConfig
+from pipelines.dedup.buckets import EXACT_BAND, node_id, node_key, prior_dropped_node, prior_node
+from pipelines.dedup.config import INDEX_FORMAT, DedupConfig, minhash_scheme
 
-EXACT_BAND = -1
 LINKS = "links"  # edges from a prior near-dropped document to its kept representative
 _ROW_GROUP = 64 * 1024  # rows per Parquet row group: bounds what a refresh holds of one prior shard
 BUCKETS, DOCS = "buckets", "docs"
@@ -85,13 +92,29 @@ def check_index(index_dir: str, cfg: DedupConfig) -> dict:
                                 "indexes written before index format 2 must be rebuilt")
     with FileSystems.open(path) as f:
         meta = json.loads(f.read().decode("utf-8"))
+    found = _as_current_format(meta)
     expected = cfg.index_fingerprint()
-    diff = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
+    diff = {k: (found.get(k), v) for k, v in expected.items() if found.get(k) != v}
     if diff:
-        raise ValueError(f"dedup index {index_dir} was built with other settings (index, this run): {diff}")
+        hint = ""
+        if meta.get("format") == 3:
+            hint = ("; an index of format 3 was written by the datasketch MinHash without script folding: "
+                    "to extend it set the dedup settings minhash_impl: datasketch, script_fold: none and the num_perm it "
+                    "records, or rebuild it")
+        raise ValueError(f"dedup index {index_dir} was built with other settings (index, this run): {diff}{hint}")
     if cfg.verify and not meta.get("signatures"):
         raise ValueError(f"dedup index {index_dir} has no signatures; set verify=False to use it")
     return meta
+
+
+def _as_current_format(meta: dict) -> dict:
+    """The settings of an index in the current format's terms. Format 3 differs only in what
+    it records: its signatures are datasketch `affine32` ones (stored as LeanMinHash bytes,
+    which `signature_from_bytes` reads) and its keys and shingles had no script folding, so a
+    run with those settings reads it exactly; any other run is refused by the comparison."""
+    if meta.get("format") != 3 or meta.get("scheme") != "affine32":
+        return meta
+    return dict(meta, format=INDEX_FORMAT, minhash=minhash_scheme("datasketch"), script_fold="none")
 
 
 def _group_lists(label: str):
@@ -174,49 +197,18 @@ def _read_shard(index_dir: str, kind: str, shard: int, num_shards: int, column: 
                 yield table.filter(pc.is_in(table[column], value_set=values))
 
 
-class MatchPriorBuckets(beam.DoFn):
-    """(shard, [(new bucket key, new node)]) -> candidate pairs (prior doc_key, (new node,
-    exact)): the prior documents that share a bucket with a new one; `exact` when the bucket is
-    the exact-text key (the pair is then a duplicate without comparison). A bucket without a new document cannot
-    change this run's output: its release already deduplicated it.
-
-    Pairs, not bucket entries: a new document and a prior one share up to `bands` buckets, and
-    each bucket entry used to carry the prior signature, so a document with j prior near copies
-    shuffled ~j x bands signatures (what made the last shards of a sharded run the largest).
-    As pairs, each prior signature travels once per new document it may match. A bucket with
-    more than `all_pairs_max` members (boilerplate) pairs each new member with its smallest
-    prior document only, as `verified_edges` compares a large bucket's members with its
-    smallest node only."""
-
-    def __init__(self, index_dirs: list[str], num_shards: int, all_pairs_max: int):
-        self.index_dirs = list(index_dirs)
-        self.num_shards = num_shards
-        self.all_pairs_max = all_pairs_max
-
-    def process(self, item):
-        shard, entries = item
-        new_of = defaultdict(list)
-        for bucket, node in entries:
-            new_of[bucket].append(node)
-        hashes = pa.array(sorted({h for _, h in new_of}), pa.binary())
-        prior_of = defaultdict(list)
-        for index_dir in self.index_dirs:
-            for rows in _read_shard(index_dir, BUCKETS, shard, self.num_shards, "hash", hashes):
-                for band, h, doc_key in zip(rows["band"].to_pylist(), rows["hash"].to_pylist(),
-                                            rows["doc_key"].to_pylist()):
-                    if (band, h) in new_of:
-                        prior_of[(band, h)].append(doc_key)
-        pairs = {}
-        for bucket, prior in prior_of.items():
-            new = new_of[bucket]
-            exact = bucket[0] == EXACT_BAND
-            if not exact and len(new) + len(prior) > self.all_pairs_max:
-                prior = [min(prior)]
-            for doc_key in prior:
-                for node in new:
-                    pairs[(doc_key, node)] = pairs.get((doc_key, node), False) or exact
-        for (doc_key, node), exact in pairs.items():
-            yield doc_key, (node, exact)
+def read_prior_buckets(index_dirs: list[str], shard: int, num_shards: int, buckets) -> dict[tuple, list[str]]:
+    """{(band, hash): [prior doc_key]} for the given buckets (this run's keys of index shard
+    `shard`), read from that shard's file of each prior index as a stream of row groups."""
+    hashes = pa.array(sorted({h for _, h in buckets}), pa.binary())
+    prior_of = defaultdict(list)
+    for index_dir in index_dirs:
+        for rows in _read_shard(index_dir, BUCKETS, shard, num_shards, "hash", hashes):
+            for band, h, doc_key in zip(rows["band"].to_pylist(), rows["hash"].to_pylist(),
+                                        rows["doc_key"].to_pylist()):
+                if (band, h) in buckets:
+                    prior_of[(band, h)].append(doc_key)
+    return prior_of
 
 
 class AttachPriorSignatures(beam.DoFn):
@@ -229,6 +221,7 @@ class AttachPriorSignatures(beam.DoFn):
         self.index_dirs = list(index_dirs)
         self.num_shards = num_shards
         self.with_signatures = with_signatures
+        self.pairs = Metrics.counter("dedup", "prior_candidate_pairs")
 
     def process(self, item):
         shard, pairs = item
@@ -255,6 +248,7 @@ class AttachPriorSignatures(beam.DoFn):
                     else:
                         node, root = prior_dropped_node(doc_key, doc_id), prior_node(root_key, root_id)
                         yield pvalue.TaggedOutput(LINKS, (node, root))
+                    self.pairs.inc(len(new_nodes))
                     for new, exact in sorted(new_nodes.items()):
                         yield new, (node, root, sig, exact)
         if new_of:
@@ -263,23 +257,20 @@ class AttachPriorSignatures(beam.DoFn):
 
 
 class PriorCandidates(beam.PTransform):
-    """This run's bucket entries -> (new node, (prior node, prior representative, signature, exact))
-    for every prior document sharing a bucket with it (main output), and the prior dropped
-    documents' edges to their representatives (LINKS). Only bucket keys and nodes are
-    shuffled to find the pairs; signatures are read for the pairs found."""
+    """Candidate pairs (prior doc_key, (new node, exact)), found by bucket keys alone (see
+    `read_prior_buckets`) -> (new node, (prior node, prior representative, signature, exact))
+    once per pair (main output), and the prior dropped documents' edges to their
+    representatives (LINKS). Signatures are read for the pairs found, once per pair."""
 
     def __init__(self, index_dirs: list[str], cfg: DedupConfig):
         super().__init__()
         self.index_dirs = list(index_dirs)
         self.cfg = cfg
 
-    def expand(self, new_entries):
+    def expand(self, prior_pairs):
         n = self.cfg.index_shards
         return (
-            new_entries
-            | "NewKeysByShard" >> beam.Map(lambda e: (bucket_shard(e[0][0], e[0][1], n), (e[0], e[1][0])))
-            | _group_lists("GroupNewKeys")
-            | "MatchPriorBuckets" >> beam.ParDo(MatchPriorBuckets(self.index_dirs, n, self.cfg.all_pairs_max_bucket))
+            prior_pairs
             | "PairsByDocShard" >> beam.Map(lambda m: (doc_shard(m[0], n), m))
             | _group_lists("GroupPairs")
             | "AttachSignatures" >> beam.ParDo(AttachPriorSignatures(self.index_dirs, n, self.cfg.verify))

@@ -1,25 +1,33 @@
 """Beam shell around the pure dedup core: one entry point, `Deduplicate`.
 
-Only small records (nodes, keys, signatures) are shuffled to find duplicates; the documents
-themselves are shuffled once, in the final join by node that routes them to kept / dropped.
+Buckets are found from keys and nodes alone: each bundle sends its bucket keys as one list
+per bucket shard, and a worker per shard turns its buckets into candidate pairs. Signatures
+are then joined to the candidate pairs only (one record per document, not one per band).
+The documents themselves are shuffled once, in the final join by node that routes them to
+kept / dropped.
 Documents are told apart by `key` (unique per input record; the reader sets it), never by
 `id`: two files whose ids both start at 0 must not lose a unique text.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import NamedTuple
 
 import apache_beam as beam
 import xxhash
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
-from pipelines.dedup.buckets import (is_new, is_prior_kept, new_node, node_id, node_key, prior_pair_edges, star_edges,
-                                     verified_edges)
+from pipelines.dedup.buckets import (EXACT_BAND, agrees, candidate_pairs, is_new, is_prior_kept, match_prior, new_node,
+                                     node_id, node_key, prior_pair_edges, star_edges)
 from pipelines.dedup.components import ConnectedComponents
 from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.index import EXACT_BAND, LINKS, PriorCandidates, WriteIndex, check_index
-from pipelines.dedup.sketch import MinHasher, band_keys, exact_key, shingles, signature_from_bytes
+from pipelines.dedup.index import (LINKS, PriorCandidates, WriteIndex, bucket_shard, check_index,
+                                   read_prior_buckets)
+from pipelines.dedup.sketch import Sketcher, signature_from_bytes
 
 REASON_EXACT = "duplicate_exact"
 REASON_NEAR = "duplicate_near"
@@ -30,33 +38,60 @@ class DedupResult(NamedTuple):
     dropped: pvalue.PCollection
 
 
-class SketchDocs(beam.DoFn):
-    """doc -> (node, (exact key or None, band hashes, signature bytes or None))."""
+SIG, SKETCH, ENTRIES, EXACT, ENDS, PRIOR_PAIRS, UNVERIFIED, SIDES = (
+    "sig", "sketch", "entries", "exact", "ends", "prior_pairs", "unverified", "sides")
+# Bucket entries a SketchDocs instance buffers before it sends them on: bounds its memory
+# when a runner makes the whole input one bundle (the DirectRunner does).
+_FLUSH_ENTRIES = 200_000
 
-    def __init__(self, cfg: DedupConfig):
+
+class SketchDocs(beam.DoFn):
+    """doc -> (node, doc); per bundle, this run's bucket keys as ENTRIES (bucket shard,
+    [(band, hash, node)]): keys and nodes only, one list per shard and bundle rather than one
+    element per band; SIG (node, (signature bytes, exact key)) of each document in LSH; and
+    with an index to write, SKETCH (node, (exact key, band hashes, signature or None))."""
+
+    def __init__(self, cfg: DedupConfig, with_index: bool):
         self.cfg = cfg
+        self.with_index = with_index
         self.no_shingles = Metrics.counter("dedup", "docs_without_shingles")
 
     def setup(self):
-        self.exact = "exact" in self.cfg.methods
-        self.minhash = "minhash" in self.cfg.methods
-        self.bands, self.rows = self.cfg.bands_rows
-        self.hasher = MinHasher(self.cfg) if self.minhash else None
+        self.sketcher = Sketcher(self.cfg)
+        self.shards = self.cfg.num_bucket_shards
+
+    def start_bundle(self):
+        self.entries, self.buffered = defaultdict(list), 0
 
     def process(self, doc):
-        text = doc.get("text") or ""
-        key = exact_key(text) if self.exact else None
-        hashes, sig_bytes = (), None
-        if self.minhash:
-            shingle_set = shingles(text, doc.get("lang"), self.cfg)
-            if shingle_set:
-                sig = self.hasher.signature(shingle_set)
-                hashes = band_keys(sig, self.bands, self.rows)
-                if self.cfg.verify:
-                    sig_bytes = self.hasher.to_bytes(sig)
-            else:
-                self.no_shingles.inc()
-        yield doc_node(doc), (key, hashes, sig_bytes)
+        node = doc_node(doc)
+        key, hashes, sig = self.sketcher(doc.get("text") or "", doc.get("lang"))
+        yield node, doc
+        if key is not None:
+            self.entries[bucket_shard(EXACT_BAND, key, self.shards)].append((EXACT_BAND, key, node))
+        if self.sketcher.minhash and not hashes:
+            self.no_shingles.inc()
+        for band, h in enumerate(hashes):
+            self.entries[bucket_shard(band, h, self.shards)].append((band, h, node))
+        self.buffered += len(hashes) + 1
+        if not self.cfg.verify:
+            sig = None
+        if hashes and sig is not None:
+            yield pvalue.TaggedOutput(SIG, (node, (sig, key)))
+        if self.with_index:
+            yield pvalue.TaggedOutput(SKETCH, (node, (key, hashes, sig)))
+        if self.buffered >= _FLUSH_ENTRIES:
+            yield from self._flush(lambda item: pvalue.TaggedOutput(ENTRIES, item))
+
+    def finish_bundle(self):
+        # Outside `process` an output names its window itself: the global one, as the input's.
+        yield from self._flush(lambda item: pvalue.TaggedOutput(
+            ENTRIES, WindowedValue(item, MIN_TIMESTAMP, [GlobalWindow()])))
+
+    def _flush(self, wrap):
+        entries, self.entries, self.buffered = self.entries, defaultdict(list), 0
+        for shard, rows in entries.items():
+            yield wrap((shard, rows))
 
 
 def doc_node(doc: dict) -> str:
@@ -64,61 +99,84 @@ def doc_node(doc: dict) -> str:
     return new_node(doc.get("key") or doc["id"], doc["id"])
 
 
-def _bucket_entries(item):
-    node, (key, hashes, sig_bytes) = item
-    if key is not None:
-        yield (EXACT_BAND, key), (node, None)
-    for band, h in enumerate(hashes):
-        yield (band, h), (node, sig_bytes)
+class BucketShard(beam.DoFn):
+    """(bucket shard, [[(band, hash, node)]]) -> what this run's buckets of the shard say:
+    - exact buckets: a star around the smallest node, as edges (main) and EXACT children;
+    - LSH buckets: candidate pairs, each pair once per shard, sent as ENDS (node, other node)
+      to fetch both signatures by a join (signatures never travel with the buckets); without
+      verification, a star per bucket as UNVERIFIED edges;
+    - with prior indexes: PRIOR_PAIRS (prior doc_key, (new node, exact)) for every prior
+      document sharing a bucket with a new one (`match_prior`), read from the prior index's
+      shard `shard % index_shards`. A bucket without a new document cannot change this run's
+      output: its release already deduplicated it."""
 
-
-class _Nodes:
-    def __init__(self, members):
-        self.members = members
-
-    def __iter__(self):
-        return (node for node, _ in self.members)
-
-
-class BucketEdges(beam.DoFn):
-    """((band, hash), members) -> (child, parent) edges; exact duplicates also to 'exact'."""
-
-    def __init__(self, cfg: DedupConfig):
+    def __init__(self, cfg: DedupConfig, index_dirs: list[str]):
         self.cfg = cfg
+        self.index_dirs = list(index_dirs)
         self.oversized = Metrics.counter("dedup", "oversized_buckets")
-        self.lsh_edges = Metrics.counter("dedup", "lsh_edges")
-        self.unverified = Metrics.counter("dedup", "lsh_edges_unverified")
+        self.candidates = Metrics.counter("dedup", "lsh_candidates")
+        self.exact_pairs = Metrics.counter("dedup", "lsh_pairs_exact")
+
+    def start_bundle(self):
+        self.pairs, self.exact_group = set(), {}
 
     def process(self, item):
-        (band, _), members = item
-        if band == EXACT_BAND:
-            for child, parent in star_edges(_Nodes(members)):
-                yield child, parent
-                yield pvalue.TaggedOutput("exact", child)
-            return
-        if not self.cfg.verify:
-            edges = ((c, p, False) for c, p in star_edges(_Nodes(members)))
-        else:
-            edges = verified_edges(
-                members,
-                self.cfg.min_estimate,
-                self.cfg.all_pairs_max_bucket,
-                on_large=lambda size: self.oversized.inc(),
-                decode=lambda sig: signature_from_bytes(sig, self.cfg),
-            )
-        count = 0
-        for child, parent, verified in edges:
-            count += 1
-            if not verified:
-                self.unverified.inc()
-            yield child, parent
-        self.lsh_edges.inc(count)
+        shard, lists = item
+        buckets = defaultdict(list)
+        for rows in lists:
+            for band, h, node in rows:
+                buckets[(band, h)].append(node)
+        proposed, limit = 0, self.cfg.all_pairs_max_bucket
+        for bucket, nodes in buckets.items():
+            if len(nodes) < 2:
+                continue
+            if bucket[0] == EXACT_BAND:
+                for child, parent in star_edges(nodes):
+                    yield child, parent
+                    yield pvalue.TaggedOutput(EXACT, child)
+                    self.exact_group[child] = self.exact_group[parent] = parent
+            elif not self.cfg.verify:
+                for edge in star_edges(nodes):
+                    yield pvalue.TaggedOutput(UNVERIFIED, edge)
+            else:
+                if len(nodes) > limit:
+                    self.oversized.inc()
+                for pair in candidate_pairs(nodes, limit):
+                    proposed += 1
+                    self.pairs.add(pair)
+        self.candidates.inc(proposed)
+        if self.index_dirs:
+            n = self.cfg.index_shards
+            prior_of = read_prior_buckets(self.index_dirs, shard % n, n, buckets)
+            for (doc_key, node), exact in match_prior(buckets, prior_of, limit).items():
+                yield pvalue.TaggedOutput(PRIOR_PAIRS, (doc_key, (node, exact)))
+        if len(self.pairs) + len(self.exact_group) >= _FLUSH_ENTRIES:
+            yield from self._flush(lambda item: item)
+
+    def finish_bundle(self):
+        yield from self._flush(lambda item: WindowedValue(item, MIN_TIMESTAMP, [GlobalWindow()]))
+
+    def _flush(self, wrap):
+        """The bundle's candidate pairs, each once: a pair shares ~bands x J^rows buckets
+        (13 on average for the benchmark's pairs), spread over shards, and the join that
+        fetches signatures costs per element. A pair of exact copies (one exact star holds
+        both) needs no LSH edge; its exact star may be in another bundle, so VerifyPairs
+        checks the keys again."""
+        pairs, self.pairs = self.pairs, set()
+        group, self.exact_group = self.exact_group, {}
+        for child, parent in pairs:
+            if group.get(child, child) == group.get(parent, parent) and child in group:
+                self.exact_pairs.inc()
+                continue
+            yield pvalue.TaggedOutput(ENDS, wrap((child, parent)))
+            yield pvalue.TaggedOutput(ENDS, wrap((parent, child)))
 
 
-class VerifyPriorPairs(beam.DoFn):
-    """(new node, {sig: [its signature], candidates: [(prior node, representative, signature,
-    exact)]}) -> (new node, prior node) edges for the verified pairs (at most one per prior
-    cluster), and the node as 'exact' when it is an exact copy of a prior text."""
+class SignPairEnds(beam.DoFn):
+    """(node, {sig: [(signature, exact key)], ends: [other node], prior: [candidate]}) ->
+    SIDES ((smaller, larger node), (node, signature, key)) once per distinct pair, and the
+    verified edges to prior documents (at most one per prior cluster, `prior_pair_edges`),
+    with the node as EXACT when it is an exact copy of a prior text."""
 
     def __init__(self, cfg: DedupConfig):
         self.cfg = cfg
@@ -127,23 +185,53 @@ class VerifyPriorPairs(beam.DoFn):
 
     def process(self, item):
         node, joined = item
-        candidates = list(joined["candidates"])
+        signed = next(iter(joined[SIG]), (None, None))
+        others = set(joined[ENDS])  # a pair proposed by buckets in several shards comes once
+        for other in others:
+            pair = (node, other) if node < other else (other, node)
+            yield pvalue.TaggedOutput(SIDES, (pair, (node, *signed)))
+        candidates = list(joined.get(PRIOR_PAIRS, ()))
         if not candidates:
             return
-        sigs = list(joined["sig"])
-        sig = sigs[0] if sigs and self.cfg.verify else None
         if any(c[3] for c in candidates):
             # An exact copy of a released text: dropped as duplicate_exact, as in one run.
-            yield pvalue.TaggedOutput("exact", node)
+            yield pvalue.TaggedOutput(EXACT, node)
         count = 0
         for child, parent, verified in prior_pair_edges(
-                node, sig, candidates, self.cfg.min_estimate,
+                node, signed[0], candidates, self.cfg.min_estimate,
                 decode=lambda s: signature_from_bytes(s, self.cfg)):
             count += 1
             if not verified:
                 self.unverified.inc()
             yield child, parent
         self.lsh_edges.inc(count)
+
+
+class VerifyPairs(beam.DoFn):
+    """((a, b), [(node, signature, exact key)] of both ends) -> the edge (b, a) when the
+    signatures agree. A pair with one exact key needs no edge: its exact bucket's star already
+    connects both, and skipping it keeps each pair's edge single."""
+
+    def __init__(self, cfg: DedupConfig):
+        self.cfg = cfg
+        self.lsh_edges = Metrics.counter("dedup", "lsh_edges")
+        self.unverified = Metrics.counter("dedup", "lsh_edges_unverified")
+        self.exact_pairs = Metrics.counter("dedup", "lsh_pairs_exact")
+
+    def process(self, item):
+        (parent, child), sides = item
+        sides = {node: (sig, key) for node, sig, key in sides}
+        (sig_a, key_a), (sig_b, key_b) = sides.get(parent, (None, None)), sides.get(child, (None, None))
+        if key_a is not None and key_a == key_b:
+            self.exact_pairs.inc()
+            return
+        if sig_a is None or sig_b is None:
+            self.unverified.inc()
+        elif not agrees(signature_from_bytes(sig_a, self.cfg), signature_from_bytes(sig_b, self.cfg),
+                        self.cfg.min_estimate):
+            return
+        self.lsh_edges.inc()
+        yield child, parent
 
 
 class RouteDocs(beam.DoFn):
@@ -240,48 +328,54 @@ class Deduplicate(beam.PTransform):
         cfg = self.cfg
         for path in self.prior_indexes:
             check_index(path, cfg)
-        sketches = docs | "Sketch" >> beam.ParDo(SketchDocs(cfg))
-        new_entries = sketches | "BucketEntries" >> beam.FlatMap(_bucket_entries)
+        with_index = bool(self.index_output)
+        sketched = docs | "Sketch" >> beam.ParDo(SketchDocs(cfg, with_index)).with_outputs(
+            ENTRIES, SIG, SKETCH, main="docs")
         buckets = (
-            new_entries
-            | "GroupBuckets" >> beam.GroupByKey()
-            | "BucketEdges" >> beam.ParDo(BucketEdges(cfg)).with_outputs("exact", main="edges")
+            sketched[ENTRIES]
+            | "GroupBucketShards" >> beam.GroupByKey()
+            | "BucketShards" >> beam.ParDo(BucketShard(cfg, self.prior_indexes)).with_outputs(
+                EXACT, ENDS, PRIOR_PAIRS, UNVERIFIED, main="edges")
         )
-        edges, exact = [buckets.edges], [buckets.exact]
+        edges, exact = [buckets.edges], [buckets[EXACT]]
+        if not cfg.verify:
+            # A pair shares up to `bands` buckets, each proposing it: one edge is enough.
+            edges.append(buckets[UNVERIFIED] | "DistinctUnverified" >> beam.Distinct())
+        joined = {SIG: sketched[SIG], ENDS: buckets[ENDS]}
         if self.prior_indexes:
-            # Prior documents never enter the buckets: candidate pairs (new, prior) are found
-            # from bucket keys alone, then verified against this run's signatures by a join.
-            prior = new_entries | "PriorCandidates" >> PriorCandidates(self.prior_indexes, cfg)
-            signatures = sketches | "SignatureByNode" >> beam.Map(lambda s: (s[0], s[1][2]))
-            prior_edges = (
-                {"sig": signatures, "candidates": prior.candidates}
-                | "JoinPriorCandidates" >> beam.CoGroupByKey()
-                | "VerifyPriorPairs" >> beam.ParDo(VerifyPriorPairs(cfg)).with_outputs("exact", main="edges")
-            )
-            edges += [prior_edges.edges, prior[LINKS]]
-            exact.append(prior_edges.exact)
+            prior = buckets[PRIOR_PAIRS] | "PriorCandidates" >> PriorCandidates(self.prior_indexes, cfg)
+            joined[PRIOR_PAIRS] = prior.candidates
+            edges.append(prior[LINKS])
+        signed = (
+            joined
+            | "JoinSignatures" >> beam.CoGroupByKey()
+            | "SignPairEnds" >> beam.ParDo(SignPairEnds(cfg)).with_outputs(SIDES, EXACT, main="edges")
+        )
+        edges.append(signed.edges)
+        exact.append(signed[EXACT])
+        edges.append(
+            signed[SIDES]
+            | "GroupPairSides" >> beam.GroupByKey()
+            | "VerifyPairs" >> beam.ParDo(VerifyPairs(cfg))
+        )
         roots = (
             edges
+            # Each pair arrives once: buckets' pairs are made distinct per node in SignPairEnds
+            # and an exact pair's LSH edge is left to its exact star; no Distinct shuffle.
             | "AllEdges" >> beam.Flatten()
-            # A pair of documents shares up to `bands` buckets: one edge is enough.
-            | "DistinctEdges" >> beam.Distinct()
             | "CountEdges" >> beam.ParDo(_CountEdges())
             | "Components" >> ConnectedComponents(cfg.cc_max_rounds, cfg.cc_max_residual_nodes)
             | "NewNodesOnly" >> beam.ParDo(_NewNodesOnly())
         )
         exact_nodes = exact | "AllExact" >> beam.Flatten() | "ExactByNode" >> beam.Map(lambda node: (node, True))
-        joined = {
-            "doc": docs | "DocByNode" >> beam.Map(lambda d: (doc_node(d), d)),
-            "root": roots,
-            "exact": exact_nodes,
-        }
-        if self.index_output:
-            joined["sketch"] = sketches
+        to_route = {"doc": sketched.docs, "root": roots, "exact": exact_nodes}
+        if with_index:
+            to_route["sketch"] = sketched[SKETCH]
         routed = (
-            joined
+            to_route
             | "JoinByNode" >> beam.CoGroupByKey()
-            | "Route" >> beam.ParDo(RouteDocs(bool(self.index_output))).with_outputs("dropped", "index", main="kept")
+            | "Route" >> beam.ParDo(RouteDocs(with_index)).with_outputs("dropped", "index", main="kept")
         )
-        if self.index_output:
+        if with_index:
             routed.index | "WriteIndex" >> WriteIndex(self.index_output, cfg, self.index_part)
         return DedupResult(kept=routed.kept, dropped=routed.dropped)

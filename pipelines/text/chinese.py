@@ -36,11 +36,11 @@ def _t2s():
 
 
 def to_simplified(text: str) -> str:
-    """`text` in Simplified characters (unchanged when it has no Han character)."""
+    """`text` in Simplified characters (unchanged when it has no Han character). One
+    converter per process: building it loads OpenCC's dictionaries."""
     if not text or not HAN_RE.search(text):
         return text
-    out = _t2s().convert(text)
-    return out if len(out) == len(text) else text
+    return _t2s().convert(text)
 
 
 def han_script(text: str, simplified: str | None = None) -> str | None:
@@ -49,5 +49,6 @@ def han_script(text: str, simplified: str | None = None) -> str | None:
     if not n_han:
         return None
     simplified = to_simplified(text) if simplified is None else simplified
+    # t2s maps character for character, so the two align (zip stops at the shorter anyway).
     changed = sum(a != b for a, b in zip(text, simplified))
     return "Hant" if changed / n_han >= TRADITIONAL_MIN_CHANGED else "Hans"
