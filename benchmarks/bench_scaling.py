@@ -1,14 +1,20 @@
 """How `roots-pipeline run` scales with the corpus: 1x, 4x, 16x, on 1 and 2 local workers.
 
-    python benchmarks/bench_scaling.py [--scales 1,4,16] [--workers 1,2] [--max-rss-gb 16]
+    python benchmarks/bench_scaling.py [--scales 1,4,16] [--workers 1,2] [--repeat 3] [--repeat-large 1]
+                                       [--max-rss-gb 16]
 
 Scale 1 is the real corpus (ROOTS_DATA_DIR/corpus_web_mixed, 38,467 docs). Scale k adds k-1
 edited copies of every document under new ids (1-5% of characters substituted, a seeded
 RNG), so near-duplicate work grows with the corpus as it does on a real crawl. Each run is
-the CLI in its own process, dedup on. Reported side by side: wall time, docs/s per core
-(docs / wall / workers), CPU seconds, and peak RSS of the launcher and of the largest worker
-process (sampled from /proc every 0.2 s, VmHWM, so the true peak). Target: wall grows
-linearly, peak RSS per worker stays flat.
+the CLI in its own process, dedup on (inputs above `read.shard_mb` run in shards). For each
+scale the worker counts run in alternating order (1,2 then 2,1 ...), `--repeat` rounds
+(`--repeat-large` rounds for scales of 16 and more, whose runs take minutes), and the
+median of each figure is reported. Side by side: wall time, docs/s per core (docs / wall /
+workers), docs per CPU-second (the CPU time of every process of the run: on a shared
+machine the wall-clock speed-up of a second worker depends on what else runs, the CPU
+cost does not), and peak RSS of the launcher and of the largest other process of the run
+(shard job, worker pool or worker; sampled from /proc every 0.2 s, VmHWM, so the true
+peak). Target: wall grows linearly, peak RSS per worker stays flat.
 
 A run whose processes together pass --max-rss-gb is stopped and reported as such, so the
 benchmark never takes a shared machine down.
@@ -21,6 +27,7 @@ import os
 import random
 import resource
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,40 +119,69 @@ def measure(argv: list[str], max_rss: float) -> dict:
             "worker_processes": len(workers)}
 
 
+def _median_row(runs: list[dict]) -> dict:
+    row = dict(runs[0])
+    for key in ("wall_s", "cpu_s", "launcher_peak_mib", "worker_peak_mib", "docs_per_s_per_core", "docs_per_cpu_s"):
+        row[key] = statistics.median(r[key] for r in runs)
+    row["stopped_for_memory"] = any(r["stopped_for_memory"] for r in runs)
+    row["repeats"] = len(runs)
+    row["walls"] = [round(r["wall_s"], 1) for r in runs]
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="1,4,16")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per scale (alternating worker order)")
+    parser.add_argument("--repeat-large", type=int, default=1, help="rounds for scales >= 16")
     parser.add_argument("--max-rss-gb", type=float, default=16.0)
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
     rows = []
+    worker_counts = [int(w) for w in args.workers.split(",")]
     with tempfile.TemporaryDirectory(prefix="roots-bench-scaling-") as tmp:
         for scale in map(int, args.scales.split(",")):
             corpus = Path(tmp) / f"x{scale}"
             n = build_corpus(corpus, scale)
             size_mb = sum(f.stat().st_size for f in corpus.iterdir()) / 1e6
-            for workers in map(int, args.workers.split(",")):
-                out = Path(tmp) / f"out-x{scale}-w{workers}"
-                r = measure([sys.executable, "-m", "pipelines", "run", "--input", str(corpus / "*.jsonl"),
-                             "--output", str(out), "--no_progress", f"--direct_num_workers={workers}"],
-                            args.max_rss_gb * 2**30)
-                kept = None if r["stopped_for_memory"] else json.loads((out / "stats.json").read_text())["kept"]
-                row = {"scale": scale, "docs": n, "mb": round(size_mb, 1), "workers": workers, "kept": kept, **r,
-                       "docs_per_s_per_core": n / r["wall_s"] / workers}
-                rows.append(row)
-                print(f"x{scale:<3} {n:>8,} docs {size_mb:7.1f} MB  {workers} worker(s): "
-                      + ("STOPPED (memory)" if r["stopped_for_memory"] else
-                         f"wall {r['wall_s']:7.1f} s  {row['docs_per_s_per_core']:6.0f} docs/s/core  ")
-                      + f"peak RSS launcher {r['launcher_peak_mib']:6.0f} MiB, largest worker "
-                        f"{r['worker_peak_mib']:6.0f} MiB", flush=True)
-                subprocess.run(["rm", "-rf", str(out)], check=False)
-    print("\nscale  workers      docs   wall s   CPU s  docs/s/core  launcher MiB  worker MiB")
+            repeats = args.repeat_large if scale >= 16 else args.repeat
+            runs: dict[int, list[dict]] = {w: [] for w in worker_counts}
+            for round_ in range(repeats):
+                for workers in (worker_counts if round_ % 2 == 0 else worker_counts[::-1]):
+                    out = Path(tmp) / f"out-x{scale}-w{workers}"
+                    r = measure([sys.executable, "-m", "pipelines", "run", "--input", str(corpus / "*.jsonl"),
+                                 "--output", str(out), "--no_progress", f"--direct_num_workers={workers}"],
+                                args.max_rss_gb * 2**30)
+                    stats = None if r["stopped_for_memory"] else json.loads((out / "stats.json").read_text())
+                    r.update(scale=scale, docs=n, mb=round(size_mb, 1), workers=workers,
+                             kept=stats and stats["kept"], shards=(stats or {}).get("sharding", {}).get("shards", 1),
+                             docs_per_s_per_core=n / r["wall_s"] / workers, docs_per_cpu_s=n / max(r["cpu_s"], 1e-9))
+                    runs[workers].append(r)
+                    print(f"x{scale:<3} {n:>8,} docs {size_mb:7.1f} MB  {workers} worker(s), round {round_ + 1}: "
+                          + ("STOPPED (memory)" if r["stopped_for_memory"] else
+                             f"wall {r['wall_s']:7.1f} s  CPU {r['cpu_s']:7.1f} s  kept {r['kept']:,}  "
+                             f"shards {r['shards']}  ")
+                          + f"peak RSS launcher {r['launcher_peak_mib']:6.0f} MiB, largest other process "
+                            f"{r['worker_peak_mib']:6.0f} MiB ({r['worker_processes']} processes)", flush=True)
+                    subprocess.run(["rm", "-rf", str(out)], check=False)
+            rows += [_median_row(runs[w]) for w in worker_counts]
+    print("\nmedians; docs/s/core = docs / wall / workers; docs/CPU-s = docs / CPU seconds of all the run's processes")
+    print("| scale | workers | docs | MB | shards | repeats | wall s | CPU s | docs/s/core | docs/CPU-s "
+          "| launcher MiB | largest other process MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         wall = "stopped" if r["stopped_for_memory"] else f"{r['wall_s']:.1f}"
-        print(f"x{r['scale']:<5} {r['workers']:>7} {r['docs']:>9,} {wall:>8} {r['cpu_s']:>7.0f} "
-              f"{r['docs_per_s_per_core']:>12.0f} "
-              f"{r['launcher_peak_mib']:>13.0f} {r['worker_peak_mib']:>11.0f}")
+        print(f"| x{r['scale']} | {r['workers']} | {r['docs']:,} | {r['mb']:.0f} | {r['shards']} | {r['repeats']} "
+              f"| {wall} | {r['cpu_s']:.0f} | {r['docs_per_s_per_core']:.0f} | {r['docs_per_cpu_s']:.0f} "
+              f"| {r['launcher_peak_mib']:.0f} | {r['worker_peak_mib']:.0f} |")
+    by = {(r["scale"], r["workers"]): r for r in rows}
+    print()
+    for scale in sorted({r["scale"] for r in rows}):
+        if (scale, 1) in by and (scale, 2) in by:
+            one, two = by[(scale, 1)], by[(scale, 2)]
+            print(f"- x{scale}: 2 workers per core at {two['docs_per_s_per_core'] / one['docs_per_s_per_core']:.0%} "
+                  f"of 1 worker by wall clock, {two['docs_per_cpu_s'] / one['docs_per_cpu_s']:.0%} by CPU time")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -5,6 +5,7 @@ of `run`; both import this module, neither imports the other.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -53,14 +54,322 @@ def local_runner(options):
     builds it for a batch pipeline (workers get the pipeline options), but without DirectRunner's
     first step, which tries PrismRunner and so downloads a Go binary from GitHub at run time:
     time lost on every run where the download fails fast, a hang where the network drops
-    packets, and a different runner wherever it succeeds."""
+    packets, and a different runner wherever it succeeds.
+
+    In multi_processing mode, while a `WorkerPool` is open (`run` opens one), the SDK workers
+    are forked from its warm process instead of each starting a fresh Python that imports
+    Beam and loads the models."""
+    from apache_beam.portability import python_urns
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
+    global _grpc_used
+    pool = WorkerPool.current
+    _grpc_used = True
+
+    class LocalRunner(fn_runner.FnApiRunner):
+        def run_via_runner_api(self, pipeline_proto, options):
+            if pool is not None:
+                for env in pipeline_proto.components.environments.values():
+                    if env.urn == python_urns.SUBPROCESS_SDK:
+                        env.payload = pool.worker_command().encode("utf-8")
+            return super().run_via_runner_api(pipeline_proto, options)
+
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
-    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+    return LocalRunner(provision_info=fn_runner.ExtendedProvisionInfo(
         beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
+
+
+# Set once a local runner was made in this process: gRPC may have left threads and state
+# behind, which a forked process must not inherit.
+_grpc_used = False
+# Native libraries with thread pools or locks of their own (OpenCC's and jieba-rs's Rust
+# runtimes, fastText): a process that may have used them is not forked to make a pool; a
+# fork of it can hang in them (seen: OpenCC's convert, in a fork of a process that converted).
+_NATIVE_MODULES = ("opencc_pyo3", "rjieba", "jieba", "fasttext", "rensa", "datasketch")
+
+# The command Beam's SubprocessSdkWorker runs for each worker (stdlib only, no site: ~20 ms):
+# ask the pool to fork a worker with this environment (control and logging addresses,
+# pipeline options), then wait for that worker and exit with its status.
+_FORK_CLIENT = """\
+import json, os, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+deadline = time.monotonic() + 120
+while True:
+    try:
+        s.connect(sys.argv[1])
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.02)
+s.sendall(json.dumps({"kind": "worker", "env": dict(os.environ)}).encode() + b"\\n")
+data = b""
+while True:
+    chunk = s.recv(64)
+    if not chunk:
+        break
+    data += chunk
+lines = data.split()
+sys.exit(int(lines[-1]) if len(lines) > 1 else 1)
+"""
+
+
+class WorkerPool:
+    """A warm process from which a local run's processes are forked: its SDK workers
+    (multi_processing mode) and the jobs of a sharded run.
+
+    Beam starts every local worker as a fresh `python -m ...sdk_worker_main`: ~2 CPU-seconds
+    of imports before the first document, then the models load in the worker. For a run of
+    tens of seconds on two workers that start-up is most of what the second worker costs, and
+    a sharded run paid it again for every shard. The pool's process imports Beam and the
+    pipeline and loads the models of the run's config once (`preload`) and never processes a
+    document itself; each worker and each shard's job is a fork of it (copy-on-write: the
+    models' memory is shared), started in milliseconds and fresh for each job, so no
+    process's memory grows from shard to shard.
+
+    The pool is made by forking the launcher when the launcher is still clean (Beam imported,
+    no thread, no gRPC, no native text library loaded: the CLI's case), else by starting a
+    new Python. A missing `fork` (or ROOTS_FORKED_WORKERS=0) leaves Beam's own subprocess
+    workers and `shards.in_fresh_process` in place."""
+
+    current: "WorkerPool | None" = None
+
+    def __init__(self, config_path: str | None = None, dedup: bool = False):
+        self.dir = tempfile.mkdtemp(prefix="roots-workers-")
+        self.address = os.path.join(self.dir, "fork.sock")
+        # The pool lives while the write end of this pipe is open somewhere (here, and in
+        # the processes forked from here): it exits when it reads end-of-file.
+        alive_r, self._alive_w = os.pipe()
+        argv = [self.address, config_path or "", "dedup" if dedup else ""]
+        if _clean_for_fork():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self.pid = os.fork()
+            if self.pid == 0:
+                code = 1
+                try:
+                    os.close(self._alive_w)
+                    _pool_main(*argv, alive_fd=alive_r)
+                    code = 0
+                finally:
+                    os._exit(code)
+        else:
+            import subprocess
+
+            root = str(Path(__file__).resolve().parents[1])
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+            self.pid = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from pipelines.launch import _pool_main; "
+                 "_pool_main(*sys.argv[1:4], alive_fd=int(sys.argv[4]))", *argv, str(alive_r)],
+                pass_fds=[alive_r], env=env).pid
+        os.close(alive_r)
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(os, "fork") and os.environ.get("ROOTS_FORKED_WORKERS", "1") != "0"
+
+    def worker_command(self) -> str:
+        import shlex
+
+        return " ".join([shlex.quote(sys.executable), "-S", "-c", shlex.quote(_FORK_CLIENT), shlex.quote(self.address)])
+
+    def call(self, fn, *args):
+        """fn(*args) in a fresh fork of the pool; its result or exception comes back (the
+        `in_fresh_process` of a sharded run, from a process that has the models loaded and
+        has run nothing)."""
+        import json
+        import pickle
+        import socket
+
+        payload = pickle.dumps((fn, args))
+        with socket.socket(socket.AF_UNIX) as s:
+            deadline = time.monotonic() + 120
+            while True:  # a new pool binds its address within a second or two
+                try:
+                    s.connect(self.address)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or (self.pid and os.waitpid(self.pid, os.WNOHANG)[0]):
+                        raise RuntimeError(f"the worker pool at {self.address} did not start") from None
+                    time.sleep(0.02)
+            s.sendall(json.dumps({"kind": "job", "size": len(payload)}).encode() + b"\n" + payload)
+            chunks = []
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        if not chunks:
+            raise RuntimeError("the shard's process died before it reported (see the messages above)")
+        status, value = pickle.loads(b"".join(chunks))
+        if status == "error":
+            raise value
+        return value
+
+    @classmethod
+    def attach(cls, address: str) -> "WorkerPool":
+        """A handle on a running pool (in the pool's own forks: a shard's job asks it for workers)."""
+        pool = cls.__new__(cls)
+        pool.address, pool.pid, pool._alive_w, pool.dir = address, None, None, None
+        return pool
+
+    def __enter__(self):
+        WorkerPool.current = self
+        return self
+
+    def __exit__(self, *exc):
+        WorkerPool.current = None
+        self.close()
+
+    def close(self) -> None:
+        if self._alive_w is None:
+            return
+        os.close(self._alive_w)
+        self._alive_w = None
+        deadline = time.monotonic() + 30
+        while not os.waitpid(self.pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:  # it did not see the pipe close: stop it
+                import signal
+
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                break
+            time.sleep(0.01)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _clean_for_fork() -> bool:
+    return (not _grpc_used and threading.active_count() == 1
+            and not any(name in sys.modules for name in _NATIVE_MODULES))
+
+
+def preload(config_path: str | None, dedup: bool) -> None:
+    """Import what a worker runs and load the config's models into this process, so that
+    processes forked from it start with them loaded. Loading only: no text is processed
+    here (a native library's thread pool, once running, does not survive a fork)."""
+    import apache_beam.io.parquetio  # noqa: F401
+    import apache_beam.runners.worker.sdk_worker_main  # noqa: F401
+
+    from . import pipeline  # noqa: F401
+    from .config import PipelineConfig
+    from .process import DocumentProcessor
+
+    if dedup:
+        import pipelines.dedup  # noqa: F401
+    try:
+        DocumentProcessor(PipelineConfig.load(config_path or None)).setup()
+    except Exception:  # noqa: BLE001 - a worker loads the models itself and reports the error there
+        pass
+
+
+def _pool_main(address: str, config_path: str = "", dedup: str = "", alive_fd: int = 0) -> None:
+    """The pool's process: bind, preload, then fork one worker or job per request until
+    `alive_fd` reads end-of-file (every process holding the write end has closed it)."""
+    import json
+    import selectors
+    import socket
+
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(address)
+    listener.listen(64)
+    preload(config_path, dedup == "dedup")
+    WorkerPool.current = WorkerPool.attach(address)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ)
+    sel.register(alive_fd, selectors.EVENT_READ)
+    children = set()
+
+    def reap(block: bool) -> None:
+        # Children are waited for here, so their CPU time counts in this process's children
+        # (and, once the launcher waits for this process, in the launcher's).
+        for pid in list(children):
+            if os.waitpid(pid, 0 if block else os.WNOHANG)[0]:
+                children.discard(pid)
+
+    while True:
+        ready = [key.fileobj for key, _ in sel.select(timeout=1.0)]
+        reap(False)
+        if alive_fd in ready and not os.read(alive_fd, 1024):
+            reap(True)
+            return
+        if listener not in ready:
+            continue
+        conn, _ = listener.accept()
+        f = conn.makefile("rb")
+        try:
+            request = json.loads(f.readline())
+            payload = f.read(request["size"]) if request.get("kind") == "job" else None
+        except (ValueError, KeyError, OSError):
+            conn.close()
+            continue
+        finally:
+            f.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            children.add(pid)
+            conn.close()
+            continue
+        sel.close()
+        listener.close()
+        os.close(alive_fd)
+        if request["kind"] == "job":
+            _pool_job(conn, payload)
+        else:
+            _pool_worker(conn, request["env"])
+
+
+def _pool_job(conn, payload: bytes) -> None:
+    """A forked job: run the pickled (fn, args), send back ("ok", result) or ("error", exc)."""
+    import pickle
+
+    code = 1
+    try:
+        fn, args = pickle.loads(payload)
+        try:
+            reply = pickle.dumps(("ok", fn(*args)))
+            code = 0
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, which raises it
+            try:
+                reply = pickle.dumps(("error", e))
+            except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+                reply = pickle.dumps(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+        conn.sendall(reply)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _pool_worker(conn, env: dict) -> None:
+    """A forked SDK worker: Beam's sdk_worker_main with the runner's environment."""
+    code = 1
+    try:
+        os.environ.update(env)
+        conn.sendall(f"{os.getpid()}\n".encode())
+        import logging
+
+        # As in a fresh worker: its log records go to the runner (which filters them), not to
+        # handlers inherited from the launcher.
+        logging.getLogger().handlers.clear()
+        from apache_beam.runners.worker import sdk_worker_main
+
+        sdk_worker_main.main([])
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:  # noqa: BLE001 - reported, and the exit status says so
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            conn.sendall(f"{code}\n".encode())
+        finally:
+            os._exit(code)
 
 
 def _is_local(beam_args: list[str]) -> bool:
@@ -170,25 +479,38 @@ def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
     print(f"roots-pipeline: {described} -> {args.output} "
           f"(runner args: {' '.join(beam_args)}; dedup: {','.join(dedup) or 'none'})", file=sys.stderr)
 
+    started = time.time()
+    workers, mode = _local_workers(beam_args) if local else (0, "")
+    shards = _plan_local(inputs, spec, config, workers) if local else []
+    # Forked workers for multi_processing, and a warm, clean process to fork each shard's job
+    # from; made before the progress thread, so that this process may still be forked.
+    pool = (WorkerPool(args.config, bool(dedup)) if (mode == "multi_processing" or len(shards) > 1)
+            and WorkerPool.available() else None)
     stop = threading.Event()
     watcher = None
-    if progress_dir:
-        watcher = threading.Thread(target=_watch_progress, args=(progress_dir, _count_lines(inputs), stop), daemon=True)
-        watcher.start()
-    started = time.time()
-    shards = _plan_shards(inputs, spec, config) if local else []
     try:
+        if pool:
+            pool.__enter__()
+        if progress_dir:
+            watcher = threading.Thread(target=_watch_progress, args=(progress_dir, _count_lines(inputs), stop),
+                                       daemon=True)
+            watcher.start()
         if len(shards) > 1:
-            from .shards import ShardedRun
+            from .shards import ShardedRun, in_fresh_process
 
             print(f"roots-pipeline: {len(shards)} shards of about {config.shard_bytes / 2**20:.0f} MB, run in turn "
                   "(read.shard_mb)", file=sys.stderr)
-            stats = ShardedRun(spec, shards, lambda sub, k, n: _run_job(sub, beam_args, local, True)).run()
+            run_shard = functools.partial(_run_shard_job, beam_args=beam_args)
+            stats = ShardedRun(spec, shards, run_shard, call=pool.call if pool else in_fresh_process).run()
         else:
+            if shards:
+                spec.ranges = shards[0]
             stats = _run_job(spec, beam_args, local, args.wait)[0]
             if stats is None:
                 return None
     finally:
+        if pool:
+            pool.__exit__(None, None, None)
         stop.set()
         if watcher:
             watcher.join()
@@ -208,18 +530,46 @@ def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
     return stats
 
 
-def _plan_shards(inputs: list[str], spec, config) -> list:
-    """The shards of a local run (pipelines/shards.py); one shard: an ordinary single job."""
-    if not config.shard_bytes:
-        return []
+def _local_workers(beam_args: list[str]) -> tuple[int, str]:
+    """(workers, running mode) of a local run's arguments."""
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+
+    opts = PipelineOptions(beam_args).view_as(DirectOptions)
+    return (opts.direct_num_workers or os.cpu_count() or 1), opts.direct_running_mode
+
+
+def local_split_bytes(total: int, split_bytes: int) -> int:
+    """The range size of a local run (or of each shard): about 16 ranges (the runner hands each
+    worker every n-th range, so equal small ranges balance the workers without reshuffling
+    the documents), at least 1 MB, at most `read.split_mb`. Not a function of the worker
+    count: shards, and so a sharded run's output, are the same with any number of workers."""
+    return int(max(min(split_bytes, total // 16), 1 << 20))
+
+
+def _plan_local(inputs: list[str], spec, config, workers: int) -> list:
+    """The read ranges of a local run, in shards (pipelines/shards.py): one shard for an
+    ordinary single job. The launcher lists a local run's inputs anyway, so the job gets its
+    ranges ready made (no matching or splitting stages), and counts repeated ids in a few
+    buckets (a shard's ids fit in memory)."""
+    import dataclasses
+
     from apache_beam.io.filesystems import FileSystems
 
     from .shards import plan_shards
 
-    files = [(m.path, m.size_in_bytes) for r in FileSystems.match(inputs) for m in r.metadata_list]
-    if sum(size for _, size in files) <= config.shard_bytes:
-        return []
-    return plan_shards(files, spec.read, config.shard_bytes)
+    files = sorted({(m.path, m.size_in_bytes) for r in FileSystems.match(inputs) for m in r.metadata_list
+                    if not m.path.endswith("/")})
+    total = sum(size for _, size in files)
+    shard_bytes = config.shard_bytes if config.shard_bytes and total > config.shard_bytes else total + 1
+    spec.read = dataclasses.replace(spec.read, split_bytes=local_split_bytes(min(shard_bytes, total),
+                                                                            spec.read.split_bytes))
+    spec.id_buckets = 4 * max(workers, 1)
+    return plan_shards(files, spec.read, shard_bytes)
+
+
+def _run_shard_job(sub, k: int, n: int, beam_args: list[str]) -> tuple[dict, int]:
+    """One shard's job (in a process of its own: a fork of the pool, or of this process)."""
+    return _run_job(sub, beam_args, True, True)
 
 
 def _run_job(spec, beam_args: list[str], local: bool, wait: bool) -> tuple[dict | None, int]:

@@ -3,8 +3,13 @@
     patterns ─ReadInputs─┬─ docs ─ProcessDocuments─┬─ kept ─[Deduplicate]─┬─ kept ──▶ OUT/data/
     (matched, split and  │                         └─ dropped ─────────────┴─ dropped ▶ OUT/dropped/
      read in the job)    ├─ malformed ────────────────────────────────────────────────▶ OUT/dead_letter/
-                         └─ records read per file (independent count)
+                         ├─ records read per file (independent count)
+                         └─ ids per range, in hash buckets ─GroupByKey─▶ repeated ids
     every outcome + read counts + repeated ids ─▶ CombineGlobally ─▶ OUT/stats.json
+
+Stages are few on purpose: reading, processing, writing and the stats pre-combine are one fused
+stage (documents are never reshuffled: the read ranges spread the work), and repeated ids are
+found from a few id-count dictionaries per range rather than one shuffled element per document.
 """
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ from . import stats as stats_lib
 from .config import PipelineConfig
 from .document import KEPT_SCHEMA, to_kept_row
 from .io import ReadSpec
-from .transforms import DROPPED, MALFORMED, READ_COUNTS, ProcessDocuments, ReadInputs, to_json_line
+from .transforms import (ALL_ID_COUNTS, DROPPED, IDS, MALFORMED, READ_COUNTS, CountIds, ProcessDocuments, ReadInputs,
+                         to_json_line)
 
 
 @dataclass
@@ -38,6 +44,9 @@ class RunSpec:
     ranges: list | None = None
     index_part: str = ""
     write_id_counts: bool = False
+    # Repeated ids are counted in this many hash buckets of ids (each bucket's ids are held
+    # together in one worker's memory): many for a remote corpus, a few for a local run.
+    id_buckets: int = 1024
 
 
 def join(base: str, *parts: str) -> str:
@@ -47,12 +56,9 @@ def join(base: str, *parts: str) -> str:
 
 
 def build(p: beam.Pipeline, spec: RunSpec):
-    read = p | "Read" >> ReadInputs(spec.inputs, spec.read, spec.ranges)
-    processed = (
-        read.docs
-        | "SpreadDocs" >> beam.Reshuffle()
-        | "Process" >> beam.ParDo(ProcessDocuments(spec.config, spec.progress_dir)).with_outputs(DROPPED, main="kept")
-    )
+    read = p | "Read" >> ReadInputs(spec.inputs, spec.read, spec.ranges, spec.id_buckets)
+    processed = read.docs | "Process" >> beam.ParDo(ProcessDocuments(spec.config, spec.progress_dir)).with_outputs(
+        DROPPED, main="kept")
     kept, dropped = processed.kept, processed[DROPPED]
     if spec.dedup:
         from .dedup import DedupConfig, Deduplicate
@@ -80,18 +86,19 @@ def build(p: beam.Pipeline, spec: RunSpec):
 
     reasons = spec.config.drop_reasons()
     stats_path = join(spec.output, "stats.json")
-    id_counts = read.docs | "Ids" >> beam.Map(lambda d: (d["id"], 1)) | "CountIds" >> beam.CombinePerKey(sum)
+    repeated = (read[IDS] | "GroupIdBuckets" >> beam.GroupByKey()
+                          | "CountIds" >> beam.ParDo(CountIds(spec.write_id_counts)).with_outputs(ALL_ID_COUNTS,
+                                                                                                  main="repeated"))
     if spec.write_id_counts:
-        (id_counts | "IdCountJson" >> beam.Map(lambda kv: json.dumps(kv, ensure_ascii=False))
-                   | "WriteIdCounts" >> beam.io.WriteToText(join(spec.output, "ids", "part"), file_name_suffix=".jsonl"))
+        (repeated[ALL_ID_COUNTS]
+         | "IdCountJson" >> beam.Map(lambda kv: json.dumps(kv, ensure_ascii=False))
+         | "WriteIdCounts" >> beam.io.WriteToText(join(spec.output, "ids", "part"), file_name_suffix=".jsonl"))
     events = (
         kept | "KeptEvents" >> beam.Map(stats_lib.kept_event),
         dropped | "DroppedEvents" >> beam.Map(stats_lib.dropped_event),
         read[MALFORMED] | "MalformedEvents" >> beam.Map(stats_lib.malformed_event),
         read[READ_COUNTS] | "ReadCountEvents" >> beam.Map(stats_lib.read_count_event),
-        id_counts
-        | "RepeatedIds" >> beam.Filter(lambda kv: kv[1] > 1)
-        | "RepeatedIdEvents" >> beam.Map(stats_lib.duplicate_id_event),
+        repeated.repeated | "RepeatedIdEvents" >> beam.Map(stats_lib.duplicate_id_event),
     )
     (events | "AllEvents" >> beam.Flatten()
             | "CountEvents" >> beam.CombineGlobally(stats_lib.StatsCombineFn())

@@ -104,7 +104,11 @@ def in_fresh_process(fn, *args):
     """fn(*args) in a forked child; its result or exception comes back. Each shard's job
     runs in its own process so that what one job leaves allocated (Python's heap does not
     shrink, runners cache state) is returned to the system before the next: measured, 4
-    shards in one process peaked at 3.6 GB where one shard takes 2.1 GB."""
+    shards in one process peaked at 3.6 GB where one shard takes 2.1 GB.
+
+    A fork of a process that has already processed text can hang in a native library whose
+    thread pool did not survive the fork (OpenCC); the launcher therefore forks shards from
+    its `WorkerPool` and uses this only where it has none."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
@@ -126,13 +130,17 @@ def in_fresh_process(fn, *args):
 class ShardedRun:
     """Runs the shards of one local run in turn and merges them into one output.
 
-    `run_shard(spec)` runs one Beam job for a RunSpec and returns its checked stats and the
-    value of the `dedup/prior_clusters_joined` counter."""
+    `run_shard(spec, k, n)` runs one Beam job for a RunSpec and returns its checked stats and
+    the value of the `dedup/prior_clusters_joined` counter. `call(run_shard, *args)` runs it
+    in a process of its own and returns its result: `in_fresh_process` (a fork of this
+    process), or a launcher's `WorkerPool.call` (a fork of a warm process that has the models
+    loaded and has processed nothing, shared by all shards)."""
 
-    def __init__(self, spec, shards: list[list[FileRange]], run_shard: Callable):
+    def __init__(self, spec, shards: list[list[FileRange]], run_shard: Callable, call: Callable | None = None):
         self.spec = spec
         self.shards = shards
         self.run_shard = run_shard
+        self.call = call or in_fresh_process
 
     def _sub_spec(self, k: int):
         spec = self.spec
@@ -149,7 +157,7 @@ class ShardedRun:
             id_files = []
             for k in range(len(self.shards)):
                 sub = self._sub_spec(k)
-                stats, bridges = in_fresh_process(self.run_shard, sub, k, len(self.shards))
+                stats, bridges = self.call(self.run_shard, sub, k, len(self.shards))
                 parts.append(stats)
                 joined += bridges
                 if spec.dedup:

@@ -8,6 +8,7 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -22,6 +23,8 @@ NAMESPACE = "roots"
 
 
 READ_COUNTS = "read_counts"
+IDS = "ids"
+ALL_ID_COUNTS = "all_id_counts"
 
 
 class MatchInputs(beam.DoFn):
@@ -47,10 +50,15 @@ class SplitFiles(beam.DoFn):
 class ReadRanges(beam.DoFn):
     """FileRange -> documents (main output), dead-letter records (MALFORMED), and
     (input file, records read) (READ_COUNTS): the independent read count that the
-    conservation check compares with kept + dropped + malformed, file by file."""
+    conservation check compares with kept + dropped + malformed, file by file.
 
-    def __init__(self, spec: ReadSpec):
+    With `id_buckets`, also the ids the range read, counted and cut into that many buckets
+    by a stable hash of the id (IDS: (bucket, {id: records})): repeated ids are found by
+    grouping a few such elements per range, not one element per document."""
+
+    def __init__(self, spec: ReadSpec, id_buckets: int = 0):
         self.spec = spec
+        self.id_buckets = id_buckets
 
     def setup(self):
         self.read = Metrics.counter(NAMESPACE, "read")
@@ -58,44 +66,87 @@ class ReadRanges(beam.DoFn):
 
     def process(self, rng):
         n = 0
+        ids = [] if self.id_buckets else None
         for kind, record in read_range(rng, self.spec):
             n += 1
             if kind == "doc":
+                if ids is not None:
+                    ids.append(record["id"])
                 yield record
             else:
                 self.malformed.inc()
                 yield beam.pvalue.TaggedOutput(MALFORMED, record)
         self.read.inc(n)
         yield beam.pvalue.TaggedOutput(READ_COUNTS, (rng.path, n))
+        if ids:
+            for bucket, counts in id_buckets(ids, self.id_buckets).items():
+                yield beam.pvalue.TaggedOutput(IDS, (bucket, counts))
+
+
+def id_buckets(ids, n_buckets: int) -> dict[int, dict[str, int]]:
+    """{bucket: {id: records}}: the same id lands in the same bucket in every process."""
+    import xxhash
+
+    hash_id = xxhash.xxh3_64_intdigest
+    out: dict[int, dict[str, int]] = {}
+    for doc_id, n in Counter(ids).items():
+        out.setdefault(hash_id(doc_id.encode("utf-8", "surrogatepass")) % n_buckets, {})[doc_id] = n
+    return out
+
+
+class CountIds(beam.DoFn):
+    """(bucket, [{id: records} per range]) -> (id, records) of every id read more than once
+    (main output); with `all_counts`, every id's count too (ALL_ID_COUNTS)."""
+
+    def __init__(self, all_counts: bool = False):
+        self.all_counts = all_counts
+
+    def process(self, item):
+        _, parts = item
+        counts: Counter = Counter()
+        for part in parts:
+            counts.update(part)
+        for doc_id, n in counts.items():
+            if n > 1:
+                yield doc_id, n
+            if self.all_counts:
+                yield beam.pvalue.TaggedOutput(ALL_ID_COUNTS, (doc_id, n))
 
 
 class ReadInputs(beam.PTransform):
-    """Input patterns -> DoOutputsTuple(docs, MALFORMED, READ_COUNTS). With `ranges` (one
-    shard of a sharded local run, planned by the launcher), exactly those ranges are read."""
+    """Input patterns -> DoOutputsTuple(docs, MALFORMED, READ_COUNTS, IDS). With `ranges` (a
+    local run, planned by the launcher, which lists the inputs anyway), exactly those ranges
+    are read: no matching, grouping or splitting stages in the job.
 
-    def __init__(self, patterns: list[str], spec: ReadSpec, ranges=None):
+    The documents are not reshuffled: reading and processing are one fused stage, and the
+    ranges are what spreads the work (a local run plans several per worker; on a remote
+    runner a range is `read.split_mb`)."""
+
+    def __init__(self, patterns: list[str], spec: ReadSpec, ranges=None, id_buckets: int = 0):
         super().__init__()
         self.patterns = list(patterns)
         self.spec = spec
         self.ranges = None if ranges is None else list(ranges)
+        self.id_buckets = id_buckets
 
     def expand(self, pbegin):
+        read = ReadRanges(self.spec, self.id_buckets)
         if self.ranges is not None:
-            return (
+            # reshuffle=False: SpreadRanges is the one fusion break the ranges need.
+            ranges = pbegin | "Ranges" >> beam.Create(self.ranges, reshuffle=False)
+        else:
+            ranges = (
                 pbegin
-                | "Ranges" >> beam.Create(self.ranges)
-                | "SpreadRanges" >> beam.Reshuffle()
-                | "ReadRanges" >> beam.ParDo(ReadRanges(self.spec)).with_outputs(MALFORMED, READ_COUNTS, main="docs")
+                | "Patterns" >> beam.Create(self.patterns)
+                | "MatchFiles" >> beam.ParDo(MatchInputs())
+                # Overlapping patterns name a file twice: read it once.
+                | "OneEntryPerFile" >> beam.CombinePerKey(max)
+                | "SplitFiles" >> beam.ParDo(SplitFiles(self.spec))
             )
         return (
-            pbegin
-            | "Patterns" >> beam.Create(self.patterns)
-            | "MatchFiles" >> beam.ParDo(MatchInputs())
-            # Overlapping patterns name a file twice: read it once.
-            | "OneEntryPerFile" >> beam.CombinePerKey(max)
-            | "SplitFiles" >> beam.ParDo(SplitFiles(self.spec))
+            ranges
             | "SpreadRanges" >> beam.Reshuffle()
-            | "ReadRanges" >> beam.ParDo(ReadRanges(self.spec)).with_outputs(MALFORMED, READ_COUNTS, main="docs")
+            | "ReadRanges" >> beam.ParDo(read).with_outputs(MALFORMED, READ_COUNTS, IDS, main="docs")
         )
 
 

@@ -89,3 +89,30 @@ def test_console_entry_exits_with_main_status(tmp_path):
                            "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "matches no file" in proc.stderr
+
+
+def test_local_job_reads_and_processes_in_one_fused_stage(tmp_path):
+    """A local run's job gets its read ranges from the launcher: no matching or splitting
+    stages, and no shuffle of the documents. Reading, processing, writing and the stats
+    events are one fused stage; repeated ids are counted from a few id buckets per range,
+    never from one shuffled element per document."""
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    from pipelines.io import FileRange
+
+    p = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))
+    ranges = [FileRange(str(tmp_path / f"{c}.jsonl"), 0, -1) for c in "ab"]
+    build(p, RunSpec(inputs=[], output=str(tmp_path / "out"), config=PipelineConfig.load(), ranges=ranges,
+                     id_buckets=4))
+    _, stages = fn_runner.FnApiRunner().create_stages(p.to_runner_api())
+    names = [[t.unique_name for t in stage.transforms] for stage in stages]
+    (fused,) = [n for n in names if "Process/ParDo(ProcessDocuments)" in n]
+    for step in ("Read/ReadRanges", "KeptRows", "WriteKept/Write/WriteImpl/WriteBundles", "DroppedJson",
+                 "KeptEvents", "DroppedEvents", "GroupIdBuckets/Write"):
+        assert any(t == step or t.startswith(step + "/") for t in fused), (step, fused)
+    every = {t for n in names for t in n}
+    assert not any("SpreadDocs" in t or "MatchFiles" in t or "OneEntryPerFile" in t or t == "Ids" for t in every)
+    # The only shuffles fed by the read stage: the ranges before it, and the id buckets, the
+    # writes and the stats combine after it.
+    gbk_writes = sorted(t for t in fused if t.endswith("/Write") and "Group" in t)
+    assert gbk_writes and all(("GroupIdBuckets" in t or "WriteImpl" in t) for t in gbk_writes), gbk_writes

@@ -111,3 +111,52 @@ def test_sharded_run_keeps_what_one_run_keeps(tmp_path):
     assert not list((sharded / "_shards").glob("*")) if (sharded / "_shards").exists() else True
     index_files = sorted(p.name for p in (sharded / "dedup_index").iterdir())
     assert "index.json" in index_files and any(".p00003" in n for n in index_files)
+
+
+def test_worker_pool_forks_fresh_processes_with_the_models_loaded():
+    """Shard jobs and SDK workers are forks of one warm process: each call runs in a new
+    process (its memory gone when it ends), the models are already loaded there, nothing has
+    processed text there (a native thread pool, once running, would not survive the fork),
+    and a job's exception comes back to the caller."""
+    import os
+
+    from pipelines.launch import WorkerPool
+
+    with WorkerPool() as pool:
+        first, second = pool.call(os.getpid), pool.call(os.getpid)
+        assert first != second and pool.call(os.getppid) == pool.pid
+        assert pool.call(eval, "len(__import__('pipelines.langid', fromlist=['_shared'])._shared)") == 1
+        assert pool.call(eval, "'rjieba' in __import__('pipelines.text.segment', fromlist=['_cutters'])._cutters")
+        assert pool.call(eval, "__import__('pipelines.text.chinese', fromlist=['_converter'])._converter") is None
+        with pytest.raises(ValueError, match="invalid literal"):
+            pool.call(int, "not a number")
+    assert WorkerPool.current is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pool.pid, os.WNOHANG)  # closed: the pool has exited and was waited for
+
+
+def test_sharded_two_worker_run_keeps_what_one_worker_keeps(tmp_path):
+    """Two workers forked from the pool for every shard's job, after this process has itself
+    processed text (the single-job reference runs in this process): the same records, kept
+    and dropped alike, as one worker."""
+    raw = tmp_path / "in"
+    raw.mkdir()
+    lines = (dataset_path("corpus_web_mixed") / "docs-00001-of-00006.jsonl").read_text(encoding="utf-8").splitlines()
+    for k in range(3):
+        (raw / f"p{k}.jsonl").write_text("\n".join(lines[k * 300:(k + 1) * 300] + lines[:40]) + "\n", encoding="utf-8")
+    outs = {}
+    for name, shard_mb, workers in (("one", 0, 1), ("two", 0.2, 2)):
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(f"read:\n  shard_mb: {shard_mb}\n")
+        out = tmp_path / name
+        assert main(["run", "--input", str(raw / "*.jsonl"), "--output", str(out), "--config", str(cfg),
+                     "--output_format", "jsonl", "--no_progress", f"--direct_num_workers={workers}"]) == 0
+        outs[name] = out
+    stats = json.loads((outs["two"] / "stats.json").read_text())
+    assert stats["sharding"]["shards"] >= 3 and stats["conservation"]["ok"]
+    for part in ("data", "dropped"):
+        got = sorted((d["key"], d.get("reason"), d.get("duplicate_of_key")) for d in _records(outs["two"], part))
+        assert got == sorted((d["key"], d.get("reason"), d.get("duplicate_of_key")) for d in _records(outs["one"], part))
+    one = json.loads((outs["one"] / "stats.json").read_text())
+    assert stats["duplicate_ids"] == one["duplicate_ids"] and stats["duplicate_ids"]["ids"] >= 30
+    assert (stats["read"], stats["kept"], stats["dropped"]) == (one["read"], one["kept"], one["dropped"])
