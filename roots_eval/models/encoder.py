@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 
 from roots_eval.models.base import ModelLoadError, hash_path
-from roots_eval.models.hf import hf_cache_identity, hf_folder_metadata
+from roots_eval.models.hf import HFFolderModel, hf_folder_metadata
 from roots_eval.models.torch_lm import TorchCausalLM, choose_dtype
 
 
-class HFMaskedLM(TorchCausalLM):
+class HFMaskedLM(HFFolderModel, TorchCausalLM):
     kind = "hf-encoder"
     prepend_bos = True  # [CLS] starts every text the encoder was trained on
     # the folder is read and run by roots_model's HF backend: a change there changes outputs
@@ -47,12 +47,6 @@ class HFMaskedLM(TorchCausalLM):
         self.max_length = int(self.lm.config.block_size)
         self.model_id = self.path.resolve().name
         self._fingerprint = hash_path(self.path)
-
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-    def cache_identity(self) -> dict:
-        return hf_cache_identity(super().cache_identity())
 
     def metadata(self) -> dict:
         return hf_folder_metadata(self)

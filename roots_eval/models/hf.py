@@ -20,11 +20,18 @@ from roots_eval.models.base import GenerationRequest, ModelLoadError, cut_at_sto
 from roots_eval.models.torch_lm import TorchCausalLM, choose_dtype
 
 
-def hf_cache_identity(base: dict) -> dict:
-    """Cached scores of a local HF folder are also keyed by the transformers version."""
-    import transformers
+class HFFolderModel:
+    """What every model read from a local Hugging Face folder shares (mixed in before
+    TorchCausalLM): the folder's hash is its fingerprint, and cached scores are also keyed by
+    the transformers version."""
 
-    return {**base, "transformers": transformers.__version__}
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def cache_identity(self) -> dict:
+        import transformers
+
+        return {**super().cache_identity(), "transformers": transformers.__version__}
 
 
 def hf_folder_metadata(model) -> dict:
@@ -34,7 +41,7 @@ def hf_folder_metadata(model) -> dict:
             **model.precision_metadata()}
 
 
-class HFCausalLM(TorchCausalLM):
+class HFCausalLM(HFFolderModel, TorchCausalLM):
     kind = "hf"
 
     def __init__(self, path: str | Path, device: str = "cpu", batch_size: int | str = 8, show_progress: bool = True,
@@ -59,12 +66,6 @@ class HFCausalLM(TorchCausalLM):
         self.max_length = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
         self.model_id = self.path.resolve().name
         self._fingerprint = hash_path(self.path)
-
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-    def cache_identity(self) -> dict:
-        return hf_cache_identity(super().cache_identity())
 
     def metadata(self) -> dict:
         return {**hf_folder_metadata(self), "prepend_bos": self.prepend_bos}
