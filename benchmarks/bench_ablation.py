@@ -19,7 +19,7 @@ the product's own CLI in a child process, as `roots-demo` does:
   three arms hold) -> roots-train prepare (per arm) -> roots-train pretrain (per arm and seed)
   -> roots-eval run (per arm and seed)
 
-    python benchmarks/bench_ablation.py --output /tmp/ablation [--seeds 1,2,3] [--steps 200]
+    python benchmarks/bench_ablation.py --output out/ablation [--seeds 1,2,3] [--steps 200]
 
 Prints a table, writes OUT/ablation.json and OUT/ablation.png. `--reuse` skips every step whose
 command already succeeded under OUT (a longer --seeds list adds seeds to a finished run).
