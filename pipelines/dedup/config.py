@@ -36,8 +36,10 @@ class DedupConfig:
     # shuffle and index size per band); all of them verify candidates, where the estimate's
     # noise decides pairs near the threshold: standard error 0.035 at J = 0.8 with 128
     # values, 0.018 with 512 (benchmark, reference truth: precision / recall 0.993 / 0.987
-    # with 128, 0.995 / 0.996 with 512; rensa makes the longer signature cheap).
-    num_perm: int = 512
+    # with 128, 0.995 / 0.996 with 512). 128 by default: candidate pairs carry signatures
+    # through the runner's shuffle, and with 512 values one shard of a 16x sharded run
+    # peaked at 10.9 GB where 128 values take 2.8 GB (benchmarks/bench_scaling.py).
+    num_perm: int = 128
     lsh_num_perm: int = 128
     seed: int = 1
     # Who computes the signatures. Each implementation draws its own permutations from
