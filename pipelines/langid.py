@@ -10,6 +10,7 @@ asked. Then `score` is the share of Han among the letters and no score threshold
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -56,9 +57,17 @@ def _label_to_lang(label: str) -> str:
     return "zh" if lang in CHINESE_CODES else lang
 
 
+def lid_sample(text: str, max_chars: int) -> str:
+    """What language ID reads of a document: its first `max_chars` characters on one line."""
+    return text[:max_chars].replace("\n", " ").strip()
+
+
+@functools.lru_cache(maxsize=8)
 def script_override(text: str) -> tuple[str, float] | None:
     """("zh", Han share) when Han characters are most of the text's word units and kana or
-    hangul do not make it Japanese or Korean, else None."""
+    hangul do not make it Japanese or Korean, else None. Cached: the too-short check and
+    language ID ask it about the same text one after the other (a str caches its hash, so a
+    hit costs one comparison)."""
     share, japanese_or_korean = han_dominance(text)
     if share >= 0.5 and not japanese_or_korean:
         return "zh", share
@@ -100,7 +109,7 @@ class LanguageIdentifier:
         Chinese whatever fastText says (its quantized model scores short or technical Chinese
         low, or calls it Japanese/Wu/Cantonese); fastText decides everything else, and only
         then is its score worth thresholding."""
-        sample = text[: self.max_chars].replace("\n", " ").strip()
+        sample = lid_sample(text, self.max_chars)
         if not sample:
             return "und", 0.0, False
         if self.use_script_rules:

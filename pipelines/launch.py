@@ -594,14 +594,17 @@ def _run_job(spec, beam_args: list[str], local: bool, wait: bool) -> tuple[dict 
     result.wait_until_finish()
     stats = stats_lib.read_json(join(spec.output, "stats.json"))
     stats_lib.check_conservation(stats)
-    bridges = 0
-    if spec.prior_indexes and spec.dedup:
+    counters = {}
+    if spec.dedup:
         try:
-            counters = result.metrics().query(MetricsFilter().with_name("prior_clusters_joined"))["counters"]
-            bridges = sum(c.committed or 0 for c in counters)
-        except Exception:  # noqa: BLE001 - a runner without metric queries: the count is unknown, not wrong data
-            bridges = 0
-    return stats, bridges
+            for c in result.metrics().query(MetricsFilter().with_namespace("dedup"))["counters"]:
+                counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + (c.committed or 0)
+        except Exception:  # noqa: BLE001 - a runner without metric queries: the counts are unknown, not wrong data
+            counters = {}
+        # What the dedup stage did (candidate pairs, edges, prior matches): where its time goes.
+        stats["dedup"] = dict(sorted(counters.items()))
+        stats_lib.write_json(stats, join(spec.output, "stats.json"))
+    return stats, counters.get("prior_clusters_joined", 0)
 
 
 def _print_summary(stats: dict, output: str, funnel: str) -> None:

@@ -66,7 +66,10 @@ def build(p: beam.Pipeline, spec: RunSpec):
         dedup_cfg = DedupConfig.from_dict({**(spec.config.raw.get("dedup") or {}), "methods": tuple(spec.dedup)})
         deduped = kept | "Dedup" >> Deduplicate(
             dedup_cfg, index_output=join(spec.output, "dedup_index"), prior_indexes=list(spec.prior_indexes),
-            index_part=spec.index_part)
+            index_part=spec.index_part,
+            # Ranges are planned for local runs only, at most read.shard_mb each: their
+            # signatures fit in memory. A remote job's input has no such bound.
+            verify_prior_in_memory=spec.ranges is not None)
         kept = deduped.kept
         dropped = (dropped, deduped.dropped) | "AllDropped" >> beam.Flatten()
 

@@ -7,7 +7,7 @@ not to the steps. Nothing here knows about Beam.
 from __future__ import annotations
 
 from .config import PipelineConfig
-from .langid import LanguageIdentifier, script_override, shared_identifier
+from .langid import LanguageIdentifier, lid_sample, script_override, shared_identifier
 from .quality_model import ScoreQuality
 from .text import segment
 from .text.boilerplate import BoilerplateRemover
@@ -80,7 +80,7 @@ class RejectTooShort(Step):
         if not self.min_words:
             return None
         text = doc["text"]
-        if script_override(text[: self.max_chars]):
+        if script_override(lid_sample(text, self.max_chars)):  # the question language ID asks next
             return None
         return self.name if len(segment.words(text, None)) < self.min_words else None
 

@@ -26,6 +26,7 @@ import heapq
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 
 from . import stats as stats_lib
@@ -152,12 +153,14 @@ class ShardedRun:
 
     def run(self) -> dict:
         spec = self.spec
-        parts, joined = [], 0
+        parts, joined, seconds = [], 0, []
         with tempfile.TemporaryDirectory(prefix="roots-ids-") as ids_tmp:
             id_files = []
             for k in range(len(self.shards)):
                 sub = self._sub_spec(k)
+                started = time.perf_counter()
                 stats, bridges = self.call(self.run_shard, sub, k, len(self.shards))
+                seconds.append(round(time.perf_counter() - started, 2))
                 parts.append(stats)
                 joined += bridges
                 if spec.dedup:
@@ -177,7 +180,15 @@ class ShardedRun:
         storage.delete_folder(storage.join(spec.output, SHARDS_DIR))
         files = len({rng.path for shard in self.shards for rng in shard})
         stats = stats_lib.merge_summaries(parts, spec.config.drop_reasons(), files, duplicate_ids)
-        stats["sharding"] = {"shards": len(self.shards), "prior_clusters_joined": joined}
+        if spec.dedup:
+            stats["dedup"] = {}
+            for part in parts:
+                for name, n in part.get("dedup", {}).items():
+                    stats["dedup"][name] = stats["dedup"].get(name, 0) + n
+        # Per shard, so a run whose later shards slow down (a growing prior index) shows it.
+        stats["sharding"] = {"shards": len(self.shards), "prior_clusters_joined": joined,
+                             "shard_read": [p["read"] for p in parts], "shard_seconds": seconds,
+                             "shard_dedup": [p.get("dedup", {}) for p in parts]}
         stats_lib.check_conservation(stats)
         return stats
 

@@ -156,6 +156,14 @@ def test_index_round_trip_against_a_prior_release(sample, tmp_path):
     # The second half alone, deduplicated without the index, keeps more.
     kept_alone, _, _ = run_dedup(snapshot, tmp_path / "r3")
     assert len(kept_alone) > len(kept2)
+    # Verifying prior pairs where the prior signature is read (this run's signatures as a side
+    # input, as local runs do) decides exactly as the join by node does, and carries fewer pairs.
+    kept_mem, dropped_mem, counters = run_dedup(snapshot, tmp_path / "r4", prior_indexes=[index],
+                                                verify_prior_in_memory=True)
+    fate = lambda kept, dropped: sorted([(d["id"], "kept", None) for d in kept]
+                                        + [(d["id"], d["reason"], d["duplicate_of"]) for d in dropped])
+    assert fate(kept_mem, dropped_mem) == fate(kept2, dropped2)
+    assert counters["prior_candidate_pairs"] > counters.get("prior_pairs_rejected_early", 0) > 0
 
 
 def check_index_layout(index, kept_ids, cfg):

@@ -235,9 +235,10 @@ def test_prior_pairs_need_one_verified_edge_per_prior_cluster():
     new = new_node("k9", "n")
     rep, copy = prior_node("k1", "a"), prior_dropped_node("k2", "b")
     other = prior_node("k3", "c")
-    # Cluster rep <- copy: the new doc matches only the copy; cluster `other` does not match.
+    # Cluster rep <- copy: the new doc matches only the copy, and is linked to the copy's
+    # representative (the copy never enters the graph); cluster `other` does not match.
     cands = [(copy, rep, base, False), (rep, rep, near(60), False), (other, other, near(60), False)]
-    assert list(prior_pair_edges(new, base, cands, 0.8)) == [(new, copy, True)]
+    assert list(prior_pair_edges(new, base, cands, 0.8)) == [(new, rep, True)]
     # It matches the representative too: one edge, to the representative.
     cands = [(copy, rep, base, False), (rep, rep, near(5), False)]
     assert list(prior_pair_edges(new, base, cands, 0.8)) == [(new, rep, True)]

@@ -3,7 +3,7 @@ enumerating n^2 pairs.
 
 A node is "0:<key>\x1f<id>" for a document a prior run kept, "0~<key>\x1f<id>" for one a
 prior run dropped as a near duplicate (indexed so that later copies of it still find its
-cluster; it is always linked to its kept representative), "1:<key>\x1f<id>" for a new one. The key is unique per input record (the id need not be), so two documents never share
+cluster; a match with it becomes an edge to its kept representative), "1:<key>\x1f<id>" for a new one. The key is unique per input record (the id need not be), so two documents never share
 a node; the id rides along so `duplicate_of` can name the representative. Plain string
 order puts every prior kept document before every prior dropped one and those before every
 new one, so "keep the smallest node" keeps the released copy and otherwise the smallest key
@@ -17,6 +17,8 @@ import numpy as np
 
 PRIOR, PRIOR_DROPPED, NEW = "0:", "0~", "1:"
 EXACT_BAND = -1  # the bucket "band" of the exact (normalized-text) key
+# In place of a prior candidate's signature: the pair was verified where that signature was read.
+PRE_VERIFIED = True
 
 
 _SEP = "\x1f"  # below every printable character: "a" sorts before "a-b" as keys do
@@ -107,15 +109,17 @@ def match_prior(new_of: dict, prior_of: dict, all_pairs_max: int) -> dict[tuple[
 def prior_pair_edges(
     node: str, sig, candidates: Iterable[tuple], min_estimate: float, decode=None,
 ) -> Iterator[tuple[str, str, bool]]:
-    """Edges (node, prior node, verified) between a new document and the prior documents it
-    shares a bucket with: `candidates` are (prior node, its representative, signature or None,
-    exact), `exact` when they share the exact-text key (a duplicate without comparison).
+    """Edges (node, prior representative, verified) between a new document and the prior
+    clusters it shares a bucket with: `candidates` are (prior node, its representative,
+    signature or None, exact), `exact` when they share the exact-text key (a duplicate
+    without comparison).
 
-    A prior cluster is already connected (each prior dropped copy is linked to its
-    representative), so one edge into it gives the same components as all of them: a
-    cluster's exact copies come first, then its representative, and the rest are skipped once
-    one matches. Without a signature on either side the pair is merged unverified, as in a
-    bucket.
+    A prior cluster is already settled, so one edge to its representative gives the same
+    components as edges to all of its members, and the members themselves (near-dropped
+    copies, indexed so that a document resembling only a copy still finds the cluster) never
+    enter the graph: a cluster's exact copies are tried first, then its representative, then
+    the copies, and the rest are skipped once one matches. Without a signature on either side
+    the pair is merged unverified, as in a bucket.
     """
     decode = decode or (lambda s: s)
     by_cluster: dict[str, list] = {}
@@ -124,12 +128,12 @@ def prior_pair_edges(
     mine = None if sig is None else decode(sig)
     for root in sorted(by_cluster):
         for inexact, _, prior, prior_sig in sorted(by_cluster[root], key=lambda c: c[:3]):
-            if not inexact:
-                yield node, prior, True
+            if not inexact or prior_sig is PRE_VERIFIED:
+                yield node, root, True
                 break
             if mine is None or prior_sig is None:
-                yield node, prior, False
+                yield node, root, False
                 break
             if agrees(mine, decode(prior_sig), min_estimate):
-                yield node, prior, True
+                yield node, root, True
                 break

@@ -25,7 +25,7 @@ from pipelines.dedup.buckets import (EXACT_BAND, agrees, candidate_pairs, is_new
                                      node_id, node_key, prior_pair_edges, star_edges)
 from pipelines.dedup.components import ConnectedComponents
 from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.index import (LINKS, PriorCandidates, WriteIndex, bucket_shard, check_index,
+from pipelines.dedup.index import (PriorCandidates, WriteIndex, bucket_shard, check_index, doc_shard, index_listing,
                                    read_prior_buckets)
 from pipelines.dedup.sketch import Sketcher, signature_from_bytes
 
@@ -105,7 +105,7 @@ class BucketShard(beam.DoFn):
     - LSH buckets: candidate pairs, each pair once per shard, sent as ENDS (node, other node)
       to fetch both signatures by a join (signatures never travel with the buckets); without
       verification, a star per bucket as UNVERIFIED edges;
-    - with prior indexes: PRIOR_PAIRS (prior doc_key, (new node, exact)) for every prior
+    - with prior indexes: PRIOR_PAIRS (prior docs shard, [(prior doc_key, (new node, exact))]) for every prior
       document sharing a bucket with a new one (`match_prior`), read from the prior index's
       shard `shard % index_shards`. A bucket without a new document cannot change this run's
       output: its release already deduplicated it."""
@@ -116,6 +116,9 @@ class BucketShard(beam.DoFn):
         self.oversized = Metrics.counter("dedup", "oversized_buckets")
         self.candidates = Metrics.counter("dedup", "lsh_candidates")
         self.exact_pairs = Metrics.counter("dedup", "lsh_pairs_exact")
+
+    def setup(self):
+        self.listings = [index_listing(d, self.cfg.index_shards) for d in self.index_dirs]
 
     def start_bundle(self):
         self.pairs, self.exact_group = set(), {}
@@ -147,9 +150,14 @@ class BucketShard(beam.DoFn):
         self.candidates.inc(proposed)
         if self.index_dirs:
             n = self.cfg.index_shards
-            prior_of = read_prior_buckets(self.index_dirs, shard % n, n, buckets)
+            prior_of = read_prior_buckets(self.listings, shard % n, buckets)
+            # One list per prior docs shard, not one element per pair: a late shard of a 16x
+            # sharded run has 1.6M of them, and the runner pays per element.
+            by_doc_shard = defaultdict(list)
             for (doc_key, node), exact in match_prior(buckets, prior_of, limit).items():
-                yield pvalue.TaggedOutput(PRIOR_PAIRS, (doc_key, (node, exact)))
+                by_doc_shard[doc_shard(doc_key, n)].append((doc_key, (node, exact)))
+            for item in by_doc_shard.items():
+                yield pvalue.TaggedOutput(PRIOR_PAIRS, item)
         if len(self.pairs) + len(self.exact_group) >= _FLUSH_ENTRIES:
             yield from self._flush(lambda item: item)
 
@@ -313,12 +321,17 @@ class Deduplicate(beam.PTransform):
     smallest key of the cluster, released documents first) and `cluster_id` (opaque, shared
     by the whole cluster). Documents are told apart by `key`, falling back to `id`.
     `index_output`: directory to write this run's index of kept docs to;
-    `prior_indexes`: indexes of earlier releases whose documents win over new ones.
+    `prior_indexes`: indexes of earlier releases whose documents win over new ones;
+    `verify_prior_in_memory`: this run's signatures fit a worker's memory (a local run's shard,
+    ~0.5 KB per document): candidate pairs with prior documents are verified where the prior
+    signature is read, and no signature travels per pair (the same edges; a 16x sharded run's
+    later shards carry ~500k candidate pairs).
     """
 
     def __init__(self, cfg: DedupConfig | dict | None = None, index_output: str | None = None, prior_indexes=(),
-                 index_part: str = ""):
+                 index_part: str = "", verify_prior_in_memory: bool = False):
         super().__init__()
+        self.verify_prior_in_memory = verify_prior_in_memory
         self.cfg = cfg if isinstance(cfg, DedupConfig) else DedupConfig.from_dict(cfg)
         self.index_output = index_output
         self.prior_indexes = list(prior_indexes or ())
@@ -343,9 +356,9 @@ class Deduplicate(beam.PTransform):
             edges.append(buckets[UNVERIFIED] | "DistinctUnverified" >> beam.Distinct())
         joined = {SIG: sketched[SIG], ENDS: buckets[ENDS]}
         if self.prior_indexes:
-            prior = buckets[PRIOR_PAIRS] | "PriorCandidates" >> PriorCandidates(self.prior_indexes, cfg)
-            joined[PRIOR_PAIRS] = prior.candidates
-            edges.append(prior[LINKS])
+            in_memory = sketched[SIG] if self.verify_prior_in_memory and cfg.verify else None
+            joined[PRIOR_PAIRS] = buckets[PRIOR_PAIRS] | "PriorCandidates" >> PriorCandidates(
+                self.prior_indexes, cfg, new_signatures=in_memory)
         signed = (
             joined
             | "JoinSignatures" >> beam.CoGroupByKey()

@@ -12,6 +12,9 @@ import math
 import re
 from collections import Counter
 
+import numpy as np
+
+from . import fast_signals as fast
 from .script import is_chinese
 from .stopwords import flagged_words, stopwords
 
@@ -95,25 +98,51 @@ def _augmented(words: list[str], lang: str) -> list[str]:
     return words + [a + b for a, b in zip(words, words[1:])]
 
 
+def _char_counts(text: str) -> tuple[int, int, int]:
+    """(non-special, digit, whitespace) characters."""
+    if len(text) < fast.MIN_CHARS_CLASSES:
+        return len(_NON_SPECIAL_RE.findall(text)), len(_DIGIT_RE.findall(text)), len(_SPACE_RE.findall(text))
+    return fast.class_counts(fast.codepoints(text))
+
+
+def _char_repetition(text: str, n: int) -> float:
+    if len(text) < fast.MIN_CHARS_REPETITION:
+        return repetition_ratio(text.replace("\n", " "), n, top_sqrt=True)
+    cps = fast.codepoints(text)
+    return fast.repetition_from_counts(fast.ngram_counts(np.where(cps == 10, 32, cps), n), top_sqrt=True)
+
+
+def _word_repetition_diversity(lower: list[str], n: int) -> tuple[float, float]:
+    if len(lower) < fast.MIN_WORDS:
+        return repetition_ratio(lower, n, top_sqrt=False), word_diversity(lower)
+    ids, distinct = fast.word_ids(lower)
+    return (fast.repetition_from_counts(fast.ngram_counts(ids, n), top_sqrt=False),
+            fast.word_diversity(ids, distinct, DIVERSITY_WINDOW))
+
+
 def compute_signals(text: str, words: list[str], lang: str, char_ngram: int, word_ngram: int) -> dict[str, float]:
+    """The signals of one document. Long documents are counted vectorised (`fast_signals`,
+    tested equal to the definitions above)."""
     n_chars = len(text)
+    non_special, digits, spaces = _char_counts(text)
     # Ratios are over visible characters: line breaks and spaces are layout, not content.
-    n_visible = n_chars - len(_SPACE_RE.findall(text))
-    lower = [w.lower() for w in words]
+    n_visible = n_chars - spaces
+    lower = list(map(str.lower, words))
     n_words = len(words)
     lines = [l for l in text.split("\n") if l.strip()]
     n_lines = max(len(lines), 1)
     aug = _augmented(lower, lang)
     sw, fw = stopwords(lang), flagged_words(lang)
+    word_repetition, diversity = _word_repetition_diversity(lower, word_ngram)
     return {
         "n_chars": float(n_chars),
         "n_words": float(n_words),
-        "mean_word_length": (sum(len(w) for w in words) / n_words) if n_words else 0.0,
-        "char_repetition": repetition_ratio(text.replace("\n", " "), char_ngram, top_sqrt=True),
-        "word_repetition": repetition_ratio(lower, word_ngram, top_sqrt=False),
-        "special_char_ratio": (1.0 - len(_NON_SPECIAL_RE.findall(text)) / n_visible) if n_visible else 1.0,
-        "digit_ratio": len(_DIGIT_RE.findall(text)) / n_visible if n_visible else 0.0,
-        "word_diversity": word_diversity(lower),
+        "mean_word_length": (sum(map(len, words)) / n_words) if n_words else 0.0,
+        "char_repetition": _char_repetition(text, char_ngram),
+        "word_repetition": word_repetition,
+        "special_char_ratio": (1.0 - non_special / n_visible) if n_visible else 1.0,
+        "digit_ratio": digits / n_visible if n_visible else 0.0,
+        "word_diversity": diversity,
         "sentence_line_ratio": sentence_line_ratio(lines),
         "stopword_ratio": min(1.0, sum(w in sw for w in aug) / n_words) if n_words and sw else 0.0,
         "flagged_word_ratio": min(1.0, sum(w in fw for w in aug) / n_words) if n_words and fw else 0.0,
