@@ -68,8 +68,8 @@ def build(p: beam.Pipeline, spec: RunSpec):
             dedup_cfg, index_output=join(spec.output, "dedup_index"), prior_indexes=list(spec.prior_indexes),
             index_part=spec.index_part,
             # Ranges are planned for local runs only, at most read.shard_mb each: their
-            # signatures fit in memory. A remote job's input has no such bound.
-            verify_prior_in_memory=spec.ranges is not None)
+            # signatures and decisions fit in memory. A remote job's input has no such bound.
+            in_memory=spec.ranges is not None)
         kept = deduped.kept
         dropped = (dropped, deduped.dropped) | "AllDropped" >> beam.Flatten()
 

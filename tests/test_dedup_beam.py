@@ -159,11 +159,33 @@ def test_index_round_trip_against_a_prior_release(sample, tmp_path):
     # Verifying prior pairs where the prior signature is read (this run's signatures as a side
     # input, as local runs do) decides exactly as the join by node does, and carries fewer pairs.
     kept_mem, dropped_mem, counters = run_dedup(snapshot, tmp_path / "r4", prior_indexes=[index],
-                                                verify_prior_in_memory=True)
-    fate = lambda kept, dropped: sorted([(d["id"], "kept", None) for d in kept]
-                                        + [(d["id"], d["reason"], d["duplicate_of"]) for d in dropped])
-    assert fate(kept_mem, dropped_mem) == fate(kept2, dropped2)
+                                                in_memory=True)
+    assert _fates(kept_mem, dropped_mem) == _fates(kept2, dropped2)
     assert counters["prior_candidate_pairs"] > counters.get("prior_pairs_rejected_early", 0) > 0
+
+
+def _fates(kept, dropped):
+    return sorted([(d["id"], "kept", None, None) for d in kept]
+                  + [(d["id"], d["reason"], d["duplicate_of"], d["cluster_id"]) for d in dropped])
+
+
+def _index_rows(index):
+    import pyarrow.parquet as pq
+
+    return {kind: sorted(tuple(sorted(r.items())) for p in sorted(glob.glob(f"{index}/{kind}-*.parquet"))
+                         for r in pq.read_table(p).to_pylist()) for kind in ("buckets", "docs")}
+
+
+def test_in_memory_form_decides_as_the_distributed_form(sample, tmp_path):
+    """Local runs deduplicate `in_memory` (union-find in one step, documents routed by side
+    inputs): the same fates and the same index as the shuffled form, with two workers too."""
+    docs, _ = sample
+    kept, dropped, _ = run_dedup(docs, tmp_path / "d", index_output=str(tmp_path / "d_index"))
+    kept_m, dropped_m, counters = run_dedup(docs, tmp_path / "m", index_output=str(tmp_path / "m_index"),
+                                            in_memory=True, extra_args=MULTI)
+    assert len(dropped) > 50 and _fates(kept_m, dropped_m) == _fates(kept, dropped)
+    assert _index_rows(tmp_path / "m_index") == _index_rows(tmp_path / "d_index")
+    assert counters["cc_residual_nodes"] > 50  # every node went through the one-step union-find
 
 
 def check_index_layout(index, kept_ids, cfg):

@@ -263,25 +263,46 @@ class RouteDocs(beam.DoFn):
             raise ValueError(f"{len(docs)} documents share the key {node_key(node)!r} (id {node_id(node)!r}); "
                              "Deduplicate needs a unique `key` per document")
         for doc in docs:
-            if not roots:
-                self.kept.inc()
-                yield doc
-                if self.with_index:
-                    for sketch in joined["sketch"]:
-                        yield pvalue.TaggedOutput("index", (node, sketch, None))
-                continue
-            root = roots[0]
-            reason = REASON_EXACT if list(joined["exact"]) else REASON_NEAR
-            self.counters[reason].inc()
-            if self.with_index and reason == REASON_NEAR:
-                # A later document may resemble this copy and not its representative.
-                for sketch in joined["sketch"]:
-                    yield pvalue.TaggedOutput("index", (node, sketch, root))
-            yield pvalue.TaggedOutput(
-                "dropped",
-                dict(doc, reason=reason, duplicate_of=node_id(root), duplicate_of_key=node_key(root),
-                     cluster_id=xxhash.xxh3_64_hexdigest(root.encode("utf-8"))),
-            )
+            yield from self.route(node, doc, roots[0] if roots else None, bool(list(joined["exact"])))
+            if self.with_index:
+                reason = None if not roots else (REASON_EXACT if list(joined["exact"]) else REASON_NEAR)
+                for sketch in joined["sketch"] if reason != REASON_EXACT else ():
+                    # A later document may resemble a near-dropped copy and not its representative.
+                    yield pvalue.TaggedOutput("index", (node, sketch, roots[0] if roots else None))
+
+    def route(self, node, doc, root, exact):
+        if root is None:
+            self.kept.inc()
+            yield doc
+            return
+        reason = REASON_EXACT if exact else REASON_NEAR
+        self.counters[reason].inc()
+        yield pvalue.TaggedOutput(
+            "dropped",
+            dict(doc, reason=reason, duplicate_of=node_id(root), duplicate_of_key=node_key(root),
+                 cluster_id=xxhash.xxh3_64_hexdigest(root.encode("utf-8"))),
+        )
+
+
+class RouteByDecision(RouteDocs):
+    """(node, doc) -> kept / 'dropped', this run's decisions as side inputs ({node: root} of
+    every non-root node, {node: True} of exact copies): the documents are not shuffled. For
+    a run whose decisions fit a worker's memory (a local run's shard)."""
+
+    def __init__(self):
+        super().__init__(with_index=False)
+
+    def process(self, item, roots, exact):
+        node, doc = item
+        yield from self.route(node, doc, roots.get(node), node in exact)
+
+
+def _index_entry(item, roots, exact):
+    """(node, sketch) -> (node, sketch, root or None) for a kept or near-dropped document."""
+    node, sketch = item
+    root = roots.get(node)
+    if root is None or node not in exact:
+        yield node, sketch, root
 
 
 class _CountEdges(beam.DoFn):
@@ -322,16 +343,18 @@ class Deduplicate(beam.PTransform):
     by the whole cluster). Documents are told apart by `key`, falling back to `id`.
     `index_output`: directory to write this run's index of kept docs to;
     `prior_indexes`: indexes of earlier releases whose documents win over new ones;
-    `verify_prior_in_memory`: this run's signatures fit a worker's memory (a local run's shard,
-    ~0.5 KB per document): candidate pairs with prior documents are verified where the prior
-    signature is read, and no signature travels per pair (the same edges; a 16x sharded run's
-    later shards carry ~500k candidate pairs).
+    `in_memory`: this run's signatures, duplicate graph and decisions fit one worker's memory
+    (a local run's shard, ~0.5 KB per document): candidate pairs with prior documents are
+    verified where the prior signature is read (no signature travels per pair: a 16x sharded
+    run's later shards have ~500k such pairs), components are found by union-find in one step,
+    and documents are routed with the decisions as side inputs instead of a join that
+    shuffles them. The same decisions as the distributed form (tests/test_dedup_beam.py).
     """
 
     def __init__(self, cfg: DedupConfig | dict | None = None, index_output: str | None = None, prior_indexes=(),
-                 index_part: str = "", verify_prior_in_memory: bool = False):
+                 index_part: str = "", in_memory: bool = False):
         super().__init__()
-        self.verify_prior_in_memory = verify_prior_in_memory
+        self.in_memory = in_memory
         self.cfg = cfg if isinstance(cfg, DedupConfig) else DedupConfig.from_dict(cfg)
         self.index_output = index_output
         self.prior_indexes = list(prior_indexes or ())
@@ -356,9 +379,9 @@ class Deduplicate(beam.PTransform):
             edges.append(buckets[UNVERIFIED] | "DistinctUnverified" >> beam.Distinct())
         joined = {SIG: sketched[SIG], ENDS: buckets[ENDS]}
         if self.prior_indexes:
-            in_memory = sketched[SIG] if self.verify_prior_in_memory and cfg.verify else None
+            new_signatures = sketched[SIG] if self.in_memory and cfg.verify else None
             joined[PRIOR_PAIRS] = buckets[PRIOR_PAIRS] | "PriorCandidates" >> PriorCandidates(
-                self.prior_indexes, cfg, new_signatures=in_memory)
+                self.prior_indexes, cfg, new_signatures=new_signatures)
         signed = (
             joined
             | "JoinSignatures" >> beam.CoGroupByKey()
@@ -377,10 +400,18 @@ class Deduplicate(beam.PTransform):
             # and an exact pair's LSH edge is left to its exact star; no Distinct shuffle.
             | "AllEdges" >> beam.Flatten()
             | "CountEdges" >> beam.ParDo(_CountEdges())
-            | "Components" >> ConnectedComponents(cfg.cc_max_rounds, cfg.cc_max_residual_nodes)
+            | "Components" >> ConnectedComponents(0 if self.in_memory else cfg.cc_max_rounds, cfg.cc_max_residual_nodes)
             | "NewNodesOnly" >> beam.ParDo(_NewNodesOnly())
         )
         exact_nodes = exact | "AllExact" >> beam.Flatten() | "ExactByNode" >> beam.Map(lambda node: (node, True))
+        if self.in_memory:
+            root_of, exact_of = beam.pvalue.AsDict(roots), beam.pvalue.AsDict(exact_nodes)
+            routed = sketched.docs | "Route" >> beam.ParDo(RouteByDecision(), root_of, exact_of).with_outputs(
+                "dropped", main="kept")
+            if with_index:
+                (sketched[SKETCH] | "IndexEntries" >> beam.FlatMap(_index_entry, root_of, exact_of)
+                                  | "WriteIndex" >> WriteIndex(self.index_output, cfg, self.index_part))
+            return DedupResult(kept=routed.kept, dropped=routed.dropped)
         to_route = {"doc": sketched.docs, "root": roots, "exact": exact_nodes}
         if with_index:
             to_route["sketch"] = sketched[SKETCH]

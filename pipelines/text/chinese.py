@@ -49,6 +49,6 @@ def han_script(text: str, simplified: str | None = None) -> str | None:
     if not n_han:
         return None
     simplified = to_simplified(text) if simplified is None else simplified
-    # t2s maps character for character, so the two align (zip stops at the shorter anyway).
-    changed = sum(a != b for a, b in zip(text, simplified))
+    # t2s maps character for character, so the two align.
+    changed = sum(map(str.__ne__, text, simplified))  # map stops at the shorter, as zip does
     return "Hant" if changed / n_han >= TRADITIONAL_MIN_CHANGED else "Hans"

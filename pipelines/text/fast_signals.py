@@ -123,9 +123,8 @@ def repetition_from_counts(counts: np.ndarray, top_sqrt: bool) -> float:
 
 def word_ids(words: list[str]) -> tuple[np.ndarray, int]:
     """Each word's id in order of first appearance, and the number of distinct words."""
-    vocab: dict[str, int] = {}
-    ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.int64, count=len(words))
-    return ids, len(vocab)
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    return np.fromiter(map(vocab.__getitem__, words), dtype=np.int64, count=len(words)), len(vocab)
 
 
 def word_diversity(ids: np.ndarray, distinct: int, window: int) -> float:

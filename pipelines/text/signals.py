@@ -144,8 +144,8 @@ def compute_signals(text: str, words: list[str], lang: str, char_ngram: int, wor
         "digit_ratio": digits / n_visible if n_visible else 0.0,
         "word_diversity": diversity,
         "sentence_line_ratio": sentence_line_ratio(lines),
-        "stopword_ratio": min(1.0, sum(w in sw for w in aug) / n_words) if n_words and sw else 0.0,
-        "flagged_word_ratio": min(1.0, sum(w in fw for w in aug) / n_words) if n_words and fw else 0.0,
+        "stopword_ratio": min(1.0, sum(map(sw.__contains__, aug)) / n_words) if n_words and sw else 0.0,
+        "flagged_word_ratio": min(1.0, sum(map(fw.__contains__, aug)) / n_words) if n_words and fw else 0.0,
         # Like sentence_line_ratio, a layout signal: a review that trails off with …… is
         # still a review; a page of truncated teaser lines is not.
         "ellipsis_line_ratio": (sum(l.rstrip().endswith(_ELLIPSIS) for l in lines) / n_lines
