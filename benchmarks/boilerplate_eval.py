@@ -2,7 +2,8 @@
 
 Main-text retention: share of labeled main-text snippets (and gold main-text lines) still in
 the cleaned text. Boilerplate removal: share of labeled boilerplate snippets (and non-gold
-lines) removed. Usage: python benchmarks/boilerplate_eval.py
+lines) removed. Pages dropped whole: real article pages the remover judged to be boilerplate
+as a whole (their main text is counted as lost above too). Usage: python benchmarks/boilerplate_eval.py
 """
 from __future__ import annotations
 
@@ -35,10 +36,12 @@ def evaluate(config: BoilerplateConfig = BoilerplateConfig()) -> dict:
                 docs[d["id"]] = d["text"]
     remover = BoilerplateRemover(config)
     c = dict(main_total=0, main_kept=0, boiler_total=0, boiler_removed=0,
-             gold_lines=0, gold_kept=0, other_lines=0, other_removed=0)
+             gold_lines=0, gold_kept=0, other_lines=0, other_removed=0, pages=0, pages_dropped=0)
     for r in labels:
         raw = normalize(docs[r["id"]])
         cleaned, _ = remover(raw)
+        c["pages"] += 1
+        c["pages_dropped"] += bool(raw.strip()) and not cleaned
         before, after = _squash(raw), _squash(cleaned)
         for s in r["main_text_snippets"] or []:
             if _squash(s) in before:
@@ -73,3 +76,4 @@ if __name__ == "__main__":
     print(f"{'metric':32s} {'no filter':>10s} {'ROOTS':>10s}")
     for key in ("main_snippet_retention", "boilerplate_snippet_removal", "gold_line_retention", "non_gold_line_removal"):
         print(f"{key:32s} {off[key]:10.3f} {on[key]:10.3f}")
+    print(f"{'pages_dropped_whole':32s} {off['pages_dropped']:10d} {on['pages_dropped']:10d}   (of {on['pages']})")

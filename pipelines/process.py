@@ -48,13 +48,24 @@ class Normalize(Step):
 
 
 class RemoveBoilerplate(Step):
+    """Removes boilerplate lines; a page that is boilerplate as a whole (the remover returns
+    nothing of a non-empty text) is dropped as `boilerplate_page` with its text, redacted by
+    `redact` (the PII step, which runs later for every other document), so `roots-pipeline
+    inspect OUT --reason boilerplate_page` shows what was dropped."""
     name = "boilerplate"
+    page_reason = "boilerplate_page"
 
-    def __init__(self, remover: BoilerplateRemover):
+    def __init__(self, remover: BoilerplateRemover, redact=None):
         self.remover = remover
+        self.redact = redact
 
     def __call__(self, doc):
-        doc["text"], doc["boilerplate_lines_removed"] = self.remover(doc["text"])
+        text, doc["boilerplate_lines_removed"] = self.remover(doc["text"])
+        if not text and doc["text"].strip():
+            if self.redact:
+                self.redact(doc)
+            return self.page_reason
+        doc["text"] = text
 
 
 class RejectEmpty(Step):
@@ -158,13 +169,14 @@ class DocumentProcessor:
 
     def __init__(self, config: PipelineConfig):
         self.config = config
+        pii = RedactPII.from_config(config.raw.get("pii"))
         self.steps: list[Step] = [
             RejectTooLong(int(config.read.get("max_doc_chars", 1_000_000))),
             Normalize(),
-            RemoveBoilerplate(BoilerplateRemover(config.boilerplate())),
+            RemoveBoilerplate(BoilerplateRemover(config.boilerplate()), redact=pii),
             RejectEmpty(),
             # Before anything is written: documents dropped from here on are redacted too.
-            *[s for s in [RedactPII.from_config(config.raw.get("pii"))] if s],
+            *[s for s in [pii] if s],
             RejectTooShort(config),
             IdentifyLanguage(config),
             ComputeSignals(config),

@@ -1,8 +1,11 @@
 """Pure text functions on real zh/en snippets: normalization, segmentation, signals, filters."""
+import re
+
 import pytest
 
 from pipelines.config import PipelineConfig
-from pipelines.text.boilerplate import BoilerplateRemover
+from pipelines.text.boilerplate import (DEFAULT_PHRASES, PHRASE, TEXT, BoilerplateConfig, BoilerplateRemover,
+                                        _top_level_bar, page_words)
 from pipelines.text.filters import QualityFilter, first_failure
 from pipelines.text.normalize import normalize
 from pipelines.text.segment import words
@@ -145,12 +148,138 @@ def test_boilerplate_filter_quality_on_labeled_pages():
     r = evaluate()
     assert r["main_total"] > 500 and r["boiler_total"] > 500
     assert r["main_snippet_retention"] >= 0.94
-    assert r["boilerplate_snippet_removal"] >= 0.40
+    assert r["boilerplate_snippet_removal"] >= 0.45  # 0.456 (0.436 before the sentence-form phrases)
     assert r["gold_line_retention"] >= 0.90
     assert r["non_gold_line_removal"] >= 0.70
+    assert r["pages"] > 500 and r["pages_dropped"] == 0  # no real article page is dropped whole
 
 
 def test_boilerplate_leaves_short_documents_alone():
     remover = BoilerplateRemover()
     review = "手机很好用\n物流很快"
     assert remover(review) == (review, 0)
+
+
+# Whole-page rules (issue 13). The texts are written for these tests, not taken from the eval sets.
+_PROSE = ("The river floods every spring, and the farmers on its banks have learned to plant late. "
+          "Their grandparents built the houses on stilts, and the old stone walls still mark the fields "
+          "that the water reaches in a wet year, and nobody moves them.")  # 44 words
+
+
+def test_page_rule_settings_are_validated(tmp_path):
+    from pipelines.config import ConfigError
+
+    path = tmp_path / "bp.yaml"
+    path.write_text("boilerplate: {max_phrase_share: 0.5, min_page_words: 30, phrase_min_lines: 2}\n")
+    cfg = PipelineConfig.load(str(path)).boilerplate()
+    assert (cfg.max_phrase_share, cfg.min_page_words, cfg.phrase_min_lines) == (0.5, 30, 2)
+    for bad, message in (("max_phrase_share: 1.5", "outside [0, 1]"), ("min_page_words: 0.5", "expected an integer")):
+        path.write_text(f"boilerplate: {{{bad}}}\n")
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            PipelineConfig.load(str(path))
+
+
+def test_a_page_of_sentence_form_notices_is_dropped_whole():
+    # Every line is a sentence, so the run rules see nothing; phrases take three lines and leave
+    # a 10-word byline that would pass every filter on its own.
+    page = "\n".join([
+        "Jane Doe covers science and health for the Daily Example.",
+        "Get our best stories delivered to your inbox every morning.",
+        "We use cookies to improve your experience. By continuing to browse, you accept their use.",
+        "Copyright 2021 Example Media. All rights reserved.",
+    ])
+    assert BoilerplateRemover()(page) == ("", 4)
+    lenient = BoilerplateRemover(BoilerplateConfig(max_phrase_share=1.0, min_page_words=0))
+    assert lenient(page) == ("Jane Doe covers science and health for the Daily Example.", 3)
+
+
+def test_too_little_text_left_drops_the_page():
+    # Phrase lines are a small share of the characters, but under 40 words of text remain.
+    page = "\n".join(["The river floods every spring, and the farmers plant late.",
+                      "Their grandparents built the houses on stilts.", "Subscribe to our newsletter"])
+    assert page_words(page) < 40
+    assert BoilerplateRemover()(page) == ("", 3)
+    assert BoilerplateRemover(BoilerplateConfig(min_page_words=0))(page)[0] == page.rsplit("\n", 1)[0]
+    # Chinese counts by character: 59 characters of text (31 approx_words) are a page, not a residue.
+    zh = "\n".join(["此外，您还需要把电脑上的无线网卡重新启动一次。", "以下说明介绍了如何在设置里执行这一操作。",
+                    "请按顺序尝试这里列出的三个方法。", "关于我们 | 联系我们"])
+    assert BoilerplateRemover()(zh) == (zh.rsplit("\n", 1)[0], 1)
+
+
+def test_a_high_share_of_phrase_lines_drops_the_page():
+    notices = ["Sign up for our newsletter and get the week's best reads delivered to your inbox.",
+               "This site is protected by reCAPTCHA and the Google Privacy Policy and Terms of Service apply.",
+               "Comments are moderated and will appear after approval by our editors."]
+    page = "\n".join([_PROSE, *notices])
+    assert page_words(_PROSE) >= 40
+    assert BoilerplateRemover()(page) == ("", 4)
+    assert BoilerplateRemover(BoilerplateConfig(max_phrase_share=1.0))(page) == (_PROSE, 3)
+
+
+def test_an_article_page_keeps_its_article():
+    nav = ["Home", "News", "Sport", "Weather", "Contact"]
+    article = [_PROSE, _PROSE.replace("spring", "autumn"), _PROSE.replace("farmers", "fishermen")]
+    footer = ["This site uses cookies: see our cookie policy.", "© 2021 Example Media. All rights reserved."]
+    cleaned, removed = BoilerplateRemover()("\n".join(nav + article + footer))
+    assert cleaned == "\n".join(article) and removed == 7
+
+
+def test_long_lines_need_two_phrases():
+    prose = _PROSE + " " + _PROSE.replace("river", "lake") + " Few of them subscribe to the idea that the floods can be stopped."
+    footer = ("Copyright 2021 Example Media, LLC. Reproduction of material from these pages without written "
+              "permission is strictly prohibited. All rights reserved. This material may not be published, "
+              "broadcast, rewritten or redistributed. Example is a registered name of Example Media, LLC in "
+              "the United States and in other countries.")
+    assert len(prose) > 300 and len(footer) > 300
+    remover = BoilerplateRemover()
+    assert remover.classify([prose, footer, _PROSE]) == [TEXT, PHRASE, TEXT]
+    assert remover.classify([prose, prose[:250] + " subscribe", _PROSE]) == [TEXT, PHRASE, TEXT]  # short lines need one
+
+
+def test_phrases_skip_short_documents_and_link_labels_in_sentences():
+    remover = BoilerplateRemover()
+    one_line = "Subscribe to our newsletter for the week's best reads"
+    assert remover(one_line) == (one_line, 0)
+    chat = "Please follow the link to create a new password.\nLet me know if you can sign in with it"
+    assert remover(chat) == (chat, 0)
+    # 登录 / 注册 / 联系我们 are link labels, not the end of every sentence that uses them.
+    lines = ["会员登录", "免费注册", "联系我们：010-12345678", "请告诉我您能否创建新密码并重新登录", "如果找不到尺寸指南，请联系我们。"]
+    assert remover.classify(lines) == [PHRASE, PHRASE, PHRASE, TEXT, TEXT]
+    zh_page = ["本文仅代表作者本人观点，不代表本站立场。", "未经授权，禁止转载。", "责任编辑：王明"]
+    assert remover.classify(zh_page) == [PHRASE] * 3
+
+
+def test_split_phrase_regexes_match_what_one_alternation_matches(corpus_docs):
+    # The phrases are compiled as three regexes (^..., \b..., the rest) for speed.
+    assert [_top_level_bar(p) for p in ("a|b", "(a|b)c", "[|]x", r"\|x", "[]|]x", "[^]|]x|y")] == [
+        True, False, False, False, False, True]
+    phrases = (*DEFAULT_PHRASES, r"^foo|bar\b", r"\bbaz|qux$")  # user phrases with a top-level |
+    remover = BoilerplateRemover(BoilerplateConfig(phrases=phrases))
+    one = re.compile("|".join(f"(?:{p.lower()})" for p in phrases))
+    lines = [l for d in corpus_docs.values() if d["source"].startswith("web-article")
+             for l in d["text"].split("\n") if l.strip()]
+    lines += ["a foo", "a bar", "baz qux", "qux a", "xbaz"]
+    hits = [bool(one.search(l.lower())) for l in lines]
+    assert sum(hits) > 1000
+    assert [bool(remover._anchored.match(l.lower()) or remover._bounded.search(l.lower())
+                 or remover._other.search(l.lower())) for l in lines] == hits
+
+
+def test_the_remover_drops_no_clean_prose_whole():
+    """Every clean text of benchmarks/quality_eval.py survives the remover; the few it edits
+    lose a Wikipedia title or a stray link line (65 texts, 77 before the link-label anchoring)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import quality_eval
+
+    remover = BoilerplateRemover(PipelineConfig.load().boilerplate())
+    changed = dropped = 0
+    for item in quality_eval.clean_items(quality_eval._corpus()):
+        text = normalize(item["text"])
+        cleaned, removed = remover(text)
+        changed += removed > 0
+        dropped += not cleaned
+    assert dropped == 0
+    assert changed <= 65

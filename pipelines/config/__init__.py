@@ -125,7 +125,7 @@ class PipelineConfig:
         """Every reason a document can be dropped, in pipeline order (the funnel's rows)."""
         names = [f.name for f in self.filters()]
         # `too_short` is both a step before language ID and the filter on word counts.
-        return ["empty", "doc_too_long", "too_short", "language", "language_score",
+        return ["empty", "doc_too_long", "boilerplate_page", "too_short", "language", "language_score",
                 *[n for n in names if n != "too_short"],
                 *(["quality_score"] if (self.raw.get("quality_model") or {}).get("threshold") is not None else []),
                 "duplicate_exact", "duplicate_near"]

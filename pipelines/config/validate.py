@@ -186,6 +186,8 @@ def _check_boilerplate(c: _Checker, raw: dict) -> None:
                     re.compile(p)
                 except re.error as e:
                     c.fail((*keys, i), f"not a regular expression ({e})")
+        elif key == "max_phrase_share":
+            c.number(value, keys, lo=0, hi=1)
         else:
             c.number(value, keys, lo=0, integer=True)
 

@@ -262,13 +262,14 @@ class RouteDocs(beam.DoFn):
             # Two documents under one key would share one fate: fail rather than lose one.
             raise ValueError(f"{len(docs)} documents share the key {node_key(node)!r} (id {node_id(node)!r}); "
                              "Deduplicate needs a unique `key` per document")
+        root, exact = (roots[0] if roots else None), bool(list(joined["exact"]))
         for doc in docs:
-            yield from self.route(node, doc, roots[0] if roots else None, bool(list(joined["exact"])))
-            if self.with_index:
-                reason = None if not roots else (REASON_EXACT if list(joined["exact"]) else REASON_NEAR)
-                for sketch in joined["sketch"] if reason != REASON_EXACT else ():
-                    # A later document may resemble a near-dropped copy and not its representative.
-                    yield pvalue.TaggedOutput("index", (node, sketch, roots[0] if roots else None))
+            yield from self.route(node, doc, root, exact)
+            if self.with_index and not (root and exact):
+                # Kept documents, and near-dropped ones: a later document may resemble such a
+                # copy and not its representative. Exact copies add nothing.
+                for sketch in joined["sketch"]:
+                    yield pvalue.TaggedOutput("index", (node, sketch, root))
 
     def route(self, node, doc, root, exact):
         if root is None:
