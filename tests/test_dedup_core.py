@@ -245,3 +245,14 @@ def test_prior_pairs_need_one_verified_edge_per_prior_cluster():
     # An exact copy needs no comparison; a missing signature is an unverified edge.
     assert list(prior_pair_edges(new, None, [(other, other, None, True)], 0.8)) == [(new, other, True)]
     assert list(prior_pair_edges(new, None, [(other, other, base, False)], 0.8)) == [(new, other, False)]
+
+
+def test_known_bands_rows_are_datasketchs_choice():
+    """The precomputed (bands, rows) of common settings are what datasketch's optimizer picks."""
+    from datasketch.lsh import _optimal_param
+
+    from pipelines.dedup.config import KNOWN_BANDS_ROWS
+
+    for args, bands_rows in KNOWN_BANDS_ROWS.items():
+        assert _optimal_param(*args) == bands_rows, args
+    assert DedupConfig().bands_rows == (16, 8)

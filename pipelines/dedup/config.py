@@ -14,6 +14,13 @@ MINHASH_IMPLS = ("rensa", "datasketch")
 # text's script (what index formats before 4 did).
 SCRIPT_FOLDS = ("t2s", "none")
 INDEX_FORMAT = 4
+# datasketch's `_optimal_param` for the default settings (and 512 values): it integrates the
+# S-curve numerically for every (bands, rows), 0.4 s that every run and every shard's job
+# would pay at graph construction. tests/test_dedup_core.py checks these against datasketch.
+KNOWN_BANDS_ROWS = {
+    (0.8, 128, 0.05, 0.95): (16, 8),
+    (0.8, 512, 0.05, 0.95): (42, 12),
+}
 
 
 def minhash_scheme(impl: str) -> str:
@@ -35,10 +42,10 @@ class DedupConfig:
     # Signature length. The bands use at most the first `lsh_num_perm` values (what sets the
     # shuffle and index size per band); all of them verify candidates, where the estimate's
     # noise decides pairs near the threshold: standard error 0.035 at J = 0.8 with 128
-    # values, 0.018 with 512 (benchmark, reference truth: precision / recall 0.993 / 0.987
-    # with 128, 0.995 / 0.996 with 512). 128 by default: candidate pairs carry signatures
-    # through the runner's shuffle, and with 512 values one shard of a 16x sharded run
-    # peaked at 10.9 GB where 128 values take 2.8 GB (benchmarks/bench_scaling.py).
+    # values, 0.018 with 512 (benchmark, reference truth, verified at the threshold itself:
+    # precision / recall 0.993 / 0.987 with 128, 0.995 / 0.996 with 512; with 128 and the
+    # default verify_slack: 0.980 / 0.996). 128 by default: 4x fewer signature bytes per
+    # document in the index, the side input of a local run and the pair join of a remote one.
     num_perm: int = 128
     lsh_num_perm: int = 128
     seed: int = 1
@@ -141,10 +148,13 @@ class DedupConfig:
     def bands_rows(self) -> tuple[int, int]:
         if self.lsh_params is not None:
             return tuple(self.lsh_params)
+        # A shorter signature than lsh_num_perm bands over all of it.
+        args = (self.threshold, min(self.lsh_num_perm, self.num_perm), *self.lsh_weights)
+        if args in KNOWN_BANDS_ROWS:
+            return KNOWN_BANDS_ROWS[args]
         from datasketch.lsh import _optimal_param
 
-        # A shorter signature than lsh_num_perm bands over all of it.
-        return _optimal_param(self.threshold, min(self.lsh_num_perm, self.num_perm), *self.lsh_weights)
+        return _optimal_param(*args)
 
     @property
     def num_bucket_shards(self) -> int:
