@@ -20,12 +20,12 @@ EDGE_TEXTS = [
 
 def _reference(text: str, words: list[str], char_n: int, word_n: int) -> dict:
     lower = [w.lower() for w in words]
-    n_visible = len(text) - len(S._SPACE_RE.findall(text))
+    n_visible = len(text) - len(S.SPACE_RE.findall(text))
     return {
         "char_repetition": S.repetition_ratio(text.replace("\n", " "), char_n, top_sqrt=True),
         "word_repetition": S.repetition_ratio(lower, word_n, top_sqrt=False),
-        "special_char_ratio": (1.0 - len(S._NON_SPECIAL_RE.findall(text)) / n_visible) if n_visible else 1.0,
-        "digit_ratio": len(S._DIGIT_RE.findall(text)) / n_visible if n_visible else 0.0,
+        "special_char_ratio": (1.0 - len(S.NON_SPECIAL_RE.findall(text)) / n_visible) if n_visible else 1.0,
+        "digit_ratio": len(S.DIGIT_RE.findall(text)) / n_visible if n_visible else 0.0,
         "word_diversity": S.word_diversity(lower),
         "mean_word_length": (sum(len(w) for w in words) / len(words)) if words else 0.0,
     }

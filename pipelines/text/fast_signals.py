@@ -10,14 +10,15 @@ word diversity and the three character-class counts took 3.2 s of the 3.8 s of
 
 Exactness: code points (< 2**21) and per-document word ids (< 2**21: a document has at most
 `read.max_doc_chars` = 1e6 words) are packed three to a 64-bit key, so n-grams are compared
-exactly, never through a hash.
+exactly: a hash-like mix of the keys only orders them, and its collisions are detected.
 """
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
+
+from .script import DIGIT_RE, NON_SPECIAL_RE, SPACE_RE
 
 _BITS = 21
 _PER_KEY = 3  # 21-bit values per uint64 key
@@ -25,10 +26,10 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier mixing the keys of
 NON_SPECIAL, DIGIT, SPACE = 1, 2, 4
 
 
-def _classify(ch: str, non_special=re.compile(r"[^\W_]"), digit=re.compile(r"\d"), space=re.compile(r"\s")) -> int:
-    # The same regexes as signals.py's reference counts, one character at a time.
-    return ((NON_SPECIAL if non_special.match(ch) else 0) | (DIGIT if digit.match(ch) else 0)
-            | (SPACE if space.match(ch) else 0))
+def _classify(ch: str) -> int:
+    # The regexes of signals.py's reference counts, one character at a time.
+    return ((NON_SPECIAL if NON_SPECIAL_RE.match(ch) else 0) | (DIGIT if DIGIT_RE.match(ch) else 0)
+            | (SPACE if SPACE_RE.match(ch) else 0))
 
 
 # Classes of the Basic Multilingual Plane, built once per process (~60 ms); characters
@@ -50,8 +51,8 @@ def codepoints(text: str) -> np.ndarray:
 
 
 def class_counts(cps: np.ndarray) -> tuple[int, int, int]:
-    """(non-special, digit, whitespace) character counts, as `signals._NON_SPECIAL_RE`,
-    `_DIGIT_RE` and `_SPACE_RE` would find them."""
+    """(non-special, digit, whitespace) character counts, as `NON_SPECIAL_RE`, `DIGIT_RE`
+    and `SPACE_RE` would find them."""
     if not len(cps):
         return 0, 0, 0
     bmp = cps < 0x10000

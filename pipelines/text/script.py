@@ -18,6 +18,11 @@ HAN_RE = re.compile(f"[{_HAN}]")
 KANA_HANGUL_RE = re.compile(f"[{_KANA_HANGUL}]")
 CJK_RE = re.compile(f"[{_HAN}{_KANA_HANGUL}]")
 LETTER_RE = re.compile(r"[^\W\d_]", re.UNICODE)
+# Character classes of the quality signals (pipelines/text/signals.py, fast_signals.py):
+# letters, ideographs and digits are text ("non-special"); digits and whitespace counted apart.
+NON_SPECIAL_RE = re.compile(r"[^\W_]", re.UNICODE)
+DIGIT_RE = re.compile(r"\d", re.UNICODE)
+SPACE_RE = re.compile(r"\s", re.UNICODE)
 
 # fastText labels and ISO codes that name a Chinese language or variety: all map to "zh".
 CHINESE_CODES = frozenset({"zh", "wuu", "yue", "gan", "lzh", "zh-classical", "cmn", "hak", "nan", "cdo"})

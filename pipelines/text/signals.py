@@ -15,15 +15,12 @@ from collections import Counter
 import numpy as np
 
 from . import fast_signals as fast
-from .script import is_chinese
+from .script import DIGIT_RE, NON_SPECIAL_RE, SPACE_RE, is_chinese
 from .stopwords import flagged_words, stopwords
 
 # Letters, ideographs and digits are text; punctuation, symbols and emoji are "special".
 # Digits are not special: 理想固网2017年营收540万元 is a plain news headline. Number dumps are
-# bounded by their own signal, `digit_ratio`.
-_NON_SPECIAL_RE = re.compile(r"[^\W_]", re.UNICODE)
-_DIGIT_RE = re.compile(r"\d", re.UNICODE)
-_SPACE_RE = re.compile(r"\s", re.UNICODE)
+# bounded by their own signal, `digit_ratio`. (The classes: NON_SPECIAL_RE, DIGIT_RE, SPACE_RE.)
 DIVERSITY_WINDOW = 50
 # A line that ends a sentence: terminal punctuation, then any closing quotes or brackets.
 _SENTENCE_END_RE = re.compile(r"[.!?。！？…;；:：][\"”’」』)）\]]*$")
@@ -101,7 +98,7 @@ def _augmented(words: list[str], lang: str) -> list[str]:
 def _char_counts(text: str) -> tuple[int, int, int]:
     """(non-special, digit, whitespace) characters."""
     if len(text) < fast.MIN_CHARS_CLASSES:
-        return len(_NON_SPECIAL_RE.findall(text)), len(_DIGIT_RE.findall(text)), len(_SPACE_RE.findall(text))
+        return len(NON_SPECIAL_RE.findall(text)), len(DIGIT_RE.findall(text)), len(SPACE_RE.findall(text))
     return fast.class_counts(fast.codepoints(text))
 
 
