@@ -154,6 +154,13 @@ def main() -> None:
                                  "--output", str(out), "--no_progress", f"--direct_num_workers={workers}"],
                                 args.max_rss_gb * 2**30)
                     stats = None if r["stopped_for_memory"] else json.loads((out / "stats.json").read_text())
+                    sharding = (stats or {}).get("sharding", {})
+                    if sharding.get("shard_seconds"):
+                        # Later shards match against a larger index: their time and dedup work show it.
+                        last = sharding["shard_dedup"][-1]
+                        print(f"  shard seconds {sharding['shard_seconds']}; last shard: "
+                              f"{last.get('prior_candidate_pairs', 0):,} prior candidate pairs, "
+                              f"{last.get('cc_edges', 0):,} graph edges", flush=True)
                     r.update(scale=scale, docs=n, mb=round(size_mb, 1), workers=workers,
                              kept=stats and stats["kept"], shards=(stats or {}).get("sharding", {}).get("shards", 1),
                              docs_per_s_per_core=n / r["wall_s"] / workers, docs_per_cpu_s=n / max(r["cpu_s"], 1e-9))
