@@ -3,10 +3,9 @@ used for documents long enough to gain from them.
 
 The pure-Python definitions in `signals.py` stay the reference: `tests/test_signals_fast.py`
 checks that these give the same values (bit for bit: the same integer counts divided the
-same way) on every document of the shared corpus and on edge cases. Measured on the 36,364
-documents of corpus_web_mixed that reach scoring: character repetition, word repetition,
-word diversity and the three character-class counts took 3.2 s of the 3.8 s of
-`compute_signals` in Python.
+same way) on every document of the shared corpus and on edge cases. Character repetition,
+word repetition, word diversity and the character-class counts are most of the time of
+`compute_signals` in Python (`benchmarks/bench_pipeline.py` measures the core as a whole).
 
 Exactness: code points (< 2**21) and per-document word ids (< 2**21: a document has at most
 `read.max_doc_chars` = 1e6 words) are packed three to a 64-bit key, so n-grams are compared
