@@ -1,7 +1,7 @@
 """How `roots-pipeline run` scales with the corpus: 1x, 4x, 16x, on 1 and 2 local workers.
 
     python benchmarks/bench_scaling.py [--scales 1,4,16] [--workers 1,2] [--repeat 3] [--repeat-large 1]
-                                       [--max-rss-gb 16]
+                                       [--max-rss-gb 16] [--config CONFIG.yaml]
 
 Scale 1 is the real corpus (ROOTS_DATA_DIR/corpus_web_mixed, 38,467 docs). Scale k adds k-1
 edited copies of every document under new ids (1-5% of characters substituted, a seeded
@@ -137,6 +137,7 @@ def main() -> None:
     parser.add_argument("--repeat-large", type=int, default=1, help="rounds for scales >= 16")
     parser.add_argument("--max-rss-gb", type=float, default=16.0)
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--config", help="a pipeline config YAML for every run (e.g. a dedup setting to compare)")
     args = parser.parse_args()
     rows = []
     worker_counts = [int(w) for w in args.workers.split(",")]
@@ -151,7 +152,8 @@ def main() -> None:
                 for workers in (worker_counts if round_ % 2 == 0 else worker_counts[::-1]):
                     out = Path(tmp) / f"out-x{scale}-w{workers}"
                     r = measure([sys.executable, "-m", "pipelines", "run", "--input", str(corpus / "*.jsonl"),
-                                 "--output", str(out), "--no_progress", f"--direct_num_workers={workers}"],
+                                 "--output", str(out), "--no_progress", f"--direct_num_workers={workers}",
+                                 *(["--config", args.config] if args.config else [])],
                                 args.max_rss_gb * 2**30)
                     stats = None if r["stopped_for_memory"] else json.loads((out / "stats.json").read_text())
                     sharding = (stats or {}).get("sharding", {})
@@ -161,6 +163,9 @@ def main() -> None:
                         print(f"  shard seconds {sharding['shard_seconds']}; last shard: "
                               f"{last.get('prior_candidate_pairs', 0):,} prior candidate pairs, "
                               f"{last.get('cc_edges', 0):,} graph edges", flush=True)
+                        # Each shard job's own peak: flat when a later shard (a larger prior
+                        # index) needs no more memory than an earlier one.
+                        print(f"  shard job peak RSS MiB {sharding.get('shard_peak_rss_mib')}", flush=True)
                     r.update(scale=scale, docs=n, mb=round(size_mb, 1), workers=workers,
                              kept=stats and stats["kept"], shards=(stats or {}).get("sharding", {}).get("shards", 1),
                              docs_per_s_per_core=n / r["wall_s"] / workers, docs_per_cpu_s=n / max(r["cpu_s"], 1e-9))

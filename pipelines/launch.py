@@ -568,8 +568,24 @@ def _plan_local(inputs: list[str], spec, config, workers: int) -> list:
 
 
 def _run_shard_job(sub, k: int, n: int, beam_args: list[str]) -> tuple[dict, int]:
-    """One shard's job (in a process of its own: a fork of the pool, or of this process)."""
-    return _run_job(sub, beam_args, True, True)
+    """One shard's job (in a process of its own: a fork of the pool, or of this process).
+    Its stats carry the process's peak resident memory: the figure that shows whether later
+    shards (a larger prior index) need more memory than earlier ones."""
+    stats, bridges = _run_job(sub, beam_args, True, True)
+    stats["peak_rss_mib"] = _peak_rss_mib()
+    return stats, bridges
+
+
+def _peak_rss_mib() -> int:
+    """This process's peak resident set (VmHWM; a forked process starts from its RSS at the fork)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:  # not Linux: unknown
+        pass
+    return -1
 
 
 def _run_job(spec, beam_args: list[str], local: bool, wait: bool) -> tuple[dict | None, int]:

@@ -188,7 +188,8 @@ class ShardedRun:
         # Per shard, so a run whose later shards slow down (a growing prior index) shows it.
         stats["sharding"] = {"shards": len(self.shards), "prior_clusters_joined": joined,
                              "shard_read": [p["read"] for p in parts], "shard_seconds": seconds,
-                             "shard_dedup": [p.get("dedup", {}) for p in parts]}
+                             "shard_dedup": [p.get("dedup", {}) for p in parts],
+                             "shard_peak_rss_mib": [p.get("peak_rss_mib", -1) for p in parts]}
         stats_lib.check_conservation(stats)
         return stats
 

@@ -164,6 +164,43 @@ def test_index_round_trip_against_a_prior_release(sample, tmp_path):
     assert counters["prior_candidate_pairs"] > counters.get("prior_pairs_rejected_early", 0) > 0
 
 
+def test_prior_pairs_sent_in_several_parts_decide_the_same(sample, tmp_path, monkeypatch):
+    """Candidate pairs with prior documents are collected over a bundle and sent each once;
+    a bundle that sends them in parts (here after every bucket shard, so a pair found in two
+    shards is sent twice) decides the same: the receiving side merges repeats."""
+    import pipelines.dedup.transforms as dedup_transforms
+
+    docs, _ = sample
+    index = str(tmp_path / "index")
+    rng = __import__("random").Random(5)
+    long_docs = [d for d in docs[:700] if len(d["text"]) > 600]
+    release1 = docs[:700] + [dict(d, id=f"r1-edit-{i}", text=plant_near_duplicate(d["text"], d["lang"], 0.01, rng,
+                                                                                 ["x", "y"]))
+                             for i, d in enumerate(long_docs[:30])]
+    kept1, dropped1, _ = run_dedup(release1, tmp_path / "r1", index_output=index)
+    # Near-dropped documents are indexed under their representative, in bucket rows as in docs rows.
+    rows = _index_rows(index)
+    bucket_roots = {dict(r)["doc_key"]: dict(r)["root_key"] for r in rows["buckets"]}
+    doc_roots = {dict(r)["doc_key"]: dict(r)["root_key"] for r in rows["docs"]}
+    assert bucket_roots == doc_roots
+    assert sum(root is not None for root in doc_roots.values()) == sum(d["reason"] == REASON_NEAR for d in dropped1) > 20
+    edited = [dict(d, id=f"edit-{i}", text=plant_near_duplicate(d["text"], d["lang"], 0.01, rng, ["x", "y"]))
+              for i, d in enumerate(d for d in kept1 if len(d["text"]) > 600)][10:50]
+    snapshot = docs[700:900] + edited
+    whole = run_dedup(snapshot, tmp_path / "whole", prior_indexes=[index], in_memory=True)
+    monkeypatch.setattr(dedup_transforms, "_FLUSH_PRIOR_PAIRS", 1)
+    parts = run_dedup(snapshot, tmp_path / "parts", prior_indexes=[index], in_memory=True)
+    assert _fates(*parts[:2]) == _fates(*whole[:2])
+    assert sum(d["id"].startswith("edit-") and d["reason"] == REASON_NEAR for d in whole[1]) >= 20
+    assert parts[2]["prior_candidate_pairs"] == whole[2]["prior_candidate_pairs"] > 0
+    # With one member per prior cluster and bucket (the bucket rows name the clusters), fewer
+    # pairs are compared.
+    capped = run_dedup(snapshot, tmp_path / "capped", cfg=DedupConfig(prior_members_per_cluster=1),
+                       prior_indexes=[index], in_memory=True)
+    assert capped[2]["prior_members_left_out"] > 0
+    assert capped[2]["prior_candidate_pairs"] < whole[2]["prior_candidate_pairs"]
+
+
 def _fates(kept, dropped):
     return sorted([(d["id"], "kept", None, None) for d in kept]
                   + [(d["id"], d["reason"], d["duplicate_of"], d["cluster_id"]) for d in dropped])
@@ -198,7 +235,7 @@ def check_index_layout(index, kept_ids, cfg):
 
     n = cfg.index_shards
     bands = cfg.bands_rows[0]
-    per_doc, signed, rows_of = {}, [], []
+    per_doc, signed, rows_of, bucket_roots, doc_roots = {}, [], [], {}, {}
     for shard in range(n):
         path = shard_path(index, BUCKETS, shard, n)
         if os.path.exists(path):
@@ -206,15 +243,20 @@ def check_index_layout(index, kept_ids, cfg):
                 assert bucket_shard(row["band"], row["hash"], n) == shard
                 assert EXACT_BAND <= row["band"] < bands
                 per_doc.setdefault(row["doc_key"], set()).add(row["band"])
+                bucket_roots.setdefault(row["doc_key"], set()).add(row["root_key"])
         path = shard_path(index, DOCS, shard, n)
         if os.path.exists(path):
             for row in pq.read_table(path).to_pylist():
                 assert doc_shard(row["doc_key"], n) == shard and row["doc_id"] == row["doc_key"]
                 rows_of.append(row["doc_key"])
+                doc_roots[row["doc_key"]] = row["root_key"]
                 if row["signature"] is not None:
                     assert len(row["signature"]) == 4 * cfg.num_perm
                     signed.append(row["doc_key"])
     assert set(per_doc) == kept_ids and sorted(rows_of) == sorted(kept_ids)
+    # Every bucket row names its document's cluster as the docs table does (kept: none).
+    assert bucket_roots == {key: {root} for key, root in doc_roots.items()}
+    assert all(doc_roots[key] is None for key in kept_ids)
     assert all(b == set(range(EXACT_BAND, bands)) for doc_id, b in per_doc.items() if doc_id in signed)
     assert len(signed) == len(set(signed)) and kept_ids - set(signed) == {d for d, b in per_doc.items() if b == {EXACT_BAND}}
     assert len(signed) >= 0.95 * len(kept_ids)

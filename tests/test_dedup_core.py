@@ -166,14 +166,39 @@ def test_prior_matching_of_a_boilerplate_bucket_pairs_with_the_smallest_prior_on
     the exact-text bucket pairs all, marked exact, whatever its size."""
     new = [new_node(f"n{i:03d}", f"n{i:03d}") for i in range(10)]
     prior = [f"p{i:03d}" for i in range(60)][::-1]  # not in order: the smallest is picked
+    own = [(p, p) for p in prior]  # every prior document its own cluster
     big, small, exact = (3, b"h" * 8), (4, b"s" * 8), (EXACT_BAND, b"e" * 16)
-    assert match_prior({big: new}, {big: prior}, 64) == {("p000", n): False for n in new}
-    assert match_prior({small: new[:2]}, {small: prior[:3]}, 64) == {(p, n): False for p in prior[:3] for n in new[:2]}
-    pairs = match_prior({exact: new}, {exact: prior}, 64)
-    assert len(pairs) == 600 and all(pairs.values())
+    assert match_prior({big: new}, {big: own}, 64) == ({("p000", n): False for n in new}, 59)
+    assert match_prior({small: new[:2]}, {small: own[:3]}, 64, 2) == (
+        {(p, n): False for p in prior[:3] for n in new[:2]}, 0)
+    pairs, left_out = match_prior({exact: new}, {exact: own}, 64, 2)
+    assert len(pairs) == 600 and all(pairs.values()) and left_out == 0
     # A pair that shares an LSH bucket and the exact bucket is an exact pair.
-    pairs = match_prior({big: new, exact: new[:1]}, {big: prior, exact: ["p000"]}, 64)
+    pairs, _ = match_prior({big: new, exact: new[:1]}, {big: own, exact: [("p000", "p000")]}, 64)
     assert pairs[("p000", new[0])] is True and pairs[("p000", new[1])] is False
+
+
+def test_prior_matching_bounds_the_members_of_one_cluster():
+    """With per_cluster = k a bucket pairs a new document with at most k members of each
+    prior cluster: the representative first, then the smallest keys; clusters are bounded
+    separately, 0 pairs with all, and the oversized-bucket rule still counts every member."""
+    n = new_node("n", "n")
+    bucket = (2, b"b" * 8)
+    # r5 the representative (a representative need not have the smallest key: an earlier
+    # part of the corpus may hold a larger one)
+    cluster_r = [("r9", "r5"), ("r5", "r5"), ("r1", "r5"), ("r3", "r5")]
+    cluster_q = [("q4", "q2"), ("q7", "q2")]  # the representative q2 not in this bucket
+    prior = {bucket: cluster_r + cluster_q}
+    pairs, left_out = match_prior({bucket: [n]}, prior, 64, 2)
+    assert set(pairs) == {("r5", n), ("r1", n), ("q4", n), ("q7", n)} and left_out == 2
+    pairs, left_out = match_prior({bucket: [n]}, prior, 64, 1)
+    assert set(pairs) == {("r5", n), ("q4", n)} and left_out == 4
+    pairs, left_out = match_prior({bucket: [n]}, prior, 64, 0)
+    assert len(pairs) == 6 and left_out == 0
+    # 6 prior + 60 new members: oversized whatever the cap, one pair per new document.
+    many = [new_node(f"m{i:02d}", f"m{i:02d}") for i in range(60)]
+    pairs, _ = match_prior({bucket: many}, prior, 64, 1)
+    assert set(pairs) == {("q4", m) for m in many}
 
 
 def test_traditional_and_simplified_copies_share_keys_and_shingles(drcd_paragraphs):

@@ -87,23 +87,51 @@ def candidate_pairs(nodes: list[str], all_pairs_max: int) -> Iterator[tuple[str,
     yield from star_edges(nodes)
 
 
-def match_prior(new_of: dict, prior_of: dict, all_pairs_max: int) -> dict[tuple[str, str], bool]:
-    """{(prior doc_key, new node): exact} for the buckets that hold new and prior documents:
-    `new_of` maps a bucket (band, hash) to its new nodes, `prior_of` to its prior doc keys.
-    `exact` when they share the exact-text bucket (a duplicate without comparison). A bucket
-    with more than `all_pairs_max` members (boilerplate) pairs each new member with its
-    smallest prior document only, as `candidate_pairs` pairs a large bucket of one run with its
-    smallest node only (prior nodes sort before new ones)."""
+def match_prior(new_of: dict, prior_of: dict, all_pairs_max: int,
+                per_cluster: int = 0) -> tuple[dict[tuple[str, str], bool], int]:
+    """({(prior doc_key, new node): exact}, prior members left out) for the buckets that hold
+    new and prior documents: `new_of` maps a bucket (band, hash) to its new nodes, `prior_of`
+    to its prior (doc_key, cluster root key). `exact` when they share the exact-text bucket (a
+    duplicate without comparison). A bucket with more than `all_pairs_max` members
+    (boilerplate) pairs each new member with its smallest prior document only, as
+    `candidate_pairs` pairs a large bucket of one run with its smallest node only (prior nodes
+    sort before new ones).
+
+    `per_cluster` (0: all) bounds the members of one prior cluster a bucket pairs with: its
+    representative first, then the smallest keys. A cluster that many successive parts of a
+    corpus added copies to (a sharded run's 16th shard meets ~12 members of each cluster it
+    touches) would otherwise give every new document a candidate pair per member, and a
+    later part more pairs than an earlier one, where one verified pair per cluster decides
+    (`prior_pair_edges`). A new document in the bucket shares that band with every member,
+    the representative included."""
     pairs: dict[tuple[str, str], bool] = {}
+    left_out = 0
     for bucket, prior in prior_of.items():
         new = new_of[bucket]
         exact = bucket[0] == EXACT_BAND
         if not exact and len(new) + len(prior) > all_pairs_max:
-            prior = [min(prior)]
-        for doc_key in prior:
+            chosen = [min(prior)[0]]
+        else:
+            chosen = _per_cluster(prior, per_cluster)
+        left_out += len(prior) - len(chosen)
+        for doc_key in chosen:
             for node in new:
                 pairs[(doc_key, node)] = pairs.get((doc_key, node), False) or exact
-    return pairs
+    return pairs, left_out
+
+
+def _per_cluster(prior: list[tuple[str, str]], per_cluster: int) -> list[str]:
+    """The doc keys of `prior` (doc_key, root) with at most `per_cluster` per root (0: all),
+    the root itself first, then the smallest keys."""
+    if not per_cluster:
+        return [doc_key for doc_key, _ in prior]
+    members: dict[str, list[str]] = {}
+    for doc_key, root in prior:
+        members.setdefault(root, []).append(doc_key)
+    if all(len(m) <= per_cluster for m in members.values()):
+        return [doc_key for m in members.values() for doc_key in m]
+    return [doc_key for root, m in members.items()
+            for doc_key in sorted(m, key=lambda k: (k != root, k))[:per_cluster]]
 
 
 def prior_pair_edges(

@@ -79,6 +79,12 @@ class DedupConfig:
     # Buckets up to this size give all their pairs as candidates; larger ones a star around the
     # smallest node, so a boilerplate page repeated 1e5 times costs n comparisons, not n^2/2.
     all_pairs_max_bucket: int = 64
+    # Members of one prior cluster (a released or earlier-shard document and the near copies
+    # indexed under it) that a bucket pairs a new document with: the representative first,
+    # then the smallest keys (0: all, exactly what one run over everything compares). A
+    # cluster that every shard of a sharded run adds copies to gives later shards more
+    # candidate pairs; a bound trades some of them for missed duplicates (docs/dedup.md).
+    prior_members_per_cluster: int = 0
     # Unrolled large-star/small-star rounds of the connected-components step; they shrink every
     # component to (nearly) a star. Whatever is still unconverged after them (a long chain)
     # is finished exactly by union-find over the residual edges, so the result always converges.
@@ -118,6 +124,8 @@ class DedupConfig:
         if self.bucket_shards < 0 or self.bucket_shards % self.index_shards:
             raise ValueError(f"bucket_shards must be 0 or a multiple of index_shards ({self.index_shards}), "
                              f"got {self.bucket_shards}")
+        if self.prior_members_per_cluster < 0:
+            raise ValueError(f"prior_members_per_cluster must be >= 0, got {self.prior_members_per_cluster}")
         if self.cc_max_residual_nodes < 0:
             raise ValueError(f"cc_max_residual_nodes must be >= 0, got {self.cc_max_residual_nodes}")
         if self.cc_max_rounds < 1:

@@ -4,9 +4,11 @@ An index directory holds `index.json` (the settings that make hashes comparable,
 before a run starts, since mismatched permutations would match nothing and fail silently)
 and Parquet files partitioned into `index_shards` shards:
 
-- `buckets-SSSSS-of-NNNNN.parquet`: (band int32, hash binary, doc_key string), one row per
-  kept document and band; band -1 is the exact (normalized-text) key. The shard is a hash of
-  the bucket key, so all prior rows of a bucket sit in one file per release.
+- `buckets-SSSSS-of-NNNNN.parquet`: (band int32, hash binary, doc_key string, root_key
+  string or null), one row per indexed document and band; band -1 is the exact
+  (normalized-text) key; root_key as in the docs table (files written before it was added
+  lack the column and are read as if every row were a kept document). The shard is a hash
+  of the bucket key, so all prior rows of a bucket sit in one file per release.
 - `docs-SSSSS-of-NNNNN.parquet`: (doc_key, doc_id, signature binary or null, root_key,
   root_id), one row per indexed document (the signature when candidates are verified); the
   shard is a hash of the document key. Keys are unique per input record; ids are data and
@@ -55,7 +57,8 @@ _ROW_GROUP = 64 * 1024  # rows per Parquet row group: bounds what a refresh hold
 BUCKETS, DOCS = "buckets", "docs"
 SETTINGS_FILE = "index.json"
 _SCHEMAS = {
-    BUCKETS: pa.schema([("band", pa.int32()), ("hash", pa.binary()), ("doc_key", pa.string())]),
+    BUCKETS: pa.schema([("band", pa.int32()), ("hash", pa.binary()), ("doc_key", pa.string()),
+                        ("root_key", pa.string())]),
     DOCS: pa.schema([("doc_key", pa.string()), ("doc_id", pa.string()), ("signature", pa.binary()),
                      ("root_key", pa.string()), ("root_id", pa.string())]),
 }
@@ -136,12 +139,12 @@ def _index_rows(item, cfg: DedupConfig):
     doc -> ((kind, shard), row)."""
     node, (key, hashes, sig_bytes), root = item
     doc_key, n = node_key(node), cfg.index_shards
+    root_key = None if root is None else node_key(root)
     if key is not None:
-        yield (BUCKETS, bucket_shard(EXACT_BAND, key, n)), (EXACT_BAND, key, doc_key)
+        yield (BUCKETS, bucket_shard(EXACT_BAND, key, n)), (EXACT_BAND, key, doc_key, root_key)
     for band, h in enumerate(hashes):
-        yield (BUCKETS, bucket_shard(band, h, n)), (band, h, doc_key)
-    yield (DOCS, doc_shard(doc_key, n)), (doc_key, node_id(node), sig_bytes,
-                                          None if root is None else node_key(root),
+        yield (BUCKETS, bucket_shard(band, h, n)), (band, h, doc_key, root_key)
+    yield (DOCS, doc_shard(doc_key, n)), (doc_key, node_id(node), sig_bytes, root_key,
                                           None if root is None else node_id(root))
 
 
@@ -205,23 +208,24 @@ def _read_shard(listing: dict, kind: str, shard: int, column: str, values: pa.Ar
                 yield table.filter(pc.is_in(table[column], value_set=values))
 
 
-def read_prior_buckets(listings: list[dict], shard: int, buckets) -> dict[tuple, list[str]]:
-    """{(band, hash): [prior doc_key]} for the given buckets (this run's keys of index shard
-    `shard`), read from that shard's files of each prior index (`index_listing`s) as a stream
-    of row groups."""
+def read_prior_buckets(listings: list[dict], shard: int, buckets) -> dict[tuple, list[tuple[str, str]]]:
+    """{(band, hash): [(prior doc_key, its cluster's root key)]} for the given buckets (this
+    run's keys of index shard `shard`), read from that shard's files of each prior index
+    (`index_listing`s) as a stream of row groups. A kept document is its own root."""
     hashes = pa.array(sorted({h for _, h in buckets}), pa.binary())
     prior_of = defaultdict(list)
     for listing in listings:
         for rows in _read_shard(listing, BUCKETS, shard, "hash", hashes):
-            for band, h, doc_key in zip(rows["band"].to_pylist(), rows["hash"].to_pylist(),
-                                        rows["doc_key"].to_pylist()):
+            doc_keys = rows["doc_key"].to_pylist()
+            roots = rows["root_key"].to_pylist() if "root_key" in rows.column_names else [None] * len(doc_keys)
+            for band, h, doc_key, root in zip(rows["band"].to_pylist(), rows["hash"].to_pylist(), doc_keys, roots):
                 if (band, h) in buckets:
-                    prior_of[(band, h)].append(doc_key)
+                    prior_of[(band, h)].append((doc_key, root or doc_key))
     return prior_of
 
 
 class AttachPriorSignatures(beam.DoFn):
-    """(doc shard, [[(prior doc_key, (new node, exact))]]) -> (new node, (prior node, its
+    """(doc shard, [[(prior doc_key, [(new node, exact)])]]) -> (new node, (prior node, its
     representative's node, signature or None, exact)) once per candidate pair. A prior node
     carries the released document's id; its representative's becomes `duplicate_of` of the
     new copies.
@@ -245,8 +249,10 @@ class AttachPriorSignatures(beam.DoFn):
         shard, lists = item
         new_of = defaultdict(dict)
         for pairs in lists:
-            for doc_key, (node, exact) in pairs:
-                new_of[doc_key][node] = new_of[doc_key].get(node, False) or exact
+            for doc_key, nodes in pairs:
+                mine = new_of[doc_key]
+                for node, exact in nodes:
+                    mine[node] = mine.get(node, False) or exact
         wanted = pa.array(sorted(new_of), pa.string())
         for listing in self.listings:
             for rows in _read_shard(listing, DOCS, shard, "doc_key", wanted):
@@ -285,7 +291,7 @@ class AttachPriorSignatures(beam.DoFn):
 
 
 class PriorCandidates(beam.PTransform):
-    """Candidate pairs as (prior docs shard, [(prior doc_key, (new node, exact))]), found by
+    """Candidate pairs as (prior docs shard, [(prior doc_key, [(new node, exact)])]), found by
     bucket keys alone (see `read_prior_buckets`) -> (new node, (prior node, prior representative, signature, exact))
     once per pair. Signatures are read for the pairs found, once per pair; with
     `new_signatures` (this run's (node, (signature, key)), small enough to be a side input:

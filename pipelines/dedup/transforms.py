@@ -43,6 +43,9 @@ SIG, SKETCH, ENTRIES, EXACT, ENDS, PRIOR_PAIRS, UNVERIFIED, SIDES = (
 # Bucket entries a SketchDocs instance buffers before it sends them on: bounds its memory
 # when a runner makes the whole input one bundle (the DirectRunner does).
 _FLUSH_ENTRIES = 200_000
+# Distinct candidate pairs with prior documents a BucketShard instance collects before it sends
+# them on (~150 bytes each while held).
+_FLUSH_PRIOR_PAIRS = 1_000_000
 
 
 class SketchDocs(beam.DoFn):
@@ -105,9 +108,9 @@ class BucketShard(beam.DoFn):
     - LSH buckets: candidate pairs, each pair once per shard, sent as ENDS (node, other node)
       to fetch both signatures by a join (signatures never travel with the buckets); without
       verification, a star per bucket as UNVERIFIED edges;
-    - with prior indexes: PRIOR_PAIRS (prior docs shard, [(prior doc_key, (new node, exact))]) for every prior
-      document sharing a bucket with a new one (`match_prior`), read from the prior index's
-      shard `shard % index_shards`. A bucket without a new document cannot change this run's
+    - with prior indexes: PRIOR_PAIRS (prior docs shard, [(prior doc_key, [(new node, exact)])])
+      for every prior document sharing a bucket with a new one (`match_prior`), read from the
+      prior index's shard `shard % index_shards`, collected over the bundle. A bucket without a new document cannot change this run's
       output: its release already deduplicated it."""
 
     def __init__(self, cfg: DedupConfig, index_dirs: list[str]):
@@ -116,12 +119,14 @@ class BucketShard(beam.DoFn):
         self.oversized = Metrics.counter("dedup", "oversized_buckets")
         self.candidates = Metrics.counter("dedup", "lsh_candidates")
         self.exact_pairs = Metrics.counter("dedup", "lsh_pairs_exact")
+        self.left_out = Metrics.counter("dedup", "prior_members_left_out")
 
     def setup(self):
         self.listings = [index_listing(d, self.cfg.index_shards) for d in self.index_dirs]
 
     def start_bundle(self):
         self.pairs, self.exact_group = set(), {}
+        self.prior, self.prior_count = defaultdict(dict), 0
 
     def process(self, item):
         shard, lists = item
@@ -151,18 +156,36 @@ class BucketShard(beam.DoFn):
         if self.index_dirs:
             n = self.cfg.index_shards
             prior_of = read_prior_buckets(self.listings, shard % n, buckets)
-            # One list per prior docs shard, not one element per pair: a late shard of a 16x
-            # sharded run has 1.6M of them, and the runner pays per element.
-            by_doc_shard = defaultdict(list)
-            for (doc_key, node), exact in match_prior(buckets, prior_of, limit).items():
-                by_doc_shard[doc_shard(doc_key, n)].append((doc_key, (node, exact)))
-            for item in by_doc_shard.items():
-                yield pvalue.TaggedOutput(PRIOR_PAIRS, item)
+            pairs, left_out = match_prior(buckets, prior_of, limit, self.cfg.prior_members_per_cluster)
+            self.left_out.inc(left_out)
+            for (doc_key, node), exact in pairs.items():
+                nodes = self.prior[doc_key]
+                if node not in nodes:
+                    self.prior_count += 1
+                nodes[node] = nodes.get(node, False) or exact
+            if self.prior_count >= _FLUSH_PRIOR_PAIRS:
+                yield from self._flush_prior(lambda item: item)
         if len(self.pairs) + len(self.exact_group) >= _FLUSH_ENTRIES:
             yield from self._flush(lambda item: item)
 
     def finish_bundle(self):
-        yield from self._flush(lambda item: WindowedValue(item, MIN_TIMESTAMP, [GlobalWindow()]))
+        wrap = lambda item: WindowedValue(item, MIN_TIMESTAMP, [GlobalWindow()])  # noqa: E731
+        yield from self._flush(wrap)
+        yield from self._flush_prior(wrap)
+
+    def _flush_prior(self, wrap):
+        """The bundle's candidate pairs with prior documents, each once, as one list per prior
+        docs shard of (prior doc_key, [(new node, exact)]). A pair shares several buckets, in
+        different bucket shards (a late shard of a 16x sharded run: 1.6M bucket matches, 441k
+        distinct pairs), and the runner holds what goes to the next stage, encoded, two or
+        three times over: sent per bucket shard, that was 150 MB, most of the shard's peak."""
+        prior, self.prior, self.prior_count = self.prior, defaultdict(dict), 0
+        n = self.cfg.index_shards
+        by_doc_shard = defaultdict(list)
+        for doc_key, nodes in prior.items():
+            by_doc_shard[doc_shard(doc_key, n)].append((doc_key, list(nodes.items())))
+        for item in by_doc_shard.items():
+            yield pvalue.TaggedOutput(PRIOR_PAIRS, wrap(item))
 
     def _flush(self, wrap):
         """The bundle's candidate pairs, each once: a pair shares ~bands x J^rows buckets
