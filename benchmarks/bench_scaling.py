@@ -163,9 +163,10 @@ def main() -> None:
                         print(f"  shard seconds {sharding['shard_seconds']}; last shard: "
                               f"{last.get('prior_candidate_pairs', 0):,} prior candidate pairs, "
                               f"{last.get('cc_edges', 0):,} graph edges", flush=True)
-                        # Each shard job's own peak: flat when a later shard (a larger prior
-                        # index) needs no more memory than an earlier one.
-                        print(f"  shard job peak RSS MiB {sharding.get('shard_peak_rss_mib')}", flush=True)
+                        # Each shard job's process's peak (with 2 workers the runner's, which holds
+                        # the data between stages): flat when a later shard (a larger prior index)
+                        # needs no more memory than an earlier one.
+                        print(f"  shard job process peak RSS MiB {sharding.get('shard_peak_rss_mib')}", flush=True)
                     r.update(scale=scale, docs=n, mb=round(size_mb, 1), workers=workers,
                              kept=stats and stats["kept"], shards=(stats or {}).get("sharding", {}).get("shards", 1),
                              docs_per_s_per_core=n / r["wall_s"] / workers, docs_per_cpu_s=n / max(r["cpu_s"], 1e-9))

@@ -569,8 +569,10 @@ def _plan_local(inputs: list[str], spec, config, workers: int) -> list:
 
 def _run_shard_job(sub, k: int, n: int, beam_args: list[str]) -> tuple[dict, int]:
     """One shard's job (in a process of its own: a fork of the pool, or of this process).
-    Its stats carry the process's peak resident memory: the figure that shows whether later
-    shards (a larger prior index) need more memory than earlier ones."""
+    Its stats carry this process's peak resident memory: the figure that shows whether later
+    shards (a larger prior index) need more memory than earlier ones. With one worker the job
+    runs in this process; with several it is the runner's (which holds the data between
+    stages), not its workers'."""
     stats, bridges = _run_job(sub, beam_args, True, True)
     stats["peak_rss_mib"] = _peak_rss_mib()
     return stats, bridges

@@ -168,7 +168,7 @@ def test_prior_matching_of_a_boilerplate_bucket_pairs_with_the_smallest_prior_on
     prior = [f"p{i:03d}" for i in range(60)][::-1]  # not in order: the smallest is picked
     own = [(p, p) for p in prior]  # every prior document its own cluster
     big, small, exact = (3, b"h" * 8), (4, b"s" * 8), (EXACT_BAND, b"e" * 16)
-    assert match_prior({big: new}, {big: own}, 64) == ({("p000", n): False for n in new}, 59)
+    assert match_prior({big: new}, {big: own}, 64) == ({("p000", n): False for n in new}, 0)
     assert match_prior({small: new[:2]}, {small: own[:3]}, 64, 2) == (
         {(p, n): False for p in prior[:3] for n in new[:2]}, 0)
     pairs, left_out = match_prior({exact: new}, {exact: own}, 64, 2)
@@ -195,6 +195,10 @@ def test_prior_matching_bounds_the_members_of_one_cluster():
     assert set(pairs) == {("r5", n), ("q4", n)} and left_out == 4
     pairs, left_out = match_prior({bucket: [n]}, prior, 64, 0)
     assert len(pairs) == 6 and left_out == 0
+    # The exact-text bucket is never bounded: each of its pairs is a duplicate without comparison.
+    exact = (EXACT_BAND, b"e" * 16)
+    pairs, left_out = match_prior({exact: [n]}, {exact: cluster_r}, 64, 1)
+    assert pairs == {(k, n): True for k, _ in cluster_r} and left_out == 0
     # 6 prior + 60 new members: oversized whatever the cap, one pair per new document.
     many = [new_node(f"m{i:02d}", f"m{i:02d}") for i in range(60)]
     pairs, _ = match_prior({bucket: many}, prior, 64, 1)

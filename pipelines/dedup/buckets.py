@@ -89,7 +89,7 @@ def candidate_pairs(nodes: list[str], all_pairs_max: int) -> Iterator[tuple[str,
 
 def match_prior(new_of: dict, prior_of: dict, all_pairs_max: int,
                 per_cluster: int = 0) -> tuple[dict[tuple[str, str], bool], int]:
-    """({(prior doc_key, new node): exact}, prior members left out) for the buckets that hold
+    """({(prior doc_key, new node): exact}, prior members the `per_cluster` bound left out) for the buckets that hold
     new and prior documents: `new_of` maps a bucket (band, hash) to its new nodes, `prior_of`
     to its prior (doc_key, cluster root key). `exact` when they share the exact-text bucket (a
     duplicate without comparison). A bucket with more than `all_pairs_max` members
@@ -97,23 +97,26 @@ def match_prior(new_of: dict, prior_of: dict, all_pairs_max: int,
     `candidate_pairs` pairs a large bucket of one run with its smallest node only (prior nodes
     sort before new ones).
 
-    `per_cluster` (0: all) bounds the members of one prior cluster a bucket pairs with: its
-    representative first, then the smallest keys. A cluster that many successive parts of a
-    corpus added copies to (a sharded run's 16th shard meets ~12 members of each cluster it
-    touches) would otherwise give every new document a candidate pair per member, and a
-    later part more pairs than an earlier one, where one verified pair per cluster decides
-    (`prior_pair_edges`). A new document in the bucket shares that band with every member,
-    the representative included."""
+    `per_cluster` (0: all) bounds the members of one prior cluster an LSH bucket pairs with:
+    its representative when the bucket holds it, then the smallest keys. A cluster that many
+    successive parts of a corpus added copies to (a sharded run's 16th shard meets ~12
+    members of each cluster it touches) otherwise gives every new document a candidate pair
+    per member, and a later part more pairs than an earlier one, where one verified pair per
+    cluster decides (`prior_pair_edges`); a member left out may be the only one a new
+    document resembles, so the bound can miss duplicates. The exact-text bucket is never
+    bounded (its pairs need no comparison)."""
     pairs: dict[tuple[str, str], bool] = {}
     left_out = 0
     for bucket, prior in prior_of.items():
         new = new_of[bucket]
         exact = bucket[0] == EXACT_BAND
-        if not exact and len(new) + len(prior) > all_pairs_max:
+        if exact:
+            chosen = [doc_key for doc_key, _ in prior]
+        elif len(new) + len(prior) > all_pairs_max:
             chosen = [min(prior)[0]]
         else:
             chosen = _per_cluster(prior, per_cluster)
-        left_out += len(prior) - len(chosen)
+            left_out += len(prior) - len(chosen)
         for doc_key in chosen:
             for node in new:
                 pairs[(doc_key, node)] = pairs.get((doc_key, node), False) or exact

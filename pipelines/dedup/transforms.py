@@ -109,9 +109,10 @@ class BucketShard(beam.DoFn):
       to fetch both signatures by a join (signatures never travel with the buckets); without
       verification, a star per bucket as UNVERIFIED edges;
     - with prior indexes: PRIOR_PAIRS (prior docs shard, [(prior doc_key, [(new node, exact)])])
-      for every prior document sharing a bucket with a new one (`match_prior`), read from the
-      prior index's shard `shard % index_shards`, collected over the bundle. A bucket without a new document cannot change this run's
-      output: its release already deduplicated it."""
+      for the prior documents sharing a bucket with a new one (`match_prior`: all of them, but
+      for boilerplate buckets and the `prior_members_per_cluster` bound), read from the prior
+      index's shard `shard % index_shards`, collected over the bundle. A bucket without a new
+      document cannot change this run's output: its release already deduplicated it."""
 
     def __init__(self, cfg: DedupConfig, index_dirs: list[str]):
         self.cfg = cfg
