@@ -1,7 +1,8 @@
 """How `roots-pipeline run` scales with the corpus: 1x, 4x, 16x, on 1 and 2 local workers.
 
     python benchmarks/bench_scaling.py [--scales 1,4,16] [--workers 1,2] [--repeat 3] [--repeat-large 1]
-                                       [--max-rss-gb 16] [--config CONFIG.yaml]
+                                       [--max-rss-gb 16] [--config CONFIG.yaml] [--one-job]
+                                       [--corpus-dir DIR]
 
 Scale 1 is the real corpus (ROOTS_DATA_DIR/corpus_web_mixed, 38,467 docs). Scale k adds k-1
 edited copies of every document under new ids (1-5% of characters substituted, a seeded
@@ -18,6 +19,13 @@ peak). Target: wall grows linearly, peak RSS per worker stays flat.
 
 A run whose processes together pass --max-rss-gb is stopped and reported as such, so the
 benchmark never takes a shared machine down.
+
+`--one-job` also runs every sharded scale as one job over everything (`read.shard_mb: 0`, 1
+worker) and compares its kept documents with the sharded 1-worker run's, by key: a sharded run
+cannot undo an earlier shard's decision when a later document joins two settled clusters (a
+bridge), so it may keep documents one job drops. Shards follow the files' keys, a hash of
+their path, so the corpus folder (`--corpus-dir`, default a fresh temporary one) decides which
+copies come first, and with it the number of bridges.
 """
 from __future__ import annotations
 
@@ -119,6 +127,29 @@ def measure(argv: list[str], max_rss: float) -> dict:
             "worker_processes": len(workers)}
 
 
+def _kept_keys(out: Path) -> set[str]:
+    import pyarrow.parquet as pq
+
+    return {k for f in sorted((out / "data").rglob("*.parquet")) for k in pq.read_table(f, columns=["key"])["key"].to_pylist()}
+
+
+def compare_one_job(corpus: Path, sharded: Path, tmp: Path, max_rss: float) -> None:
+    """The corpus as one job (1 worker, no shards) against the sharded run in `sharded`."""
+    config, out = tmp / "one-job.yaml", tmp / "out-one-job"
+    config.write_text("read:\n  shard_mb: 0\n")
+    r = measure([sys.executable, "-m", "pipelines", "run", "--input", str(corpus / "*.jsonl"), "--output", str(out),
+                 "--no_progress", "--direct_num_workers=1", "--config", str(config)], max_rss)
+    if r["stopped_for_memory"]:
+        print(f"  one job over {corpus.name}: STOPPED (memory)", flush=True)
+        return
+    one, shards = _kept_keys(out), _kept_keys(sharded)
+    bridges = json.loads((sharded / "stats.json").read_text())["sharding"]["prior_clusters_joined"]
+    print(f"  one job over {corpus.name}: wall {r['wall_s']:.1f} s, peak {r['worker_peak_mib']:.0f} MiB, kept "
+          f"{len(one):,}; sharded kept {len(shards):,} ({len(shards) - len(one):+,}; bridges counted {bridges:,}); "
+          f"kept by one job but not by the sharded run: {len(one - shards):,}", flush=True)
+    subprocess.run(["rm", "-rf", str(out)], check=False)
+
+
 def _median_row(runs: list[dict]) -> dict:
     row = dict(runs[0])
     for key in ("wall_s", "cpu_s", "launcher_peak_mib", "worker_peak_mib", "docs_per_s_per_core", "docs_per_cpu_s"):
@@ -138,12 +169,17 @@ def main() -> None:
     parser.add_argument("--max-rss-gb", type=float, default=16.0)
     parser.add_argument("--json", help="also write the rows here")
     parser.add_argument("--config", help="a pipeline config YAML for every run (e.g. a dedup setting to compare)")
+    parser.add_argument("--one-job", action="store_true",
+                        help="also run sharded scales as one job and compare the kept documents")
+    parser.add_argument("--corpus-dir", help="build the corpora here (their paths decide the shard order)")
     args = parser.parse_args()
+    if args.one_job and args.config:
+        parser.error("--one-job sets its own config; leave out --config")
     rows = []
     worker_counts = [int(w) for w in args.workers.split(",")]
     with tempfile.TemporaryDirectory(prefix="roots-bench-scaling-") as tmp:
         for scale in map(int, args.scales.split(",")):
-            corpus = Path(tmp) / f"x{scale}"
+            corpus = Path(args.corpus_dir or tmp) / f"x{scale}"
             n = build_corpus(corpus, scale)
             size_mb = sum(f.stat().st_size for f in corpus.iterdir()) / 1e6
             repeats = args.repeat_large if scale >= 16 else args.repeat
@@ -177,8 +213,14 @@ def main() -> None:
                              f"shards {r['shards']}  ")
                           + f"peak RSS launcher {r['launcher_peak_mib']:6.0f} MiB, largest other process "
                             f"{r['worker_peak_mib']:6.0f} MiB ({r['worker_processes']} processes)", flush=True)
-                    subprocess.run(["rm", "-rf", str(out)], check=False)
+                    if not (args.one_job and workers == 1):
+                        subprocess.run(["rm", "-rf", str(out)], check=False)
             rows += [_median_row(runs[w]) for w in worker_counts]
+            sharded = Path(tmp) / f"out-x{scale}-w1"
+            if args.one_job and (sharded / "stats.json").exists():
+                if json.loads((sharded / "stats.json").read_text()).get("sharding"):
+                    compare_one_job(corpus, sharded, Path(tmp), args.max_rss_gb * 2**30)
+                subprocess.run(["rm", "-rf", str(sharded)], check=False)
     print("\nmedians; docs/s/core = docs / wall / workers; docs/CPU-s = docs / CPU seconds of all the run's processes")
     print("| scale | workers | docs | MB | shards | repeats | wall s | CPU s | docs/s/core | docs/CPU-s "
           "| launcher MiB | largest other process MiB |")
