@@ -39,11 +39,15 @@ class RunSpec:
     num_shards: int = 0               # 0: let the runner choose
     progress_dir: str | None = None
     # One shard of a sharded local run (pipelines/shards.py): the FileRanges to read instead
-    # of the patterns, the name of this run's part of the dedup index, and whether to write
-    # the per-id record counts (OUT/ids/) so repeated ids can be counted across shards.
+    # of the patterns, the name of this run's part of the dedup index, whether to write
+    # the per-id record counts (OUT/ids/) so repeated ids can be counted across shards, and
+    # whether to write what settling bridges at the end needs (pipelines/bridges.py): the
+    # bridges (OUT/bridges/) and each kept document's fields that its kept row lacks
+    # (OUT/kept_extras/: key, raw bytes, PII redactions).
     ranges: list | None = None
     index_part: str = ""
     write_id_counts: bool = False
+    write_bridges: bool = False
     # Repeated ids are counted in this many hash buckets of ids (each bucket's ids are held
     # together in one worker's memory): many for a remote corpus, a few for a local run.
     id_buckets: int = 1024
@@ -72,6 +76,13 @@ def build(p: beam.Pipeline, spec: RunSpec):
             in_memory=spec.ranges is not None)
         kept = deduped.kept
         dropped = (dropped, deduped.dropped) | "AllDropped" >> beam.Flatten()
+        if spec.write_bridges:
+            (deduped.bridges | "BridgeJson" >> beam.Map(to_json_line)
+                             | "WriteBridges" >> beam.io.WriteToText(join(spec.output, "bridges", "part"),
+                                                                     file_name_suffix=".jsonl"))
+            (kept | "KeptExtras" >> beam.Map(lambda d: to_json_line([d["key"], d.get("raw_bytes", 0), d.get("pii")]))
+                  | "WriteKeptExtras" >> beam.io.WriteToText(join(spec.output, "kept_extras", "part"),
+                                                             file_name_suffix=".jsonl"))
 
     shards = {"num_shards": spec.num_shards} if spec.num_shards else {}
     if spec.output_format == "parquet":

@@ -10,10 +10,11 @@ shard, not the corpus.
 
 Shards follow key order (input files by file key, then offset), and the dedup representative
 of a cluster is its smallest key, so the first shard holding a member of a cluster holds
-its representative: the sharded run keeps the same documents as one run over everything.
-The one case it cannot reproduce is a later document that joins two clusters an earlier shard
-had already settled as different (a bridge): both representatives stay kept. Bridges are
-counted (`sharding.prior_clusters_joined` in stats.json).
+its representative. A later document can join two clusters an earlier shard settled apart (a
+bridge); the shards' jobs report their bridges, and after the last shard
+`bridges.settle_bridges` merges those clusters in the shards' outputs, index and stats: the
+sharded run keeps the same documents as one run over everything (`sharding.bridges` in
+stats.json says how many it settled).
 
 At the end the shards' outputs are moved into the usual layout (OUT/data/, dropped/,
 dead_letter/, dedup_index/) and their stats merged into one stats.json, repeated ids counted
@@ -149,7 +150,8 @@ class ShardedRun:
         if k and spec.dedup:
             prior.append(storage.join(spec.output, "dedup_index"))
         return dataclasses.replace(spec, output=_shard_dir(spec.output, k), ranges=self.shards[k],
-                                   prior_indexes=tuple(prior), index_part=f".p{k:05d}", write_id_counts=True)
+                                   prior_indexes=tuple(prior), index_part=f".p{k:05d}", write_id_counts=True,
+                                   write_bridges=bool(spec.dedup))
 
     def run(self) -> dict:
         spec = self.spec
@@ -173,6 +175,12 @@ class ShardedRun:
                         f.write(json.dumps(item, ensure_ascii=False) + "\n")
                 id_files.append(id_path)
             duplicate_ids = stats_lib.repeated_ids(heapq.merge(*map(_read_pairs, id_files)))
+        settled = None
+        if spec.dedup:
+            from .bridges import settle_bridges
+
+            settled = settle_bridges([_shard_dir(spec.output, k) for k in range(len(self.shards))], parts,
+                                     storage.join(spec.output, "dedup_index"), spec.write_dropped)
         for k in range(len(self.shards)):
             for part in _MOVED_PARTS:
                 _move_files(storage.join(_shard_dir(spec.output, k), part), storage.join(spec.output, part),
@@ -185,8 +193,12 @@ class ShardedRun:
             for part in parts:
                 for name, n in part.get("dedup", {}).items():
                     stats["dedup"][name] = stats["dedup"].get(name, 0) + n
+            if settled["representatives_dropped"] and "kept" in stats["dedup"]:
+                stats["dedup"]["kept"] -= settled["representatives_dropped"]
+                stats["dedup"]["duplicates_near"] = (stats["dedup"].get("duplicates_near", 0)
+                                                     + settled["representatives_dropped"])
         # Per shard, so a run whose later shards slow down (a growing prior index) shows it.
-        stats["sharding"] = {"shards": len(self.shards), "prior_clusters_joined": joined,
+        stats["sharding"] = {"shards": len(self.shards), "prior_clusters_joined": joined, "bridges": settled,
                              "shard_read": [p["read"] for p in parts], "shard_seconds": seconds,
                              "shard_dedup": [p.get("dedup", {}) for p in parts],
                              "shard_peak_rss_mib": [p.get("peak_rss_mib", -1) for p in parts]}

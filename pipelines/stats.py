@@ -226,6 +226,29 @@ def merge_summaries(parts: list[dict], reasons_in_order: list[str], input_files:
                      sources=sources, pii=pii)
 
 
+def rebook_kept_as_dropped(stats: dict, doc: dict, reason: str) -> None:
+    """Move one kept document to `reason` in a stats.json object, every count that its kept
+    event added (per language, bytes, source, PII redactions) with it: a sharded run settling
+    its bridges drops documents a shard's job had kept. Conservation is unchanged (the
+    document is still accounted for once); the funnel is redrawn by the merge."""
+    _, lang, _, _, kept_bytes, _, source, pii = kept_event(doc)
+    stats["kept"] -= 1
+    stats["dropped"][reason] = stats["dropped"].get(reason, 0) + 1
+    per_lang = stats["languages"][lang]
+    per_lang["kept"] -= 1
+    per_lang["dropped"] += 1
+    per_lang["kept_bytes"] -= kept_bytes
+    stats["bytes"]["kept"] -= kept_bytes
+    per_source = stats["sources"][source]
+    per_source["kept"] -= 1
+    per_source["dropped"][reason] = per_source["dropped"].get(reason, 0) + 1
+    redacted = stats["pii_redacted"]
+    for kind, n in (pii or {}).items():
+        redacted[kind] -= n
+        if not redacted[kind]:  # as a run that never kept it: kinds with no redaction are absent
+            del redacted[kind]
+
+
 def repeated_ids(sorted_counts) -> dict:
     """`duplicate_ids` of stats.json from (id, records) pairs sorted by id, an id possibly in
     several consecutive pairs (one per shard): streamed, so it holds only the top examples."""

@@ -103,6 +103,18 @@ def write_bytes(path: str, data: bytes) -> None:
         f.write(data)
 
 
+def replace_file(path: str, data: bytes) -> None:
+    """Store `data` at `path` under a temporary name first, then rename it over `path`: a reader
+    (or a crash) sees the old file or the new one, never a torn one."""
+    head, name = path.rsplit("/", 1) if is_remote(path) else os.path.split(path)
+    tmp = join(head, f".tmp-{os.getpid()}-{name}")
+    write_bytes(tmp, data)
+    if is_remote(path):
+        FileSystems.rename([tmp], [path])
+    else:
+        os.replace(tmp, path)
+
+
 def read_bytes(path: str) -> bytes:
     """The stored bytes (a .gz file is not decompressed)."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:

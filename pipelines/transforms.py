@@ -206,5 +206,5 @@ class ProcessDocuments(beam.DoFn):
         self.progress.flush()
 
 
-def to_json_line(record: dict) -> str:
+def to_json_line(record) -> str:
     return json.dumps(record, ensure_ascii=False)

@@ -4,8 +4,11 @@ The reference is an ordinary single-job run of the same CLI on the same files (s
 the same kept texts and keys, the same drop reason and representative for every dropped
 record, nothing twice, and the counts conserved against the readers' own count. The corpus
 plants what sharding could get wrong: ids that restart at 0 in every file, exact copies and
-near copies in later shards, and chains A ~ B ~ C (A, B, C each in a later shard, C resembling
-only B) that a shard sees only through the earlier shards' index.
+near copies in later shards, chains A ~ B ~ C (A, B, C each in a later shard, C resembling
+only B) that a shard sees only through the earlier shards' index, and bridges: T0 ~ T1 ~ T2 ~
+T3 ~ T4 (each resembling only its neighbours) with T0, T2 and T4 in the first three files and
+the hubs T1, T3 in the last, so the last shard joins three clusters the earlier shards kept
+apart (and a copy of T2 the third shard dropped must follow T2 into T0's cluster).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import gzip
 import json
 import random
 
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main
@@ -35,15 +39,15 @@ def _corpus(folder):
     lines = (dataset_path("corpus_web_mixed") / "docs-00000-of-00006.jsonl").read_text(encoding="utf-8").splitlines()
     docs = [json.loads(line) for line in lines[:2400]]
     english = [d for d in (json.loads(line) for line in lines[2400:]) if d.get("source") == "c4-en"
-               and 300 <= len(d["text"].split(" ")) <= 900][:12]
-    assert len(english) == 12
+               and 300 <= len(d["text"].split(" ")) <= 900][:18]
+    assert len(english) == 18
+    english, bridged = english[:12], english[12:]
     rng = random.Random(7)
     names = sorted((f"part-{c}.jsonl" for c in "abcd"), key=lambda n: file_key(str(folder / n)))
     files = {name: [] for name in names}
     first, second, third, fourth = (files[n] for n in names)
     first += docs[:800]
     second += docs[800:1600] + [dict(d) for d in rng.sample(docs[:800], 60)]       # exact copies
-    third += docs[1600:] + [dict(d) for d in rng.sample(docs[:1600], 60)]
     for j, d in enumerate(english):
         # A ~ B ~ C: each step replaces 4% of the words, so J(A,B) = J(B,C) ~ 0.85, J(A,C) ~ 0.72.
         n = len(d["text"].split(" "))
@@ -53,13 +57,27 @@ def _corpus(folder):
         first.append(dict(d, id=f"chain-{j}-a"))
         second.append(dict(d, id=f"chain-{j}-b", text=b))
         fourth.append(dict(d, id=f"chain-{j}-c", text=c))
+    for j, d in enumerate(bridged):
+        # Four successive edits of 4% of the words each (disjoint positions): neighbours ~0.85,
+        # two steps apart ~0.72, which no verification accepts.
+        n = len(d["text"].split(" "))
+        k = int(0.04 * n)
+        steps = [d["text"]]
+        for s, tag in enumerate(("qzx", "vjw", "kpb", "wmf")):
+            steps.append(_replace_words(steps[-1], range(s * n // (4 * k), n, n // k)[:k], tag))
+        first.append(dict(d, id=f"bridge-{j}-0"))
+        second.append(dict(d, id=f"bridge-{j}-2", text=steps[2]))
+        # At the head of the third file: in an earlier shard than the hubs at the end.
+        third += [dict(d, id=f"bridge-{j}-4", text=steps[4]), dict(d, id=f"bridge-{j}-2copy", text=steps[2])]
+        fourth += [dict(d, id=f"bridge-{j}-1", text=steps[1]), dict(d, id=f"bridge-{j}-3", text=steps[3])]
+    third += docs[1600:] + [dict(d) for d in rng.sample(docs[:1600], 60)]
     fourth += [dict(d) for d in rng.sample(docs, 40)]
     total = 0
     for name, rows in files.items():
         with (folder / name).open("w", encoding="utf-8") as f:
             for i, d in enumerate(rows):
-                f.write(json.dumps(dict(d, id=str(i)) if not str(d["id"]).startswith("chain-") else d,
-                                   ensure_ascii=False) + "\n")
+                planted = str(d["id"]).startswith(("chain-", "bridge-"))
+                f.write(json.dumps(d if planted else dict(d, id=str(i)), ensure_ascii=False) + "\n")
         total += len(rows)
     return total
 
@@ -69,23 +87,36 @@ def _records(out, part):
     for path in sorted(glob.glob(str(out / part / "*.jsonl.gz"))):
         with gzip.open(path, "rt", encoding="utf-8") as f:
             rows += [json.loads(line) for line in f]
+    for path in sorted(glob.glob(str(out / part / "*.parquet"))):
+        rows += pq.read_table(path).to_pylist()
     return rows
 
 
-def _run(tmp_path, name, shard_mb):
+def _run(tmp_path, name, shard_mb, output_format="jsonl"):
     cfg = tmp_path / f"{name}.yaml"
     cfg.write_text(f"read:\n  shard_mb: {shard_mb}\n")
     out = tmp_path / name
     assert main(["run", "--input", str(tmp_path / "in" / "*.jsonl"), "--output", str(out), "--config", str(cfg),
-                 "--output_format", "jsonl", "--no_progress", "--direct_num_workers=1"]) == 0
+                 "--output_format", output_format, "--no_progress", "--direct_num_workers=1"]) == 0
     return out, json.loads((out / "stats.json").read_text())
 
 
-def test_sharded_run_keeps_what_one_run_keeps(tmp_path):
+def _index_roots(out):
+    """{(table, doc_key, band, hash): root_key} of every row of a run's dedup index."""
+    rows = {}
+    for path in sorted((out / "dedup_index").glob("*.parquet")):
+        kind = path.name.split("-")[0]
+        for r in pq.read_table(path).to_pylist():
+            rows[(kind, r["doc_key"], r.get("band"), r.get("hash"))] = (r["root_key"], r.get("root_id"))
+    return rows
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "parquet"])
+def test_sharded_run_keeps_what_one_run_keeps(tmp_path, output_format):
     (tmp_path / "in").mkdir()
     total = _corpus(tmp_path / "in")
     whole, whole_stats = _run(tmp_path, "whole", 0)
-    sharded, stats = _run(tmp_path, "sharded", 0.4)
+    sharded, stats = _run(tmp_path, "sharded", 0.4, output_format)
     assert "sharding" not in whole_stats and stats["sharding"]["shards"] >= 4
 
     kept, dropped, dead = (_records(sharded, p) for p in ("data", "dropped", "dead_letter"))
@@ -93,18 +124,36 @@ def test_sharded_run_keeps_what_one_run_keeps(tmp_path):
     # Nothing lost, nothing twice: every record once, against the number written.
     keys = [d["key"] for d in kept + dropped]
     assert len(keys) == len(set(keys)) == total - len(dead) and stats["read"] == total
-    # The same documents kept, and every drop for the same reason, pointing at the same document.
+    # The same documents kept, and every drop for the same reason, pointing at the same
+    # document, in the same cluster.
     assert sorted((d["key"], d["text"]) for d in kept) == sorted((d["key"], d["text"]) for d in ref_kept)
-    assert ({d["key"]: (d["reason"], d.get("duplicate_of_key")) for d in dropped}
-            == {d["key"]: (d["reason"], d.get("duplicate_of_key")) for d in ref_dropped})
+    fate = lambda d: (d["reason"], d.get("duplicate_of_key"), d.get("duplicate_of"), d.get("cluster_id"))
+    assert {d["key"]: fate(d) for d in dropped} == {d["key"]: fate(d) for d in ref_dropped}
+    # A dropped record keeps every field the single run gives it (a bridged representative
+    # was a kept row: its raw size and PII counts come back from the shard's extras).
+    by_key = {d["key"]: d for d in ref_dropped}
+    assert all(set(d) == set(by_key[d["key"]]) for d in dropped)
     # The planted chains ended in the last shard as duplicates of the first shard's original.
     chain = {d["id"]: d for d in dropped if d["id"].startswith("chain-")}
     linked = sum(i.endswith("-c") and d.get("duplicate_of") == i[:-1] + "a" for i, d in chain.items())
     assert linked >= 6, (linked, {i: (d["reason"], d.get("duplicate_of")) for i, d in chain.items()})
-    assert stats["sharding"]["prior_clusters_joined"] == 0
+    # The planted bridges: the last shard joined T2's and T4's clusters, which earlier shards
+    # had kept, to T0's; the exact copy of T2 an earlier shard dropped now names T0 too.
+    bridges = {d["id"]: d for d in dropped if d["id"].startswith("bridge-")}
+    settled = sum(all(bridges.get(f"bridge-{j}-{t}", {}).get("duplicate_of") == f"bridge-{j}-0"
+                      for t in ("1", "2", "2copy", "3", "4")) for j in range(6))
+    assert settled >= 4, {i: (d["reason"], d.get("duplicate_of")) for i, d in bridges.items()}
+    report = stats["sharding"]["bridges"]
+    assert report["representatives_dropped"] >= settled and report["dropped_repointed"] >= 3, report
+    assert stats["sharding"]["prior_clusters_joined"] == report["bridges"] >= report["representatives_dropped"]
     # One stats.json with the single run's numbers, repeated ids counted across shards.
-    for field in ("read", "kept", "malformed", "dropped", "bytes", "languages", "duplicate_ids", "funnel"):
+    for field in ("read", "kept", "malformed", "dropped", "bytes", "languages", "sources", "pii_redacted",
+                  "duplicate_ids", "funnel"):
         assert stats[field] == whole_stats[field], field
+    assert stats["dedup"]["kept"] == whole_stats["kept"]
+    # The merged index is the single run's: every document under the same root, so a later
+    # refresh sees the bridged clusters as one.
+    assert _index_roots(sharded) == _index_roots(whole)
     assert stats["duplicate_ids"]["ids"] >= 800 and stats["conservation"]["ok"]
     # The merged index serves a later run like a single run's index: a copy of a kept
     # document is a duplicate of it.

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+import xxhash
 
 PRIOR, PRIOR_DROPPED, NEW = "0:", "0~", "1:"
 EXACT_BAND = -1  # the bucket "band" of the exact (normalized-text) key
@@ -50,6 +51,13 @@ def node_id(node: str) -> str:
 
 def is_new(node: str) -> bool:
     return node.startswith(NEW)
+
+
+def cluster_id(root_key: str) -> str:
+    """The `cluster_id` of dropped documents: a hash of the representative's key, not of its
+    node, so the copies a later shard or refresh adds (where the representative is a prior
+    node) carry the same id as those dropped with it."""
+    return xxhash.xxh3_64_hexdigest(root_key.encode("utf-8"))
 
 
 def star_edges(nodes: Iterable[str]) -> Iterator[tuple[str, str]]:

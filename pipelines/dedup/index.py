@@ -49,6 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines import storage
 from pipelines.dedup.buckets import PRE_VERIFIED, EXACT_BAND, agrees, node_id, node_key, prior_dropped_node, prior_node
 from pipelines.dedup.config import INDEX_FORMAT, DedupConfig, minhash_scheme
 from pipelines.dedup.sketch import signature_from_bytes
@@ -315,3 +316,40 @@ class PriorCandidates(beam.PTransform):
             | "AttachSignatures" >> beam.ParDo(
                 AttachPriorSignatures(self.index_dirs, n, self.cfg.verify, self.cfg), **side)
         )
+
+
+def repoint_index(index_dir: str, final_of: dict[str, tuple[str, str]]) -> int:
+    """Rewrite the rows of an index whose cluster a sharded run merged after they were written
+    (pipelines/bridges.py): `final_of` maps the key of each representative that is one no
+    longer to (key, id) of its cluster's final one. That document, and every member indexed
+    under it, gets the final root, in the docs table and in the bucket rows; files without
+    such a row are left alone. Each file is replaced whole (temporary name, then rename).
+    Returns the rows changed."""
+    keys = pa.array(sorted(final_of), pa.string())
+    final_keys = pa.array([final_of[k][0] for k in keys.to_pylist()], pa.string())
+    final_ids = pa.array([final_of[k][1] for k in keys.to_pylist()], pa.string())
+    changed = 0
+    for path in FileSystems.match([FileSystems.join(index_dir, "*.parquet")])[0].metadata_list:
+        kind = path.path.rsplit("/", 1)[-1].partition("-")[0]
+        if kind not in _SCHEMAS:
+            continue
+        with FileSystems.open(path.path) as f:
+            table = pq.read_table(f)
+        if "root_key" not in table.column_names:  # written before roots were recorded: none of ours
+            continue
+        # The document itself when it is a bridged representative, else the root it names.
+        named = pc.if_else(pc.is_in(table["doc_key"], value_set=keys), table["doc_key"], table["root_key"])
+        where = pc.index_in(named, value_set=keys)
+        n = len(where) - where.null_count
+        if not n:
+            continue
+        changed += n
+        table = table.set_column(table.schema.get_field_index("root_key"), "root_key",
+                                 pc.coalesce(pc.take(final_keys, where), table["root_key"]))
+        if kind == DOCS:
+            table = table.set_column(table.schema.get_field_index("root_id"), "root_id",
+                                     pc.coalesce(pc.take(final_ids, where), table["root_id"]))
+        buf = pa.BufferOutputStream()
+        pq.write_table(table, buf, row_group_size=_ROW_GROUP)
+        storage.replace_file(path.path, buf.getvalue().to_pybytes())
+    return changed

@@ -14,15 +14,14 @@ from collections import defaultdict
 from typing import NamedTuple
 
 import apache_beam as beam
-import xxhash
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipelines.dedup.buckets import (EXACT_BAND, agrees, candidate_pairs, is_new, is_prior_kept, match_prior, new_node,
-                                     node_id, node_key, prior_pair_edges, star_edges)
+from pipelines.dedup.buckets import (EXACT_BAND, agrees, candidate_pairs, cluster_id, is_new, is_prior_kept, match_prior,
+                                     new_node, node_id, node_key, prior_pair_edges, star_edges)
 from pipelines.dedup.components import ConnectedComponents
 from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.index import (PriorCandidates, WriteIndex, bucket_shard, check_index, doc_shard, index_listing,
@@ -36,10 +35,13 @@ REASON_NEAR = "duplicate_near"
 class DedupResult(NamedTuple):
     kept: pvalue.PCollection
     dropped: pvalue.PCollection
+    # (prior kept key, key and id of the smaller prior representative its cluster joined):
+    # see _NewNodesOnly.
+    bridges: pvalue.PCollection | None = None
 
 
-SIG, SKETCH, ENTRIES, EXACT, ENDS, PRIOR_PAIRS, UNVERIFIED, SIDES = (
-    "sig", "sketch", "entries", "exact", "ends", "prior_pairs", "unverified", "sides")
+SIG, SKETCH, ENTRIES, EXACT, ENDS, PRIOR_PAIRS, UNVERIFIED, SIDES, BRIDGES = (
+    "sig", "sketch", "entries", "exact", "ends", "prior_pairs", "unverified", "sides", "bridges")
 # Bucket entries a SketchDocs instance buffers before it sends them on: bounds its memory
 # when a runner makes the whole input one bundle (the DirectRunner does).
 _FLUSH_ENTRIES = 200_000
@@ -305,7 +307,7 @@ class RouteDocs(beam.DoFn):
         yield pvalue.TaggedOutput(
             "dropped",
             dict(doc, reason=reason, duplicate_of=node_id(root), duplicate_of_key=node_key(root),
-                 cluster_id=xxhash.xxh3_64_hexdigest(root.encode("utf-8"))),
+                 cluster_id=cluster_id(node_key(root))),
         )
 
 
@@ -345,8 +347,10 @@ class _CountEdges(beam.DoFn):
 class _NewNodesOnly(beam.DoFn):
     """(node, root) labels -> those of new documents. A prior *kept* document that gets a
     smaller root was kept by an earlier run although this run's documents now join its
-    cluster to another one (a bridge): counted as `dedup/prior_clusters_joined`, since the
-    earlier output cannot be changed from here."""
+    cluster to another one (a bridge): counted as `dedup/prior_clusters_joined` and sent to
+    BRIDGES as (its key, the root's key, the root's id). This run cannot change the earlier
+    output; a sharded run settles its shards' bridges at the end (pipelines/bridges.py), a
+    refresh leaves released documents as released."""
 
     def __init__(self):
         self.joined = Metrics.counter("dedup", "prior_clusters_joined")
@@ -357,6 +361,7 @@ class _NewNodesOnly(beam.DoFn):
             yield label
         elif is_prior_kept(node) and root != node:
             self.joined.inc()
+            yield pvalue.TaggedOutput(BRIDGES, (node_key(node), node_key(root), node_id(root)))
 
 
 class Deduplicate(beam.PTransform):
@@ -419,15 +424,16 @@ class Deduplicate(beam.PTransform):
             | "GroupPairSides" >> beam.GroupByKey()
             | "VerifyPairs" >> beam.ParDo(VerifyPairs(cfg))
         )
-        roots = (
+        labels = (
             edges
             # Each pair arrives once: buckets' pairs are made distinct per node in SignPairEnds
             # and an exact pair's LSH edge is left to its exact star; no Distinct shuffle.
             | "AllEdges" >> beam.Flatten()
             | "CountEdges" >> beam.ParDo(_CountEdges())
             | "Components" >> ConnectedComponents(0 if self.in_memory else cfg.cc_max_rounds, cfg.cc_max_residual_nodes)
-            | "NewNodesOnly" >> beam.ParDo(_NewNodesOnly())
+            | "NewNodesOnly" >> beam.ParDo(_NewNodesOnly()).with_outputs(BRIDGES, main="roots")
         )
+        roots, bridges = labels.roots, labels[BRIDGES]
         exact_nodes = exact | "AllExact" >> beam.Flatten() | "ExactByNode" >> beam.Map(lambda node: (node, True))
         if self.in_memory:
             root_of, exact_of = beam.pvalue.AsDict(roots), beam.pvalue.AsDict(exact_nodes)
@@ -436,7 +442,7 @@ class Deduplicate(beam.PTransform):
             if with_index:
                 (sketched[SKETCH] | "IndexEntries" >> beam.FlatMap(_index_entry, root_of, exact_of)
                                   | "WriteIndex" >> WriteIndex(self.index_output, cfg, self.index_part))
-            return DedupResult(kept=routed.kept, dropped=routed.dropped)
+            return DedupResult(kept=routed.kept, dropped=routed.dropped, bridges=bridges)
         to_route = {"doc": sketched.docs, "root": roots, "exact": exact_nodes}
         if with_index:
             to_route["sketch"] = sketched[SKETCH]
@@ -447,4 +453,4 @@ class Deduplicate(beam.PTransform):
         )
         if with_index:
             routed.index | "WriteIndex" >> WriteIndex(self.index_output, cfg, self.index_part)
-        return DedupResult(kept=routed.kept, dropped=routed.dropped)
+        return DedupResult(kept=routed.kept, dropped=routed.dropped, bridges=bridges)

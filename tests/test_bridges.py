@@ -1,0 +1,54 @@
+"""Merging a sharded run's bridges (pipelines/bridges.py): the final representative of every
+merged cluster, against a breadth-first search over the same bridges (written here, not
+the union-find under test). The end-to-end check against one run over everything is in
+tests/test_shards.py."""
+from __future__ import annotations
+
+import random
+from collections import deque
+
+from pipelines.bridges import settle
+
+
+def _components(edges):
+    graph: dict[str, set] = {}
+    for a, b in edges:
+        graph.setdefault(a, set()).add(b)
+        graph.setdefault(b, set()).add(a)
+    seen, out = set(), []
+    for start in sorted(graph):
+        if start in seen:
+            continue
+        todo, comp = deque([start]), []
+        seen.add(start)
+        while todo:
+            node = todo.popleft()
+            comp.append(node)
+            for nxt in graph[node] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        out.append(comp)
+    return out
+
+
+def test_chained_bridges_end_at_the_smallest_key():
+    # Shard 3 bridged k4 to k2, shard 7 bridged k2 to k0: k4's final representative is k0.
+    bridges = [("k4", "k2", "id2"), ("k2", "k0", "id0"), ("k9", "k7", "id7")]
+    assert settle(bridges) == {"k4": ("k0", "id0"), "k2": ("k0", "id0"), "k9": ("k7", "id7")}
+    assert settle(list(reversed(bridges))) == settle(bridges)
+    assert settle([]) == {}
+
+
+def test_random_bridges_agree_with_a_graph_search():
+    rng = random.Random(3)
+    keys = [f"{i:05d}" for i in range(400)]
+    bridges = []
+    for _ in range(300):
+        a, b = sorted(rng.sample(keys, 2))
+        bridges.append((b, a, f"id-{a}"))  # a bridge always names a smaller root
+    final = settle(bridges)
+    expected = {}
+    for comp in _components([(k, r) for k, r, _ in bridges]):
+        top = min(comp)
+        expected.update({k: (top, f"id-{top}") for k in comp if k != top})
+    assert final == expected and len(expected) > 200
