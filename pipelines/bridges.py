@@ -30,6 +30,7 @@ import json
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from . import stats as stats_lib
@@ -49,10 +50,15 @@ def _json_lines(folder: str):
                 yield json.loads(line)
 
 
-def settle(bridges) -> dict[str, tuple[str, str]]:
-    """(key, root key, root id) bridges -> {key: (final key, final id)} for every key that is
-    not its merged cluster's smallest. A bridge always names a smaller root, so the smallest
-    key of a merged cluster is some bridge's root, and its id is known."""
+def settle(bridges, ours=None) -> dict[str, tuple[str, str]]:
+    """(key, id, root key, root id) bridges -> {key: (final key, final id)} for each of `ours`
+    (keys this run kept; None: all) that is not its merged cluster's final representative.
+
+    The final representative is the smallest key of the merged cluster, unless the cluster
+    holds documents released before this run (named by a bridge, not `ours`: a sharded
+    refresh deduplicates against earlier releases too): then the smallest of those, since a
+    released document wins over new ones, as in one refresh over everything. Released
+    documents are never in the result: their release is published and stays as it is."""
     parent: dict[str, str] = {}
     ids: dict[str, str] = {}
 
@@ -64,16 +70,19 @@ def settle(bridges) -> dict[str, tuple[str, str]]:
             parent[x], x = root, parent[x]
         return root
 
-    for key, root_key, root_id in bridges:
-        ids[root_key] = root_id
+    for key, key_id, root_key, root_id in bridges:
+        ids[key], ids[root_key] = key_id, root_id
         a, b = find(key), find(root_key)
         if a != b:
             parent[max(a, b)] = min(a, b)
+    members: dict[str, list[str]] = {}
+    for key in ids:
+        members.setdefault(find(key), []).append(key)
     final = {}
-    for key in parent:
-        top = find(key)
-        if top != key:
-            final[key] = (top, ids[top])
+    for group in members.values():
+        released = [k for k in group if ours is not None and k not in ours]
+        top = min(released or group)
+        final.update({k: (top, ids[top]) for k in group if k != top and (ours is None or k in ours)})
     return final
 
 
@@ -86,57 +95,77 @@ def _repoint(record: dict, final_of: dict) -> bool:
     return True
 
 
-def _gz_lines(path: str) -> list[bytes]:
-    return gzip.decompress(storage.read_bytes(path)).splitlines()
+def _gz_lines(path: str):
+    """The lines of a gzip file, streamed (a shard's dropped records can be hundreds of MB)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw, \
+            gzip.GzipFile(fileobj=raw) as f:
+        for line in f:
+            yield line.rstrip(b"\n")
 
 
-def _write_gz_lines(path: str, lines) -> None:
-    storage.replace_file(path, gzip.compress(b"".join(line + b"\n" for line in lines)))
+def _rewrite_gz(path: str, edit) -> tuple[int, list[bytes]]:
+    """Stream the gzip file `path` through `edit(line)` (a new line, None: unchanged, or b"":
+    removed) and replace it when a line changes: (lines changed, the lines removed). Read twice,
+    once to find out (most files have nothing to change), once while writing; `edit` is pure."""
+    if all(edit(line) is None for line in _gz_lines(path)):
+        return 0, []
+    changed, removed = 0, []
+
+    def write(f):
+        nonlocal changed
+        with gzip.GzipFile(fileobj=f, mode="wb") as out:
+            for line in _gz_lines(path):
+                new = edit(line)
+                if new is None:
+                    out.write(line + b"\n")
+                    continue
+                changed += 1
+                if new:
+                    out.write(new + b"\n")
+                else:
+                    removed.append(line)
+
+    storage.replace_file(path, write)
+    return changed, removed
 
 
 def _take_kept(data_dir: str, keys: pa.Array, wanted: set) -> list[dict]:
-    """Remove the documents with a key in `keys` from the kept files of `data_dir`; their rows."""
+    """Remove the documents with a key in `keys` from the kept files of `data_dir` (streamed: row
+    group by row group, line by line); their rows."""
     taken = []
     for path in storage.list_files(data_dir):
-        if path.endswith(".parquet"):
-            with FileSystems.open(path) as f:
-                table = pq.read_table(f)
-            mask = pc.is_in(table["key"], value_set=keys)
-            if not pc.any(mask).as_py():
+        if not path.endswith(".parquet"):
+            _, removed = _rewrite_gz(path, lambda line: b"" if json.loads(line)["key"] in wanted else None)
+            taken += [json.loads(line) for line in removed]
+            continue
+        with FileSystems.open(path) as f:
+            pf = pq.ParquetFile(f)
+            if not any(pc.any(pc.is_in(pf.read_row_group(i, columns=["key"])["key"], value_set=keys)).as_py()
+                       for i in range(pf.metadata.num_row_groups)):
                 continue
-            taken += table.filter(mask).to_pylist()
-            buf = pa.BufferOutputStream()
-            pq.write_table(table.filter(pc.invert(mask)), buf)
-            storage.replace_file(path, buf.getvalue().to_pybytes())
-        else:
-            keep, moved = [], []
-            for line in _gz_lines(path):
-                row = json.loads(line)
-                if row["key"] in wanted:
-                    moved.append(row)
-                else:
-                    keep.append(line)
-            if moved:
-                taken += moved
-                _write_gz_lines(path, keep)
+
+        def write(out, path=path):
+            with FileSystems.open(path) as f:
+                pf = pq.ParquetFile(f)
+                with pq.ParquetWriter(out, pf.schema_arrow) as writer:
+                    for i in range(pf.metadata.num_row_groups):
+                        group = pf.read_row_group(i)
+                        mask = pc.is_in(group["key"], value_set=keys)
+                        taken.extend(group.filter(mask).to_pylist())
+                        writer.write_table(group.filter(pc.invert(mask)))
+
+        storage.replace_file(path, write)
     return taken
 
 
 def _repoint_dropped(dropped_dir: str, final_of: dict) -> int:
-    changed = 0
-    for path in storage.list_files(dropped_dir):
-        lines, n = _gz_lines(path), 0
-        for i, line in enumerate(lines):
-            if b'"duplicate_of_key"' not in line:  # dropped by a filter, not by dedup
-                continue
-            record = json.loads(line)
-            if _repoint(record, final_of):
-                lines[i] = json.dumps(record, ensure_ascii=False).encode("utf-8")
-                n += 1
-        if n:
-            _write_gz_lines(path, lines)
-            changed += n
-    return changed
+    def edit(line: bytes):
+        if b'"duplicate_of_key"' not in line:  # dropped by a filter, not by dedup
+            return None
+        record = json.loads(line)
+        return json.dumps(record, ensure_ascii=False).encode("utf-8") if _repoint(record, final_of) else None
+
+    return sum(_rewrite_gz(path, edit)[0] for path in storage.list_files(dropped_dir))
 
 
 def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: str, write_dropped: bool) -> dict:
@@ -144,8 +173,15 @@ def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: st
     shards' outputs in place and `shard_stats` (each shard's stats.json object). Returns what
     it did, for stats.json's `sharding`."""
     bridges = [tuple(b) for d in shard_dirs for b in _json_lines(storage.join(d, BRIDGES))]
-    final_of = settle(bridges)
-    report = {"bridges": len(bridges), "representatives_dropped": 0, "dropped_repointed": 0, "index_rows_repointed": 0}
+    named = {k for b in bridges for k in (b[0], b[2])}
+    # The extras of this run's kept documents that bridges name: which of them are ours
+    # (the others were released before this run), and what their kept rows lack.
+    extras = {key: (raw, pii) for d in shard_dirs for key, raw, pii in _json_lines(storage.join(d, KEPT_EXTRAS))
+              if key in named}
+    final_of = settle(bridges, ours=extras)
+    report = {"bridges": len(bridges), "representatives_dropped": 0, "dropped_repointed": 0, "index_rows_repointed": 0,
+              # Representatives of earlier releases that a bridge joined: they stay released.
+              "released_representatives_joined": len(named - set(extras) - {k for k, _ in final_of.values()})}
     if not final_of:
         return report
     keys = pa.array(sorted(final_of), pa.string())
@@ -156,8 +192,6 @@ def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: st
         rows = _take_kept(storage.join(shard_dir, "data"), keys, set(final_of))
         if not rows:
             continue
-        extras = {key: (raw, pii) for key, raw, pii in _json_lines(storage.join(shard_dir, KEPT_EXTRAS))
-                  if key in final_of}
         records = []
         for row in rows:
             raw, pii = extras[row["key"]]
@@ -167,7 +201,8 @@ def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: st
             stats_lib.rebook_kept_as_dropped(stats, record, REASON_NEAR)
             records.append(json.dumps(record, ensure_ascii=False).encode("utf-8"))
         if write_dropped:
-            _write_gz_lines(storage.join(shard_dir, "dropped", _BRIDGED_FILE), records)
+            storage.write_bytes(storage.join(shard_dir, "dropped", _BRIDGED_FILE),
+                                gzip.compress(b"".join(r + b"\n" for r in records)))
         moved_total += len(rows)
     if moved_total != len(final_of):
         # Every former representative was kept by exactly one shard: anything else is a bug.
@@ -175,4 +210,3 @@ def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: st
     report["representatives_dropped"] = moved_total
     report["index_rows_repointed"] = repoint_index(index_dir, final_of)
     return report
-

@@ -103,12 +103,17 @@ def write_bytes(path: str, data: bytes) -> None:
         f.write(data)
 
 
-def replace_file(path: str, data: bytes) -> None:
-    """Store `data` at `path` under a temporary name first, then rename it over `path`: a reader
-    (or a crash) sees the old file or the new one, never a torn one."""
+def replace_file(path: str, write) -> None:
+    """Replace the file `path` with what `write(f)` writes to a binary file object (or with
+    `write` itself when it is bytes), written under a temporary name first and then renamed
+    over `path`: a reader (or a crash) sees the old file or the new one, never a torn one."""
     head, name = path.rsplit("/", 1) if is_remote(path) else os.path.split(path)
     tmp = join(head, f".tmp-{os.getpid()}-{name}")
-    write_bytes(tmp, data)
+    if isinstance(write, bytes):
+        write_bytes(tmp, write)
+    else:
+        with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            write(f)
     if is_remote(path):
         FileSystems.rename([tmp], [path])
     else:

@@ -33,22 +33,36 @@ def _components(edges):
 
 def test_chained_bridges_end_at_the_smallest_key():
     # Shard 3 bridged k4 to k2, shard 7 bridged k2 to k0: k4's final representative is k0.
-    bridges = [("k4", "k2", "id2"), ("k2", "k0", "id0"), ("k9", "k7", "id7")]
+    bridges = [("k4", "id4", "k2", "id2"), ("k2", "id2", "k0", "id0"), ("k9", "id9", "k7", "id7")]
     assert settle(bridges) == {"k4": ("k0", "id0"), "k2": ("k0", "id0"), "k9": ("k7", "id7")}
     assert settle(list(reversed(bridges))) == settle(bridges)
     assert settle([]) == {}
 
 
+def test_a_released_document_wins_and_stays_released():
+    """A sharded refresh: r5 was released before this run, k1 and k3 are this run's. One
+    refresh over everything would drop both new documents as copies of the released one,
+    whatever the keys' order, and cannot change the release."""
+    bridges = [("r5", "rid5", "k1", "id1"), ("k3", "id3", "k1", "id1")]
+    assert settle(bridges, ours={"k1", "k3"}) == {"k1": ("r5", "rid5"), "k3": ("r5", "rid5")}
+    # Two released documents joined: the smaller wins; the other stays as released.
+    bridges.append(("r7", "rid7", "r5", "rid5"))
+    assert settle(bridges, ours={"k1", "k3"}) == {"k1": ("r5", "rid5"), "k3": ("r5", "rid5")}
+
+
 def test_random_bridges_agree_with_a_graph_search():
     rng = random.Random(3)
     keys = [f"{i:05d}" for i in range(400)]
+    released = set(rng.sample(keys, 40))
     bridges = []
     for _ in range(300):
         a, b = sorted(rng.sample(keys, 2))
-        bridges.append((b, a, f"id-{a}"))  # a bridge always names a smaller root
-    final = settle(bridges)
+        bridges.append((b, f"id-{b}", a, f"id-{a}"))  # a bridge always names a smaller root
+    ours = set(keys) - released
+    final = settle(bridges, ours=ours)
     expected = {}
-    for comp in _components([(k, r) for k, r, _ in bridges]):
-        top = min(comp)
-        expected.update({k: (top, f"id-{top}") for k in comp if k != top})
+    for comp in _components([(k, r) for k, _, r, _ in bridges]):
+        top = min([k for k in comp if k in released] or comp)
+        expected.update({k: (top, f"id-{top}") for k in comp if k != top and k in ours})
     assert final == expected and len(expected) > 200
+    assert any(v[0] in released for v in final.values()) and any(v[0] not in released for v in final.values())

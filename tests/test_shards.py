@@ -209,3 +209,61 @@ def test_sharded_two_worker_run_keeps_what_one_worker_keeps(tmp_path):
     one = json.loads((outs["one"] / "stats.json").read_text())
     assert stats["duplicate_ids"] == one["duplicate_ids"] and stats["duplicate_ids"]["ids"] >= 30
     assert (stats["read"], stats["kept"], stats["dropped"]) == (one["read"], one["kept"], one["dropped"])
+
+
+def _names_in_order(folder, count, before=None):
+    """`count` file names under `folder` in ascending key order, all keyed below `before` (a path)."""
+    names, i = [], 0
+    while len(names) < count:
+        path = folder / f"f{i}.jsonl"
+        if before is None or file_key(str(path)) < file_key(str(before)):
+            names.append(path)
+        i += 1
+    return sorted(names, key=lambda p: file_key(str(p)))
+
+
+def test_sharded_refresh_lets_released_documents_win(tmp_path, corpus_docs):
+    """A refresh whose input runs in shards, against a release: a hub in the last shard joins
+    a released document's cluster with one an earlier shard of this refresh kept, whose key is
+    the smaller. One refresh over everything drops every new copy in favour of the released
+    document; so must the sharded one, and the release itself stays as published."""
+    english = [d for d in corpus_docs.values() if d["source"] == "c4-en" and 300 <= len(d["text"].split(" ")) <= 900]
+    groups, filler = english[:4], english[4:40]
+    (tmp_path / "raw1").mkdir()
+    (tmp_path / "raw2").mkdir()
+    released_file = tmp_path / "raw1" / "r.jsonl"
+    first, second = _names_in_order(tmp_path / "raw2", 2, before=released_file)
+    rows = {released_file: [dict(d, id=f"r-{i}") for i, d in enumerate(filler[:8])], first: [], second: []}
+    rows[first] += [dict(d, id=f"a-{i}") for i, d in enumerate(filler[8:24])]
+    rows[second] += [dict(d, id=f"b-{i}") for i, d in enumerate(filler[24:36])]
+    for j, d in enumerate(groups):
+        n = len(d["text"].split(" "))
+        k = int(0.04 * n)
+        t1 = _replace_words(d["text"], range(0, n, n // k)[:k], "qzx")
+        t2 = _replace_words(t1, range(n // (2 * k), n, n // k)[:k], "vjw")
+        rows[released_file].append(dict(d, id=f"t0-{j}"))
+        rows[first].append(dict(d, id=f"t2-{j}", text=t2))   # last in the file: its last shard
+        rows[second].insert(0, dict(d, id=f"t1-{j}", text=t1))
+    for path, docs in rows.items():
+        path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+    fates = {}
+    for name, shard_mb in (("one", 0), ("sharded", 0.03)):
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(f"read:\n  shard_mb: {shard_mb}\n")
+        releases = tmp_path / f"releases-{name}"
+        for raw in ("raw1", "raw2"):
+            assert main(["refresh", "--input", str(tmp_path / raw / "*.jsonl"), "--releases", str(releases),
+                         "--config", str(cfg), "--output_format", "jsonl", "--no_progress",
+                         "--direct_num_workers=1"]) == 0
+        second_release = releases / "release-00002"
+        kept = _records(second_release, "data")
+        dropped = _records(second_release, "dropped")
+        fates[name] = ({d["id"] for d in kept}, {d["id"]: (d["reason"], d.get("duplicate_of")) for d in dropped},
+                       json.loads((second_release / "stats.json").read_text()))
+        assert _records(releases / "release-00001", "data")  # the first release is still there, as published
+    (one_kept, one_dropped, _), (kept, dropped, stats) = fates["one"], fates["sharded"]
+    assert kept == one_kept and dropped == one_dropped
+    joined = [j for j in range(4) if dropped.get(f"t2-{j}") == ("duplicate_near", f"t0-{j}")]
+    assert joined and all(dropped[f"t1-{j}"] == ("duplicate_near", f"t0-{j}") for j in joined), dropped
+    assert stats["sharding"]["shards"] >= 3 and stats["sharding"]["bridges"]["representatives_dropped"] >= 1
+    assert stats["kept"] == len(kept) and stats["conservation"]["ok"]

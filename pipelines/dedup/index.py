@@ -349,7 +349,5 @@ def repoint_index(index_dir: str, final_of: dict[str, tuple[str, str]]) -> int:
         if kind == DOCS:
             table = table.set_column(table.schema.get_field_index("root_id"), "root_id",
                                      pc.coalesce(pc.take(final_ids, where), table["root_id"]))
-        buf = pa.BufferOutputStream()
-        pq.write_table(table, buf, row_group_size=_ROW_GROUP)
-        storage.replace_file(path.path, buf.getvalue().to_pybytes())
+        storage.replace_file(path.path, lambda f, table=table: pq.write_table(table, f, row_group_size=_ROW_GROUP))
     return changed

@@ -35,8 +35,8 @@ REASON_NEAR = "duplicate_near"
 class DedupResult(NamedTuple):
     kept: pvalue.PCollection
     dropped: pvalue.PCollection
-    # (prior kept key, key and id of the smaller prior representative its cluster joined):
-    # see _NewNodesOnly.
+    # (prior kept key and id, key and id of the smaller prior representative its cluster
+    # joined): see _NewNodesOnly.
     bridges: pvalue.PCollection | None = None
 
 
@@ -348,7 +348,7 @@ class _NewNodesOnly(beam.DoFn):
     """(node, root) labels -> those of new documents. A prior *kept* document that gets a
     smaller root was kept by an earlier run although this run's documents now join its
     cluster to another one (a bridge): counted as `dedup/prior_clusters_joined` and sent to
-    BRIDGES as (its key, the root's key, the root's id). This run cannot change the earlier
+    BRIDGES as (its key, its id, the root's key, the root's id). This run cannot change the earlier
     output; a sharded run settles its shards' bridges at the end (pipelines/bridges.py), a
     refresh leaves released documents as released."""
 
@@ -361,7 +361,7 @@ class _NewNodesOnly(beam.DoFn):
             yield label
         elif is_prior_kept(node) and root != node:
             self.joined.inc()
-            yield pvalue.TaggedOutput(BRIDGES, (node_key(node), node_key(root), node_id(root)))
+            yield pvalue.TaggedOutput(BRIDGES, (node_key(node), node_id(node), node_key(root), node_id(root)))
 
 
 class Deduplicate(beam.PTransform):
