@@ -4,13 +4,13 @@ Each shard deduplicates against the index of the shards before it, where cluster
 settled. A later document that resembles members of two clusters an earlier shard kept apart
 joins them (a bridge): in one run over everything they would be one cluster, with one
 representative (the smallest key). The shard's job cannot change the earlier shards' output,
-so it writes its bridges (prior representative's key, the smaller representative's key and id:
-`_NewNodesOnly`) and, for each kept document, the fields its kept row lacks (`kept_extras`).
-After the last shard, `settle_bridges`:
+so it writes its bridges (key and id of the prior representative and of the smaller one its
+cluster joined: `_NewNodesOnly`) and, for each kept document, the fields its kept row lacks
+(`kept_extras`). After the last shard, `settle_bridges`:
 
 1. merges every shard's bridges by union-find; the smallest key of each merged cluster is its
    final representative (bridges chain: a cluster bridged in shard 3 may be bridged again in
-   shard 7);
+   shard 7), except in a sharded refresh, where a document of an earlier release wins (`settle`);
 2. moves each other representative from its shard's kept data to that shard's dropped records
    (`duplicate_near`, `duplicate_of` the final representative) and its counts from kept to
    `duplicate_near` in the shard's stats;

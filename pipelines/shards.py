@@ -179,8 +179,10 @@ class ShardedRun:
         if spec.dedup:
             from .bridges import settle_bridges
 
+            started = time.perf_counter()
             settled = settle_bridges([_shard_dir(spec.output, k) for k in range(len(self.shards))], parts,
                                      storage.join(spec.output, "dedup_index"), spec.write_dropped)
+            settled["seconds"] = round(time.perf_counter() - started, 2)
         for k in range(len(self.shards)):
             for part in _MOVED_PARTS:
                 _move_files(storage.join(_shard_dir(spec.output, k), part), storage.join(spec.output, part),
