@@ -189,6 +189,7 @@ def main() -> None:
             for round_ in range(repeats):
                 for workers in (worker_counts if round_ % 2 == 0 else worker_counts[::-1]):
                     out = Path(tmp) / f"out-x{scale}-w{workers}"
+                    subprocess.run(["rm", "-rf", str(out)], check=False)  # a kept earlier round's (--one-job)
                     r = measure([sys.executable, "-m", "pipelines", "run", "--input", str(corpus / "*.jsonl"),
                                  "--output", str(out), "--no_progress", f"--direct_num_workers={workers}",
                                  *(["--config", args.config] if args.config else [])],

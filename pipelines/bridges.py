@@ -18,9 +18,12 @@ cluster joined: `_NewNodesOnly`) and, for each kept document, the fields its kep
 4. gives the index rows of former representatives and their members the final root, so a
    later refresh sees one cluster.
 
-Every rewritten file is written under a temporary name and renamed over the old one; a file
-with nothing to change is not touched. What is held in memory is the bridged keys (a few
-percent of the documents at most) and one file at a time.
+Every rewritten file is written under a temporary name and renamed over the old one (a file
+with nothing to change is not touched), so no file is ever torn; the settling as a whole is not
+atomic, but it runs before the run's stats.json is written, and an output without stats.json is
+unfinished (a `run` redone with --overwrite, a refresh's staging folder discarded). What is held
+in memory is the bridges and the bridged documents' keys (a few percent of the documents at
+most) and one row group or line at a time.
 """
 from __future__ import annotations
 
@@ -45,20 +48,29 @@ _BRIDGED_FILE = "part-bridged.jsonl.gz"
 
 def _json_lines(folder: str):
     for path in storage.list_files(folder):
-        for line in storage.read_bytes(path).decode("utf-8").splitlines():
-            if line:
-                yield json.loads(line)
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
 
 
-def settle(bridges, ours=None) -> dict[str, tuple[str, str]]:
-    """(key, id, root key, root id) bridges -> {key: (final key, final id)} for each of `ours`
-    (keys this run kept; None: all) that is not its merged cluster's final representative.
+def _line_key(line: bytes) -> str:
+    """The `key` of a kept JSONL row without parsing the row: the field's bytes are unique in
+    the line (a quote inside a string value is escaped) and keys need no escaping."""
+    start = line.index(b'"key": "') + 8
+    return line[start:line.index(b'"', start)].decode("ascii")
+
+
+def settle(bridges, released=frozenset()) -> dict[str, tuple[str, str]]:
+    """(key, id, root key, root id) bridges -> {key: (final key, final id)} for every key that is
+    not its merged cluster's final representative.
 
     The final representative is the smallest key of the merged cluster, unless the cluster
-    holds documents released before this run (named by a bridge, not `ours`: a sharded
-    refresh deduplicates against earlier releases too): then the smallest of those, since a
-    released document wins over new ones, as in one refresh over everything. Released
-    documents are never in the result: their release is published and stays as it is."""
+    holds `released` documents (of releases before this run: a sharded refresh deduplicates
+    against them too): then the smallest of those, since a released document wins over new
+    ones, as in one refresh over everything. The other released keys are in the result too,
+    so that this run's records naming them follow the merge; their releases stay as published
+    (the caller moves only its own documents)."""
     parent: dict[str, str] = {}
     ids: dict[str, str] = {}
 
@@ -80,9 +92,8 @@ def settle(bridges, ours=None) -> dict[str, tuple[str, str]]:
         members.setdefault(find(key), []).append(key)
     final = {}
     for group in members.values():
-        released = [k for k in group if ours is not None and k not in ours]
-        top = min(released or group)
-        final.update({k: (top, ids[top]) for k in group if k != top and (ours is None or k in ours)})
+        top = min([k for k in group if k in released] or group)
+        final.update({k: (top, ids[top]) for k in group if k != top})
     return final
 
 
@@ -113,7 +124,8 @@ def _rewrite_gz(path: str, edit) -> tuple[int, list[bytes]]:
 
     def write(f):
         nonlocal changed
-        with gzip.GzipFile(fileobj=f, mode="wb") as out:
+        # No name or time in the header: a rerun writes the same bytes.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as out:
             for line in _gz_lines(path):
                 new = edit(line)
                 if new is None:
@@ -135,7 +147,7 @@ def _take_kept(data_dir: str, keys: pa.Array, wanted: set) -> list[dict]:
     taken = []
     for path in storage.list_files(data_dir):
         if not path.endswith(".parquet"):
-            _, removed = _rewrite_gz(path, lambda line: b"" if json.loads(line)["key"] in wanted else None)
+            _, removed = _rewrite_gz(path, lambda line: b"" if _line_key(line) in wanted else None)
             taken += [json.loads(line) for line in removed]
             continue
         with FileSystems.open(path) as f:
@@ -174,27 +186,30 @@ def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: st
     it did, for stats.json's `sharding`."""
     bridges = [tuple(b) for d in shard_dirs for b in _json_lines(storage.join(d, BRIDGES))]
     named = {k for b in bridges for k in (b[0], b[2])}
-    # The extras of this run's kept documents that bridges name: which of them are ours
-    # (the others were released before this run), and what their kept rows lack.
-    extras = {key: (raw, pii) for d in shard_dirs for key, raw, pii in _json_lines(storage.join(d, KEPT_EXTRAS))
-              if key in named}
-    final_of = settle(bridges, ours=extras)
+    # This run's kept documents that bridges name, by shard, with what their kept rows lack;
+    # a named document no shard kept was released before this run.
+    extras: list[dict] = [
+        {key: (raw, pii) for key, raw, pii in _json_lines(storage.join(d, KEPT_EXTRAS)) if key in named}
+        for d in shard_dirs]
+    ours = {key for e in extras for key in e}
+    final_of = settle(bridges, released=named - ours)
+    moving = {key for key in final_of if key in ours}
     report = {"bridges": len(bridges), "representatives_dropped": 0, "dropped_repointed": 0, "index_rows_repointed": 0,
-              # Representatives of earlier releases that a bridge joined: they stay released.
-              "released_representatives_joined": len(named - set(extras) - {k for k, _ in final_of.values()})}
+              # Released representatives whose clusters a bridge joined to a smaller released one:
+              # their releases stay as published, only this run's records follow the merge.
+              "released_representatives_joined": len(set(final_of) - ours)}
     if not final_of:
         return report
-    keys = pa.array(sorted(final_of), pa.string())
     moved_total = 0
-    for shard_dir, stats in zip(shard_dirs, shard_stats):
+    for shard_dir, stats, mine in zip(shard_dirs, shard_stats, extras):
         # Repointed first: the records moved below are written with their final root already.
         report["dropped_repointed"] += _repoint_dropped(storage.join(shard_dir, "dropped"), final_of)
-        rows = _take_kept(storage.join(shard_dir, "data"), keys, set(final_of))
-        if not rows:
+        wanted = moving & set(mine)
+        if not wanted:
             continue
         records = []
-        for row in rows:
-            raw, pii = extras[row["key"]]
+        for row in _take_kept(storage.join(shard_dir, "data"), pa.array(sorted(wanted), pa.string()), wanted):
+            raw, pii = mine[row["key"]]
             record = dict(row, raw_bytes=raw, **({"pii": pii} if pii is not None else {}), reason=REASON_NEAR,
                           duplicate_of_key=row["key"])
             _repoint(record, final_of)  # its own key -> the final representative
@@ -202,11 +217,11 @@ def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: st
             records.append(json.dumps(record, ensure_ascii=False).encode("utf-8"))
         if write_dropped:
             storage.write_bytes(storage.join(shard_dir, "dropped", _BRIDGED_FILE),
-                                gzip.compress(b"".join(r + b"\n" for r in records)))
-        moved_total += len(rows)
-    if moved_total != len(final_of):
-        # Every former representative was kept by exactly one shard: anything else is a bug.
-        raise RuntimeError(f"settling bridges: {len(final_of)} representatives to drop, {moved_total} found kept")
+                                gzip.compress(b"".join(r + b"\n" for r in records), mtime=0))
+        moved_total += len(records)
+    if moved_total != len(moving):
+        # Every former representative of this run was kept by exactly one shard: anything else is a bug.
+        raise RuntimeError(f"settling bridges: {len(moving)} representatives to drop, {moved_total} found kept")
     report["representatives_dropped"] = moved_total
     report["index_rows_repointed"] = repoint_index(index_dir, final_of)
     return report

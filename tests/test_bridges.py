@@ -40,14 +40,16 @@ def test_chained_bridges_end_at_the_smallest_key():
 
 
 def test_a_released_document_wins_and_stays_released():
-    """A sharded refresh: r5 was released before this run, k1 and k3 are this run's. One
-    refresh over everything would drop both new documents as copies of the released one,
-    whatever the keys' order, and cannot change the release."""
+    """A sharded refresh: r5 and r7 were released before this run, k1 and k3 are this run's.
+    One refresh over everything would drop both new documents as copies of the released one,
+    whatever the keys' order; the caller moves only its own documents, so a released one in
+    the result only re-points this run's records that name it."""
     bridges = [("r5", "rid5", "k1", "id1"), ("k3", "id3", "k1", "id1")]
-    assert settle(bridges, ours={"k1", "k3"}) == {"k1": ("r5", "rid5"), "k3": ("r5", "rid5")}
-    # Two released documents joined: the smaller wins; the other stays as released.
+    assert settle(bridges, released={"r5"}) == {"k1": ("r5", "rid5"), "k3": ("r5", "rid5")}
+    # Two released clusters joined: the smaller wins, and this run's copies of the other follow.
     bridges.append(("r7", "rid7", "r5", "rid5"))
-    assert settle(bridges, ours={"k1", "k3"}) == {"k1": ("r5", "rid5"), "k3": ("r5", "rid5")}
+    assert settle(bridges, released={"r5", "r7"}) == {"k1": ("r5", "rid5"), "k3": ("r5", "rid5"),
+                                                      "r7": ("r5", "rid5")}
 
 
 def test_random_bridges_agree_with_a_graph_search():
@@ -58,11 +60,10 @@ def test_random_bridges_agree_with_a_graph_search():
     for _ in range(300):
         a, b = sorted(rng.sample(keys, 2))
         bridges.append((b, f"id-{b}", a, f"id-{a}"))  # a bridge always names a smaller root
-    ours = set(keys) - released
-    final = settle(bridges, ours=ours)
+    final = settle(bridges, released=released)
     expected = {}
     for comp in _components([(k, r) for k, _, r, _ in bridges]):
         top = min([k for k in comp if k in released] or comp)
-        expected.update({k: (top, f"id-{top}") for k in comp if k != top and k in ours})
+        expected.update({k: (top, f"id-{top}") for k in comp if k != top})
     assert final == expected and len(expected) > 200
     assert any(v[0] in released for v in final.values()) and any(v[0] not in released for v in final.values())

@@ -281,10 +281,12 @@ def test_missing_credentials_is_one_line(tmp_path):
                      "application-default login` or set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file"]
 
 
-def test_sharded_run_settles_bridges_on_gcs(gcs, corpus_docs, tmp_path):
+@pytest.mark.parametrize("output_format", ["parquet", "jsonl"])
+def test_sharded_run_settles_bridges_on_gcs(gcs, corpus_docs, tmp_path, output_format):
     """A local run cut into shards, its output on gs://: the last shard's document joins two
-    clusters earlier shards kept apart, and settling that bridge rewrites the shards' Parquet
-    data, dropped records and index parts on the object store. Nothing lost, nothing twice."""
+    clusters earlier shards kept apart, and settling that bridge rewrites the shards' kept data
+    (Parquet or JSONL), dropped records and index parts on the object store. Nothing lost,
+    nothing twice."""
     import pyarrow.parquet as pq
 
     from pipelines import storage
@@ -295,33 +297,39 @@ def test_sharded_run_settles_bridges_on_gcs(gcs, corpus_docs, tmp_path):
     words = docs[0]["text"].split(" ")
     n, k = len(words), int(0.04 * len(words))
     # T0 ~ T1 ~ T2 (4% of the words replaced per step, at other positions): T1 resembles both,
-    # T0 and T2 (~0.72) neither.
+    # T0 and T2 (~0.72) neither. T2's exact copy comes first: it is kept, T2 dropped naming it.
     t1 = [f"qzx{i}" if i in range(0, n, n // k)[:k] else w for i, w in enumerate(words)]
     t2 = [f"vjw{i}" if i in range(n // (2 * k), n, n // k)[:k] else w for i, w in enumerate(t1)]
     src, dst = gcs.bucket("roots-shard-in"), gcs.bucket("roots-shard-out")
-    names = sorted((f"gs://{src}/raw/{c}.jsonl" for c in "abc"), key=file_key)
-    planted = {names[0]: dict(docs[0], id="t0"), names[1]: dict(docs[0], id="t2", text=" ".join(t2)),
-               names[2]: dict(docs[0], id="t1", text=" ".join(t1))}
+    names = sorted((f"gs://{src}/{output_format}/{c}.jsonl" for c in "abc"), key=file_key)
+    planted = {names[0]: [dict(docs[0], id="t0")],
+               names[1]: [dict(docs[0], id="t2copy", text=" ".join(t2)), dict(docs[0], id="t2", text=" ".join(t2))],
+               names[2]: [dict(docs[0], id="t1", text=" ".join(t1))]}
     for j, name in enumerate(names):
         rows = [dict(d, id=f"{j}-{i}") for i, d in enumerate(docs[1 + 14 * j:15 + 14 * j])]
-        # The planted text last in its file: in the file's last shard, after the file's others.
-        _put(name, _jsonl(rows + [planted[name]]))
+        # The planted texts last in their file: in the file's last shard, after the file's others.
+        _put(name, _jsonl(rows + planted[name]))
     cfg = tmp_path / "shards.yaml"
     cfg.write_text("read:\n  shard_mb: 0.03\n")
-    out = f"gs://{dst}/run"
-    assert _run("--input", f"gs://{src}/raw/*.jsonl", "--output", out, "--config", cfg,
-                "--direct_num_workers=1") == 0
+    out = f"gs://{dst}/{output_format}"
+    assert _run("--input", f"gs://{src}/{output_format}/*.jsonl", "--output", out, "--config", cfg,
+                "--output_format", output_format, "--direct_num_workers=1") == 0
     stats = read_json(f"{out}/stats.json")
-    assert stats["sharding"]["shards"] >= 3 and stats["conservation"]["ok"] and stats["read"] == 45
-    assert stats["sharding"]["bridges"]["representatives_dropped"] >= 1, stats["sharding"]
-    kept = [r for p in storage.list_files(f"{out}/data") for r in pq.read_table(io.BytesIO(storage.read_bytes(p))).to_pylist()]
+    assert stats["sharding"]["shards"] >= 3 and stats["conservation"]["ok"] and stats["read"] == 46
+    report = stats["sharding"]["bridges"]
+    assert report["representatives_dropped"] >= 1 and report["dropped_repointed"] >= 1, report
+    if output_format == "parquet":
+        kept = [r for p in storage.list_files(f"{out}/data") for r in pq.read_table(io.BytesIO(storage.read_bytes(p))).to_pylist()]
+    else:
+        kept = _read_rows(f"{out}/data")
     dropped = _read_rows(f"{out}/dropped")
     ids = [r["id"] for r in kept + dropped]
-    assert sorted(ids) == sorted(set(ids)) and len(ids) == 45 and not storage.list_files(f"{out}/_shards")
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 46 and not storage.list_files(f"{out}/_shards")
+    assert len(kept) == stats["kept"] and "t0" in {r["id"] for r in kept}
     fates = {r["id"]: (r["reason"], r.get("duplicate_of")) for r in dropped}
-    assert "t0" in {r["id"] for r in kept}
-    assert fates["t2"] == ("duplicate_near", "t0") and fates["t1"] == ("duplicate_near", "t0")
+    assert (fates["t2copy"], fates["t2"], fates["t1"]) == (
+        ("duplicate_near", "t0"), ("duplicate_exact", "t0"), ("duplicate_near", "t0"))
     index_docs = [r for p in storage.list_files(f"{out}/dedup_index") if p.rsplit("/", 1)[-1].startswith("docs-")
                   for r in pq.read_table(io.BytesIO(storage.read_bytes(p))).to_pylist()]
-    assert {r["doc_id"]: r["root_id"] for r in index_docs if r["doc_id"] in ("t0", "t1", "t2")} == {
-        "t0": None, "t1": "t0", "t2": "t0"}
+    assert {r["doc_id"]: r["root_id"] for r in index_docs if r["doc_id"].startswith("t")} == {
+        "t0": None, "t1": "t0", "t2copy": "t0"}
