@@ -46,14 +46,6 @@ BRIDGES, KEPT_EXTRAS = "bridges", "kept_extras"
 _BRIDGED_FILE = "part-bridged.jsonl.gz"
 
 
-def _json_lines(folder: str):
-    for path in storage.list_files(folder):
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            for line in f:
-                if line.strip():
-                    yield json.loads(line)
-
-
 def _line_key(line: bytes) -> str:
     """The `key` of a kept JSONL row without parsing the row: the field's bytes are unique in
     the line (a quote inside a string value is escaped) and keys need no escaping."""
@@ -184,12 +176,12 @@ def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: st
     """Settle the bridges every shard of a sharded run found (module docstring), rewriting the
     shards' outputs in place and `shard_stats` (each shard's stats.json object). Returns what
     it did, for stats.json's `sharding`."""
-    bridges = [tuple(b) for d in shard_dirs for b in _json_lines(storage.join(d, BRIDGES))]
+    bridges = [tuple(b) for d in shard_dirs for b in storage.json_lines(storage.join(d, BRIDGES))]
     named = {k for b in bridges for k in (b[0], b[2])}
     # This run's kept documents that bridges name, by shard, with what their kept rows lack;
     # a named document no shard kept was released before this run.
     extras: list[dict] = [
-        {key: (raw, pii) for key, raw, pii in _json_lines(storage.join(d, KEPT_EXTRAS)) if key in named}
+        {key: (raw, pii) for key, raw, pii in storage.json_lines(storage.join(d, KEPT_EXTRAS)) if key in named}
         for d in shard_dirs]
     ours = {key for e in extras for key in e}
     final_of = settle(bridges, released=named - ours)

@@ -83,16 +83,6 @@ def _move_files(src: str, dst: str, prefix: str = "") -> None:
             os.replace(path, target)
 
 
-def _id_counts(folder: str) -> list[tuple[str, int]]:
-    counts = []
-    for path in storage.list_files(folder):
-        for line in storage.read_bytes(path).decode("utf-8").splitlines():
-            if line:
-                doc_id, n = json.loads(line)
-                counts.append((doc_id, n))
-    return counts
-
-
 def _in_child(conn, fn, args):
     try:
         conn.send(("ok", fn(*args)))
@@ -171,7 +161,7 @@ class ShardedRun:
                 # Sorted per shard (a shard's ids fit in memory), merged as a stream at the end.
                 id_path = os.path.join(ids_tmp, f"{k:05d}.jsonl")
                 with open(id_path, "w", encoding="utf-8") as f:
-                    for item in sorted(_id_counts(storage.join(sub.output, "ids"))):
+                    for item in sorted(map(tuple, storage.json_lines(storage.join(sub.output, "ids")))):
                         f.write(json.dumps(item, ensure_ascii=False) + "\n")
                 id_files.append(id_path)
             duplicate_ids = stats_lib.repeated_ids(heapq.merge(*map(_read_pairs, id_files)))

@@ -163,6 +163,15 @@ def create_if_absent(path: str, data: bytes) -> bool:
     return True
 
 
+def json_lines(folder: str):
+    """The JSON values of every line of every file under `folder` (uncompressed JSONL), streamed."""
+    for path in list_files(folder):
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
+
+
 def read_json(path: str) -> dict:
     return json.loads(read_bytes(path).decode("utf-8"))
 
