@@ -39,6 +39,7 @@ from apache_beam.io.filesystems import FileSystems
 from . import stats as stats_lib
 from . import storage
 from .dedup.buckets import cluster_id
+from .dedup.components import find, union
 from .dedup.index import repoint_index
 from .dedup.transforms import REASON_NEAR
 
@@ -65,23 +66,12 @@ def settle(bridges, released=frozenset()) -> dict[str, tuple[str, str]]:
     (the caller moves only its own documents)."""
     parent: dict[str, str] = {}
     ids: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while x != root:  # path compression
-            parent[x], x = root, parent[x]
-        return root
-
     for key, key_id, root_key, root_id in bridges:
         ids[key], ids[root_key] = key_id, root_id
-        a, b = find(key), find(root_key)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
+        union(parent, key, root_key)
     members: dict[str, list[str]] = {}
     for key in ids:
-        members.setdefault(find(key), []).append(key)
+        members.setdefault(find(parent, key), []).append(key)
     final = {}
     for group in members.values():
         top = min([k for k in group if k in released] or group)

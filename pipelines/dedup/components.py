@@ -87,8 +87,24 @@ class _SplitConverged(beam.DoFn):
             yield node, next(iter(parents))
 
 
+def find(parent: dict, x):
+    """The root of `x` in a union-find forest `parent` (path halving); a new node is its own."""
+    parent.setdefault(x, x)
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+def union(parent: dict, a, b) -> None:
+    """Join the sets of `a` and `b`; the root of a set is its smallest node."""
+    ra, rb = find(parent, a), find(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)
+
+
 class _SolveResidual(beam.CombineFn):
-    """Residual edges -> {node: component minimum} by union-find (path halving)."""
+    """Residual edges -> {node: component minimum} by union-find."""
 
     def __init__(self, max_nodes: int):
         self.max_nodes = max_nodes
@@ -96,18 +112,8 @@ class _SolveResidual(beam.CombineFn):
     def create_accumulator(self):
         return {}
 
-    @staticmethod
-    def _find(parent, x):
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
     def _union(self, parent, a, b):
-        ra, rb = self._find(parent, a), self._find(parent, b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)  # the root of a set is its smallest node
+        union(parent, a, b)
         if len(parent) > self.max_nodes:
             raise RuntimeError(
                 f"connected components: more than {self.max_nodes:,} nodes left unconverged after the unrolled "
@@ -126,7 +132,7 @@ class _SolveResidual(beam.CombineFn):
         return out
 
     def extract_output(self, parent):
-        return {node: self._find(parent, node) for node in list(parent)}
+        return {node: find(parent, node) for node in list(parent)}
 
 
 class _Finish(beam.DoFn):
