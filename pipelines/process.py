@@ -12,7 +12,7 @@ from .quality_model import ScoreQuality
 from .text import segment
 from .text.boilerplate import BoilerplateRemover
 from .text.chinese import han_script, to_simplified
-from .text.filters import first_failure
+from .text.filters import failure, plan
 from .text.normalize import normalize
 from .text.pii import RedactPII
 from .text.script import is_chinese
@@ -93,7 +93,7 @@ class RejectTooShort(Step):
         text = doc["text"]
         if script_override(lid_sample(text, self.max_chars)):  # the question language ID asks next
             return None
-        return self.name if len(segment.words(text, None)) < self.min_words else None
+        return None if segment.has_words(text, self.min_words) else self.name
 
 
 class IdentifyLanguage(Step):
@@ -149,9 +149,13 @@ class ApplyQualityFilters(Step):
 
     def __init__(self, config: PipelineConfig):
         self.filters = config.filters()
+        self._plans: dict[str, list] = {}
 
     def __call__(self, doc):
-        return first_failure(self.filters, doc["signals"], doc["lang"])
+        checks = self._plans.get(doc["lang"])
+        if checks is None:
+            checks = self._plans[doc["lang"]] = plan(self.filters, doc["lang"])
+        return failure(checks, doc["signals"])
 
 
 class ConvertScript(Step):

@@ -198,3 +198,26 @@ def test_seven_digit_gate_is_implied_by_every_number_pattern():
     assert matched > 1000
     # The gate does skip ordinary numbers.
     assert not pii._SEVEN_DIGITS_RE.search("2017年营收540万元，同比增长12.5%，12:30发布")
+
+
+def test_ipv4_gate_is_implied_by_every_ipv4_match():
+    import random
+
+    from pii_eval import build_planted_set
+
+    from pipelines.text import pii
+
+    rng = random.Random(11)
+    texts = [item["text"] for item in build_planted_set(per_kind=60, seed=3)]
+    for _ in range(3000):
+        parts = [str(rng.choice([rng.randint(0, 9), rng.randint(0, 255), rng.randint(0, 999)]))
+                 for _ in range(rng.choice([3, 4, 4, 4, 5]))]
+        texts.append(rng.choice(["", "ip ", "v", "服务器", "x."]) + ".".join(parts) + rng.choice(["", ".", "a", ":8080", "。"]))
+    texts.append("\u0661\u0662.\u0663.\u0664.\u0665")  # Arabic-Indic digits are \\d to both patterns
+    matched = 0
+    for text in texts:
+        for m in pii._IPV4_RE.finditer(text):
+            matched += 1
+            assert pii._IPV4_GATE_RE.search(m.group(0)), m.group(0)
+    assert matched > 300
+    assert not pii._IPV4_GATE_RE.search("版本 1.2.3，价格 12.5 元，见 3.1 节")

@@ -138,3 +138,11 @@ def test_gate_skips_clean_text_and_changes_no_output(corpus_docs, monkeypatch):
     for text in docs:
         assert norm.normalize(text) == _always_ftfy(text, monkeypatch)
     assert ftfy.fix_text("plain café", norm._FTFY_CONFIG) == "plain café"
+
+
+def test_has_words_agrees_with_counting_the_words(corpus_docs):
+    from pipelines.text.segment import has_words
+
+    texts = [d["text"] for d in list(corpus_docs.values())[:3000]] + ["", "one", "don't e-mail me"]
+    for n in (0, 1, 3, 20, 50):
+        assert [has_words(t, n) for t in texts] == [len(segment.words(t, None)) >= n for t in texts], n

@@ -5,7 +5,8 @@ import pytest
 
 from pipelines.config import PipelineConfig
 from pipelines.text.boilerplate import (DEFAULT_PHRASES, PHRASE, TEXT, BoilerplateConfig, BoilerplateRemover,
-                                        _top_level_bar, page_words)
+                                        page_words)
+from pipelines.text.phrases import Re2Matcher, ReMatcher, loosened, lower_pattern, top_level_bar
 from pipelines.text.filters import QualityFilter, first_failure
 from pipelines.text.normalize import normalize
 from pipelines.text.segment import words
@@ -91,6 +92,25 @@ def test_good_real_documents_pass_every_filter(filters, corpus_docs):
 def test_repeated_text_fails_a_repetition_filter(filters, corpus_docs, lang, source):
     sentence = _first_doc(corpus_docs, source, 300)["text"][:120]
     assert _reason(filters, "\n".join([sentence] * 8), lang) in {"char_repetition", "word_repetition"}
+
+
+def test_planned_filters_fail_where_first_failure_does(filters):
+    # The pipeline runs `failure(plan(...))`; `first_failure` is the definition. Values on and
+    # around every bound, NaN, and a language with bounds of its own and one on the defaults.
+    import math
+    import random
+
+    from pipelines.text.filters import failure, plan
+
+    rng = random.Random(3)
+    edges = sorted({v for f in filters for b in f.bounds.values() for v in (b.min, b.max) if v is not None})
+    custom = [*filters, QualityFilter("unbounded", "n_chars", {})]
+    signal_names = {f.signal for f in custom}
+    for lang in ("zh", "en", "fr"):
+        checks = plan(custom, lang)
+        for _ in range(3000):
+            signals = {s: rng.choice([*edges, rng.uniform(-1, 2), rng.uniform(0, 1e4), math.nan]) for s in signal_names}
+            assert failure(checks, signals) == first_failure(custom, signals, lang)
 
 
 def test_short_english_fails_too_short(filters, corpus_docs):
@@ -249,20 +269,60 @@ def test_phrases_skip_short_documents_and_link_labels_in_sentences():
     assert remover.classify(zh_page) == [PHRASE] * 3
 
 
+def _web_lines(corpus_docs):
+    return [l for d in corpus_docs.values() for l in normalize(d["text"]).split("\n") if l.strip()]
+
+
 def test_split_phrase_regexes_match_what_one_alternation_matches(corpus_docs):
-    # The phrases are compiled as three regexes (^..., \b..., the rest) for speed.
-    assert [_top_level_bar(p) for p in ("a|b", "(a|b)c", "[|]x", r"\|x", "[]|]x", "[^]|]x|y")] == [
+    # The reference compiles the phrases as three regexes (^..., \b..., the rest) for speed.
+    assert [top_level_bar(p) for p in ("a|b", "(a|b)c", "[|]x", r"\|x", "[]|]x", "[^]|]x|y")] == [
         True, False, False, False, False, True]
     phrases = (*DEFAULT_PHRASES, r"^foo|bar\b", r"\bbaz|qux$")  # user phrases with a top-level |
-    remover = BoilerplateRemover(BoilerplateConfig(phrases=phrases))
-    one = re.compile("|".join(f"(?:{p.lower()})" for p in phrases))
-    lines = [l for d in corpus_docs.values() if d["source"].startswith("web-article")
-             for l in d["text"].split("\n") if l.strip()]
-    lines += ["a foo", "a bar", "baz qux", "qux a", "xbaz"]
+    reference = ReMatcher(phrases)
+    one = re.compile("|".join(f"(?:{lower_pattern(p)})" for p in phrases))
+    lines = [l for l in _web_lines(corpus_docs) if len(l) < 2000] + ["a foo", "a bar", "baz qux", "qux a", "xbaz"]
     hits = [bool(one.search(l.lower())) for l in lines]
     assert sum(hits) > 1000
-    assert [bool(remover._anchored.match(l.lower()) or remover._bounded.search(l.lower())
-                 or remover._other.search(l.lower())) for l in lines] == hits
+    assert [reference.any(l.lower()) for l in lines] == hits
+
+
+# Phrases whose meaning RE2 would change if it read them as written: Unicode \b, \w, \d, \s and
+# \W (RE2's are ASCII), a class escape under negation, a lookahead, scoped flags, a backspace.
+_TRICKY = (r"\bcafé\b", r"^\w+ly\W*$", r"\d{3}号", r"[^\w\s]{3}", r"foo(?!bar)", r"end$", r"(?i:straße)", r"[\b]x",
+           r"^a\s+b$", r"^\S+\.$")
+_TRICKY_LINES = ("a café", "écafé", "naïvely…", "kindly!", "٣٤٥号", "１２３号", "123号", "——…", "«»‹", "foobar", "foobaz",
+                 "the end", "STRASSE", "straße", "\x08x", "bx", "a\u3000b", "a\u2028b", "a\x1cb", "a b", "über.", "x y.")
+
+
+def test_re2_phrase_matcher_agrees_with_re_on_the_corpus_and_on_tricky_phrases(corpus_docs):
+    # The RE2 backend is a prefilter confirmed by the reference: it must never miss a line
+    # the reference matches. Real pages of the shared corpus, each scanned as one page as the
+    # remover does, and lines built to tell the engines' Unicode semantics apart.
+    pages = [[l.lower() for l in normalize(d["text"]).split("\n")] for d in corpus_docs.values()]
+    for phrases, extra in ((DEFAULT_PHRASES, ()), ((*DEFAULT_PHRASES, *_TRICKY), _TRICKY_LINES)):
+        reference, fast = ReMatcher(phrases), Re2Matcher(phrases)
+        checked = pages + [[l.lower() for l in extra], [l.lower() for l in extra[::-1]]]
+        want = [reference.flags(page) for page in checked]
+        assert sum(map(sum, want)) > 1000
+        assert [fast.flags(page) for page in checked] == want
+        assert [fast.any(l) for l in _TRICKY_LINES] == [reference.any(l) for l in _TRICKY_LINES]
+    # Each tricky phrase alone, so no other phrase can hide a miss; a lone surrogate too.
+    for p in _TRICKY:
+        reference, fast = ReMatcher([p]), Re2Matcher([p])
+        lines = [l.lower() for l in (*_TRICKY_LINES, "foo \ud800 end")]
+        want = reference.flags(lines)
+        assert any(want), p
+        assert fast.flags(lines) == want, p
+        assert [fast.any(l) for l in lines] == want, p
+
+
+def test_loosened_phrases_keep_only_what_re2_reads_as_re_does():
+    assert loosened(r"\bcookies?\b.*\b(use|policy)\b") == "cookies?.*(use|policy)"
+    assert loosened(r"^opt[ -]out\.") == "^opt[ -]out\\."
+    assert loosened(r"[]b]x") == "[]b]x"
+    assert loosened(r"^\W*\d") == r"^\W*\pN"
+    for p in (r"\x41", r"[^\W]", r"(?=a)", r"(?i)a", r"(a)\1", r"[[:alpha:]]", r"[\b]", r"\A"):
+        assert loosened(p) is None, p
 
 
 def test_the_remover_drops_no_clean_prose_whole():

@@ -188,6 +188,11 @@ def _check_boilerplate(c: _Checker, raw: dict) -> None:
                     c.fail((*keys, i), f"not a regular expression ({e})")
         elif key == "max_phrase_share":
             c.number(value, keys, lo=0, hi=1)
+        elif key == "matcher":
+            from ..text.phrases import BACKENDS
+
+            if value not in BACKENDS:
+                c.fail(keys, f"expected one of {', '.join(BACKENDS)}")
         else:
             c.number(value, keys, lo=0, integer=True)
 

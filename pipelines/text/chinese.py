@@ -45,10 +45,12 @@ def to_simplified(text: str) -> str:
 
 def han_script(text: str, simplified: str | None = None) -> str | None:
     """"Hant" or "Hans" for text with Han characters, None without any."""
+    simplified = to_simplified(text) if simplified is None else simplified
+    if simplified == text:  # most text: nothing to count
+        return "Hans" if HAN_RE.search(text) else None
     n_han = len(HAN_RE.findall(text))
     if not n_han:
         return None
-    simplified = to_simplified(text) if simplified is None else simplified
     # t2s maps character for character, so the two align.
     changed = sum(map(str.__ne__, text, simplified))  # map stops at the shorter, as zip does
     return "Hant" if changed / n_han >= TRADITIONAL_MIN_CHANGED else "Hans"

@@ -166,6 +166,9 @@ _CARD_RE = re.compile(_L + r"(?:\d{13,19}|\d{4}(?:[ \-]\d{4}){2,3}(?:[ \-]\d{1,3
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4_RE = re.compile(r"(?<![0-9A-Za-z.])" + rf"(?:{_OCTET}\.){{3}}{_OCTET}" + r"(?![0-9A-Za-z]|\.\d)")
+# Implied by every IPv4 match (four 1-3 digit octets joined by dots; tests/test_pii.py): a plain
+# scan that most texts with a "." fail, where _IPV4_RE's lookbehind runs at every position.
+_IPV4_GATE_RE = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
 _IPV6_RE = re.compile(r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:.])")
 _VERSION_BEFORE = re.compile(r"(?:(?<![A-Za-z])(?:version|ver\.?|v|release|build)|版本号?)\s*[:：]?\s*$",
                              re.IGNORECASE)
@@ -220,7 +223,7 @@ def _candidates(text: str, kinds: frozenset[str], public_ips_only: bool) -> Iter
             if _email_ok(m):
                 yield PIIMatch(m.start(), m.end(), "email", m.group(0))
     if "ip" in kinds:
-        if "." in text:
+        if "." in text and _IPV4_GATE_RE.search(text):
             for m in _IPV4_RE.finditer(text):
                 if _ip_ok(m.group(0), text, m.start(), public_ips_only):
                     yield PIIMatch(m.start(), m.end(), "ip", m.group(0))

@@ -16,6 +16,7 @@ per process and backend; it pickles by backend name, so a Beam DoFn can carry on
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -112,6 +113,12 @@ class Segmenter:
             has_word_char = _HAS_WORD_CHAR.search
             return [tok for tok in _cutter(self.backend)(text) if tok.isalnum() or has_word_char(tok)]
         return _WORD_RE.findall(text)
+
+
+def has_words(text: str, n: int) -> bool:
+    """Whether `text` holds at least `n` space-delimited words (`words(text, None)`), reading
+    only as far as the n-th: a long page need not be split to know it is not too short."""
+    return n <= 0 or next(itertools.islice(_WORD_RE.finditer(text), n - 1, None), None) is not None
 
 
 def configure(backend: str) -> None:

