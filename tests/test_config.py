@@ -16,6 +16,7 @@ from pipelines.config import ConfigError, PipelineConfig
     ("dedup: {threshold: high}", "dedup.threshold", "expected a number"),
     ("dedup: {thresold: 0.7}", "dedup.thresold", "unknown setting"),
     ("boilerplate: {min_run: [4]}", "boilerplate.min_run", "expected an integer"),
+    ("boilerplate: {matcher: pcre}", "boilerplate.matcher", "expected one of re2, re"),
     ("signals: {char_ngram: {en: 0}}", "signals.char_ngram.en", "outside [1"),
     ("filter: {}", "filter", "unknown section"),
 ])

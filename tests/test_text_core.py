@@ -316,6 +316,14 @@ def test_re2_phrase_matcher_agrees_with_re_on_the_corpus_and_on_tricky_phrases(c
         assert [fast.any(l) for l in lines] == want, p
 
 
+def test_the_remover_gives_the_same_pages_with_either_matcher(corpus_docs):
+    texts = [normalize(d["text"]) for d in corpus_docs.values()]
+    fast, reference = BoilerplateRemover(), BoilerplateRemover(BoilerplateConfig(matcher="re"))
+    results = [fast(t) for t in texts]
+    assert sum(n for _, n in results) > 1000
+    assert results == [reference(t) for t in texts]
+
+
 def test_loosened_phrases_keep_only_what_re2_reads_as_re_does():
     assert loosened(r"\bcookies?\b.*\b(use|policy)\b") == "cookies?.*(use|policy)"
     assert loosened(r"^opt[ -]out\.") == "^opt[ -]out\\."
