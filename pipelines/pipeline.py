@@ -22,8 +22,8 @@ from . import stats as stats_lib
 from .config import PipelineConfig
 from .document import KEPT_SCHEMA, to_kept_row
 from .io import ReadSpec
-from .transforms import (ALL_ID_COUNTS, DROPPED, IDS, MALFORMED, READ_COUNTS, CountIds, ProcessDocuments, ReadInputs,
-                         to_json_line)
+from .transforms import (ALL_ID_COUNTS, DROPPED, IDS, MALFORMED, READ_COUNTS, CountIds, KeptTables, ProcessDocuments,
+                         ReadInputs, to_json_line)
 
 
 @dataclass
@@ -86,9 +86,9 @@ def build(p: beam.Pipeline, spec: RunSpec):
 
     shards = {"num_shards": spec.num_shards} if spec.num_shards else {}
     if spec.output_format == "parquet":
-        (kept | "KeptRows" >> beam.Map(to_kept_row)
-              | "WriteKept" >> beam.io.WriteToParquet(join(spec.output, "data", "part"), KEPT_SCHEMA,
-                                                      file_name_suffix=".parquet", **shards))
+        (kept | "KeptTables" >> beam.ParDo(KeptTables())
+              | "WriteKept" >> beam.io.WriteToParquetBatched(join(spec.output, "data", "part"), KEPT_SCHEMA,
+                                                             file_name_suffix=".parquet", **shards))
     else:
         (kept | "KeptRows" >> beam.Map(to_kept_row) | "KeptJson" >> beam.Map(to_json_line)
               | "WriteKept" >> beam.io.WriteToText(join(spec.output, "data", "part"), file_name_suffix=".jsonl.gz", **shards))

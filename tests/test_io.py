@@ -211,3 +211,26 @@ def test_orjson_path_reads_what_json_reads(tmp_path, corpus_docs, monkeypatch):
     assert docs["dup"]["text"] == real[0]["text"]
     (bad,) = [r for k, r in fast if k == "malformed"]
     assert bad["error"].startswith("invalid JSON: Expecting property name") and bad["raw"] == '{"id": "bad", "text": "x",}'
+
+
+def test_kept_batch_holds_what_to_kept_row_makes_of_each_document(corpus_docs):
+    import pyarrow as pa
+
+    from pipelines.config import PipelineConfig
+    from pipelines.document import KEPT_SCHEMA, kept_batch, to_kept_row
+    from pipelines.process import DocumentProcessor
+
+    processor = DocumentProcessor(PipelineConfig.load())
+    docs = []
+    for d in list(corpus_docs.values())[:400]:
+        doc = {"id": d["id"], "key": d["id"], "text": d["text"], "source": d.get("source"), "url": None,
+               "input_file": "x.jsonl", "lang": None, "lang_score": None, "boilerplate_lines_removed": 0,
+               "signals": None, "script": None, "quality_score": None}
+        processor(doc)
+        docs.append(doc)
+    # Edge cases: no signals at all, signals missing a name, extra keys the schema lacks.
+    docs += [{"id": "a", "text": "t", "signals": None}, {"id": "b", "text": "u", "signals": {"n_chars": 1.0}, "pii": {}}]
+    want = pa.Table.from_pylist([to_kept_row(d) for d in docs], schema=KEPT_SCHEMA)
+    got = pa.Table.from_batches([kept_batch(docs)])
+    assert got.equals(want)
+    assert got.column("signals").null_count == 0

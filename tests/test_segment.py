@@ -128,6 +128,16 @@ def test_mojibake_of_real_chinese_and_cyrillic_is_repaired(corpus_docs):
         assert norm.normalize(garbled) == norm.normalize(original), wrong
 
 
+def test_gate_finds_an_entity_after_a_harmless_pair_on_the_same_line(monkeypatch):
+    # "é—" is a lead + continuation pair whose line ftfy leaves alone; the entity after it
+    # on the same line must still send the text to ftfy.
+    line = "Le café—bien sûr"
+    assert not norm._may_need_ftfy(line)
+    text = "Titre\n" + line + " &amp; le thé"
+    assert norm._may_need_ftfy(text)
+    assert norm.normalize(text) == _always_ftfy(text, monkeypatch) == "Titre\nLe café—bien sûr & le thé"
+
+
 def test_gate_skips_clean_text_and_changes_no_output(corpus_docs, monkeypatch):
     # A slice rich in accented Latin text, which the old gate sent to ftfy whole.
     docs = [d["text"] for d in corpus_docs.values() if d["source"].startswith(("web-", "wmt22-source", "c4-"))][:700]
