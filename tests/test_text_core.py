@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.config import PipelineConfig
 from pipelines.text.boilerplate import (DEFAULT_PHRASES, PHRASE, TEXT, BoilerplateConfig, BoilerplateRemover,
-                                        page_words)
+                                        has_page_words, page_words)
 from pipelines.text.phrases import Re2Matcher, ReMatcher, loosened, lower_pattern, top_level_bar
 from pipelines.text.filters import QualityFilter, first_failure
 from pipelines.text.normalize import normalize
@@ -324,6 +324,12 @@ def test_the_remover_gives_the_same_pages_with_either_matcher(corpus_docs):
     assert results == [reference(t) for t in texts]
 
 
+def test_has_page_words_agrees_with_counting_them(corpus_docs):
+    texts = [d["text"] for d in list(corpus_docs.values())[:3000]] + ["", "中文", "ab 中文 cd", "x " * 39]
+    for n in (0, 1, 2, 5, 40, 41):
+        assert [has_page_words(t, n) for t in texts] == [page_words(t) >= n for t in texts], n
+
+
 def test_loosened_phrases_keep_only_what_re2_reads_as_re_does():
     assert loosened(r"\bcookies?\b.*\b(use|policy)\b") == "cookies?.*(use|policy)"
     assert loosened(r"^opt[ -]out\.") == "^opt[ -]out\\."
@@ -351,3 +357,11 @@ def test_the_remover_drops_no_clean_prose_whole():
         dropped += not cleaned
     assert dropped == 0
     assert changed <= 65
+
+
+def test_class_counts_by_runs_equal_counting_each_character(corpus_docs):
+    from pipelines.text.script import CJK_RE, HAN_RE, KANA_HANGUL_RE, count_cjk, count_han, count_kana_hangul
+
+    texts = [d["text"] for d in corpus_docs.values()] + ["", "𠀀𠀁a𪚥", "カタカナ한국어漢字", "ｶﾀｶﾅ・中"]
+    for count, regex in ((count_han, HAN_RE), (count_kana_hangul, KANA_HANGUL_RE), (count_cjk, CJK_RE)):
+        assert [count(t) for t in texts] == [len(regex.findall(t)) for t in texts]

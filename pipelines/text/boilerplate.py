@@ -17,11 +17,12 @@ tune half of benchmarks/quality_eval.py.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
 from .phrases import phrase_matcher
-from .script import CJK_RE
+from .script import CJK_RE, count_cjk
 
 _TERMINAL_PUNCT = tuple('.!?。！？…"”’」』)）:：;；')
 _LATIN_WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*", re.UNICODE)
@@ -106,7 +107,7 @@ class BoilerplateConfig:
 
 def approx_words(line: str) -> int:
     """Latin-script words plus CJK characters / 2 (a Chinese word averages ~1.5-2 chars)."""
-    return len(_LATIN_WORD_RE.findall(line)) + len(CJK_RE.findall(line)) // 2
+    return len(_LATIN_WORD_RE.findall(line)) + count_cjk(line) // 2
 
 
 def page_words(text: str) -> int:
@@ -114,7 +115,16 @@ def page_words(text: str) -> int:
     by character here, not by approx_words' characters / 2: short Chinese texts are ordinary
     prose (the zh `too_short` minimum is 5 words against 20 for en), and 40 characters are
     about 25 jieba words."""
-    return len(_LATIN_WORD_RE.findall(text)) + len(CJK_RE.findall(text))
+    return len(_LATIN_WORD_RE.findall(text)) + count_cjk(text)
+
+
+def has_page_words(text: str, n: int) -> bool:
+    """page_words(text) >= n, reading only as far as the n-th unit (a long article is not
+    counted to the end to learn it has 40 words)."""
+    if n <= 0:
+        return True
+    latin = sum(1 for _ in itertools.islice(_LATIN_WORD_RE.finditer(text), n))
+    return latin >= n or next(itertools.islice(CJK_RE.finditer(text), n - latin - 1, None), None) is not None
 
 
 LAYOUT, PHRASE, TEXT = "layout", "phrase", "text"
@@ -184,7 +194,7 @@ class BoilerplateRemover:
         chars = sum(len(lines[k]) for k in left)
         if chars and sum(len(lines[k]) for k in left if labels[k] == PHRASE) >= cfg.max_phrase_share * chars:
             return True
-        return page_words("\n".join(lines[k] for k in left if labels[k] == TEXT)) < cfg.min_page_words
+        return not has_page_words("\n".join(lines[k] for k in left if labels[k] == TEXT), cfg.min_page_words)
 
     def _is_phrase(self, line: str, low: str) -> bool:
         """A line some phrase matches (`low`: the line lowercased) is a phrase line unless it

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 
-from .script import HAN_RE
+from .script import HAN_RE, count_han
 
 # Share of Han characters that t2s changes: Traditional running text measures 0.18-0.6
 # (DRCD dev, median 0.32), Simplified 0-0.025 (CMRC dev: the few variants OpenCC folds).
@@ -48,7 +48,7 @@ def han_script(text: str, simplified: str | None = None) -> str | None:
     simplified = to_simplified(text) if simplified is None else simplified
     if simplified == text:  # most text: nothing to count
         return "Hans" if HAN_RE.search(text) else None
-    n_han = len(HAN_RE.findall(text))
+    n_han = count_han(text)
     if not n_han:
         return None
     # t2s maps character for character, so the two align.

@@ -18,6 +18,9 @@ HAN_RE = re.compile(f"[{_HAN}]")
 KANA_HANGUL_RE = re.compile(f"[{_KANA_HANGUL}]")
 CJK_RE = re.compile(f"[{_HAN}{_KANA_HANGUL}]")
 LETTER_RE = re.compile(r"[^\W\d_]", re.UNICODE)
+_HAN_RUN_RE = re.compile(f"[{_HAN}]+")
+_KANA_HANGUL_RUN_RE = re.compile(f"[{_KANA_HANGUL}]+")
+_CJK_RUN_RE = re.compile(f"[{_HAN}{_KANA_HANGUL}]+")
 # Character classes of the quality signals (pipelines/text/signals.py, fast_signals.py):
 # letters, ideographs and digits are text ("non-special"); digits and whitespace counted apart.
 NON_SPECIAL_RE = re.compile(r"[^\W_]", re.UNICODE)
@@ -26,6 +29,20 @@ SPACE_RE = re.compile(r"\s", re.UNICODE)
 
 # fastText labels and ISO codes that name a Chinese language or variety: all map to "zh".
 CHINESE_CODES = frozenset({"zh", "wuu", "yue", "gan", "lzh", "zh-classical", "cmn", "hak", "nan", "cdo"})
+
+
+# Counting characters of a class by the lengths of its runs: 2x faster than len(findall()),
+# which makes a string of every character.
+def count_han(text: str) -> int:
+    return sum(map(len, _HAN_RUN_RE.findall(text)))
+
+
+def count_kana_hangul(text: str) -> int:
+    return sum(map(len, _KANA_HANGUL_RUN_RE.findall(text)))
+
+
+def count_cjk(text: str) -> int:
+    return sum(map(len, _CJK_RUN_RE.findall(text)))
 
 
 def is_han_char(ch: str) -> bool:
@@ -40,7 +57,7 @@ def is_chinese(lang: str | None) -> bool:
 def han_share(text: str) -> float:
     """Han ideographs among the letters of `text` (0 when it has no letters)."""
     letters = len(LETTER_RE.findall(text))
-    return len(HAN_RE.findall(text)) / letters if letters else 0.0
+    return count_han(text) / letters if letters else 0.0
 
 
 # A run of letters that are neither Han nor kana/hangul: one Latin (Cyrillic, ...) word. One
@@ -57,8 +74,8 @@ def han_dominance(text: str) -> tuple[float, bool]:
     Korean). A Han character is one unit and so is a whole Latin word: a Chinese abstract
     that names twenty species in Latin is still Han-dominant, which a share of letters
     (each Latin letter one unit) would deny."""
-    han = len(HAN_RE.findall(text))
-    kana = len(KANA_HANGUL_RE.findall(text)) - text.count("・")
+    han = count_han(text)
+    kana = count_kana_hangul(text) - text.count("・")
     units = han + len(_OTHER_WORD_RE.findall(text)) if han else 0  # no Han: the share is 0 anyway
     cjk_foreign = kana > KANA_HANGUL_MAX_SHARE * (han + kana) if kana else False
     return (han / units if units else 0.0), cjk_foreign
