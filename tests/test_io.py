@@ -234,3 +234,14 @@ def test_kept_batch_holds_what_to_kept_row_makes_of_each_document(corpus_docs):
     got = pa.Table.from_batches([kept_batch(docs)])
     assert got.equals(want)
     assert got.column("signals").null_count == 0
+
+
+def test_json_lines_round_trip_including_what_orjson_refuses():
+    from pipelines.transforms import to_json_line
+
+    records = [{"id": "1", "text": "中文 text", "signals": {"n_chars": 7.0}, "pii": None, "ok": True},
+               {"raw": "half a pair \ud800 here"}, {"big": 2 ** 70}, {1: "int key"}]
+    for record in records:
+        line = to_json_line(record)
+        assert "\n" not in line
+        assert json.loads(line) == ({"1": "int key"} if 1 in record else record)

@@ -221,3 +221,25 @@ def test_ipv4_gate_is_implied_by_every_ipv4_match():
             assert pii._IPV4_GATE_RE.search(m.group(0)), m.group(0)
     assert matched > 300
     assert not pii._IPV4_GATE_RE.search("版本 1.2.3，价格 12.5 元，见 3.1 节")
+
+
+def test_ipv6_gate_is_implied_by_every_ipv6_match():
+    import random
+
+    from pii_eval import build_planted_set
+
+    from pipelines.text import pii
+
+    rng = random.Random(13)
+    texts = [item["text"] for item in build_planted_set(per_kind=60, seed=3)]
+    for _ in range(3000):
+        groups = ["".join(rng.choice("0123456789abcdefABCDEF") for _ in range(rng.randint(0, 4)))
+                  for _ in range(rng.randint(2, 8))]
+        texts.append(rng.choice(["", "addr ", "[", "服务器"]) + ":".join(groups) + rng.choice(["", "]", " x", "/64"]))
+    matched = 0
+    for text in texts:
+        for m in pii._IPV6_RE.finditer(text):
+            matched += 1
+            assert pii._IPV6_GATE_RE.search(m.group(0)), m.group(0)
+    assert matched > 1000
+    assert not pii._IPV6_GATE_RE.search("Time: 12:30, ratio 3:2, 注意：标题：内容")

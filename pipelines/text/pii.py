@@ -169,6 +169,9 @@ _IPV4_RE = re.compile(r"(?<![0-9A-Za-z.])" + rf"(?:{_OCTET}\.){{3}}{_OCTET}" + r
 # Implied by every IPv4 match (four 1-3 digit octets joined by dots; tests/test_pii.py): a plain
 # scan that most texts with a "." fail, where _IPV4_RE's lookbehind runs at every position.
 _IPV4_GATE_RE = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
+# Implied by every IPv6 match (two colons at most 4 hex digits apart): _IPV6_RE's lookbehind
+# runs at every position of texts that merely have many colons (times, labels).
+_IPV6_GATE_RE = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _IPV6_RE = re.compile(r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:.])")
 _VERSION_BEFORE = re.compile(r"(?:(?<![A-Za-z])(?:version|ver\.?|v|release|build)|版本号?)\s*[:：]?\s*$",
                              re.IGNORECASE)
@@ -227,7 +230,7 @@ def _candidates(text: str, kinds: frozenset[str], public_ips_only: bool) -> Iter
             for m in _IPV4_RE.finditer(text):
                 if _ip_ok(m.group(0), text, m.start(), public_ips_only):
                     yield PIIMatch(m.start(), m.end(), "ip", m.group(0))
-        if "::" in text or text.count(":") >= 7:
+        if ("::" in text or text.count(":") >= 7) and _IPV6_GATE_RE.search(text):
             for m in _IPV6_RE.finditer(text):
                 if m.group(0).count(":") >= 2 and _ip_ok(m.group(0), text, m.start(), public_ips_only):
                     yield PIIMatch(m.start(), m.end(), "ip", m.group(0))
