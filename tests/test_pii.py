@@ -200,46 +200,40 @@ def test_seven_digit_gate_is_implied_by_every_number_pattern():
     assert not pii._SEVEN_DIGITS_RE.search("2017年营收540万元，同比增长12.5%，12:30发布")
 
 
-def test_ipv4_gate_is_implied_by_every_ipv4_match():
+def _random_ipv4(rng):
+    parts = [str(rng.choice([rng.randint(0, 9), rng.randint(0, 255), rng.randint(0, 999)]))
+             for _ in range(rng.choice([3, 4, 4, 4, 5]))]
+    return rng.choice(["", "ip ", "v", "服务器", "x."]) + ".".join(parts) + rng.choice(["", ".", "a", ":8080", "。"])
+
+
+def _random_ipv6(rng):
+    groups = ["".join(rng.choice("0123456789abcdefABCDEF") for _ in range(rng.randint(0, 4)))
+              for _ in range(rng.randint(2, 8))]
+    return rng.choice(["", "addr ", "[", "服务器"]) + ":".join(groups) + rng.choice(["", "]", " x", "/64"])
+
+
+@pytest.mark.parametrize("kind,make,extra,ordinary", [
+    ("IPV4", _random_ipv4, ["\u0661\u0662.\u0663.\u0664.\u0665"],  # Arabic-Indic digits are \\d to both
+     "版本 1.2.3，价格 12.5 元，见 3.1 节"),
+    ("IPV6", _random_ipv6, [], "Time: 12:30, ratio 3:2, 注意：标题：内容"),
+])
+def test_ip_gates_are_implied_by_every_match(kind, make, extra, ordinary):
+    """_candidates runs an IP pattern only where its cheap gate matches: sound only if every
+    match of the pattern contains a gate match (planted texts and random near-addresses)."""
     import random
 
     from pii_eval import build_planted_set
 
     from pipelines.text import pii
 
+    regex, gate = getattr(pii, f"_{kind}_RE"), getattr(pii, f"_{kind}_GATE_RE")
     rng = random.Random(11)
-    texts = [item["text"] for item in build_planted_set(per_kind=60, seed=3)]
-    for _ in range(3000):
-        parts = [str(rng.choice([rng.randint(0, 9), rng.randint(0, 255), rng.randint(0, 999)]))
-                 for _ in range(rng.choice([3, 4, 4, 4, 5]))]
-        texts.append(rng.choice(["", "ip ", "v", "服务器", "x."]) + ".".join(parts) + rng.choice(["", ".", "a", ":8080", "。"]))
-    texts.append("\u0661\u0662.\u0663.\u0664.\u0665")  # Arabic-Indic digits are \\d to both patterns
+    texts = [item["text"] for item in build_planted_set(per_kind=60, seed=3)] + extra
+    texts += [make(rng) for _ in range(3000)]
     matched = 0
     for text in texts:
-        for m in pii._IPV4_RE.finditer(text):
+        for m in regex.finditer(text):
             matched += 1
-            assert pii._IPV4_GATE_RE.search(m.group(0)), m.group(0)
+            assert gate.search(m.group(0)), m.group(0)
     assert matched > 300
-    assert not pii._IPV4_GATE_RE.search("版本 1.2.3，价格 12.5 元，见 3.1 节")
-
-
-def test_ipv6_gate_is_implied_by_every_ipv6_match():
-    import random
-
-    from pii_eval import build_planted_set
-
-    from pipelines.text import pii
-
-    rng = random.Random(13)
-    texts = [item["text"] for item in build_planted_set(per_kind=60, seed=3)]
-    for _ in range(3000):
-        groups = ["".join(rng.choice("0123456789abcdefABCDEF") for _ in range(rng.randint(0, 4)))
-                  for _ in range(rng.randint(2, 8))]
-        texts.append(rng.choice(["", "addr ", "[", "服务器"]) + ":".join(groups) + rng.choice(["", "]", " x", "/64"]))
-    matched = 0
-    for text in texts:
-        for m in pii._IPV6_RE.finditer(text):
-            matched += 1
-            assert pii._IPV6_GATE_RE.search(m.group(0)), m.group(0)
-    assert matched > 1000
-    assert not pii._IPV6_GATE_RE.search("Time: 12:30, ratio 3:2, 注意：标题：内容")
+    assert not gate.search(ordinary)
