@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,10 +48,14 @@ BRIDGES, KEPT_EXTRAS = "bridges", "kept_extras"
 _BRIDGED_FILE = "part-bridged.jsonl.gz"
 
 
+# `"key":"` as orjson writes it (transforms.to_json_line), `"key": "` as json.dumps wrote it.
+_KEY_FIELD_RE = re.compile(rb'"key": ?"')
+
+
 def _line_key(line: bytes) -> str:
     """The `key` of a kept JSONL row without parsing the row: the field's bytes are unique in
     the line (a quote inside a string value is escaped) and keys need no escaping."""
-    start = line.index(b'"key": "') + 8
+    start = _KEY_FIELD_RE.search(line).end()
     return line[start:line.index(b'"', start)].decode("ascii")
 
 

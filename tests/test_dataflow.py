@@ -107,7 +107,7 @@ def test_local_job_reads_and_processes_in_one_fused_stage(tmp_path):
     _, stages = fn_runner.FnApiRunner().create_stages(p.to_runner_api())
     names = [[t.unique_name for t in stage.transforms] for stage in stages]
     (fused,) = [n for n in names if "Process/ParDo(ProcessDocuments)" in n]
-    for step in ("Read/ReadRanges", "KeptRows", "WriteKept/Write/WriteImpl/WriteBundles", "DroppedJson",
+    for step in ("Read/ReadRanges", "KeptTables", "WriteKept/Write/WriteImpl/WriteBundles", "DroppedJson",
                  "KeptEvents", "DroppedEvents", "GroupIdBuckets/Write"):
         assert any(t == step or t.startswith(step + "/") for t in fused), (step, fused)
     every = {t for n in names for t in n}
