@@ -1,15 +1,15 @@
 """Does any of many regex phrases match a (lowercase) line? Two backends behind one interface.
 
-- `re` (the reference): the phrases in three alternations of Python's `re` (below).
-- `re2` (the default): google-re2 scans the line once for a *looser* form of every phrase it
-  can take, in time linear in the line whatever the number of phrases (Python's `re` tries
-  every branch at every position); only the few lines it flags are asked of the reference.
-  Loosening a phrase only drops assertions (`\\b`, `\\B`), so RE2's answer is a superset of the
-  reference's and the result is the reference's exactly. A phrase whose meaning could differ
-  under RE2 (RE2's `\\d`, `\\w`, `\\s` are ASCII-only; inline flags, lookarounds, back-references,
-  classes RE2 reads otherwise) is kept out of the RE2 pattern and matched by `re` alone.
-  On corpus_web_mixed's 186k lines: 1.44 s -> 0.36 s, identical answers
-  (tests/test_text_core.py checks agreement on the shared corpus).
+- `re` (the reference, `ReMatcher`): the phrases in three alternations of Python's `re`.
+- `re2` (the default, `Re2Matcher`): google-re2 scans a whole page once for a *looser* form
+  of every phrase (`loosened`: \\b and \\B dropped, \\w \\d \\s widened to Unicode classes), in
+  time linear in the page whatever the number of phrases, where Python's `re` tries every
+  branch at every position of every line. Only the lines a match touches are asked of the
+  reference, so the answers are the reference's exactly. A phrase RE2 could read otherwise
+  (other escapes, escapes inside a class, inline flags, lookarounds, back-references, POSIX
+  classes) is matched by `re` alone, and so is a page holding a lone surrogate.
+  tests/test_text_core.py checks agreement on every page of the shared corpus and on phrases
+  built to tell the engines apart.
 """
 from __future__ import annotations
 
