@@ -52,16 +52,9 @@ def new_document(*, id: str, text: str, source: str | None, url: str | None, inp
 
 
 def kept_batch(docs: list[dict]) -> pa.RecordBatch:
-    """The kept rows of `docs`, built column by column: what `to_kept_row` makes of each, 4x
-    faster than filling Beam's WriteToParquet one row at a time."""
-    columns = []
-    for field in KEPT_SCHEMA:
-        if field.name == "signals":
-            values = [{name: sig.get(name) for name in SIGNAL_NAMES} for sig in (d.get("signals") or {} for d in docs)]
-        else:
-            values = [d.get(field.name) for d in docs]
-        columns.append(pa.array(values, type=field.type))
-    return pa.RecordBatch.from_arrays(columns, schema=KEPT_SCHEMA)
+    """The kept rows of `docs` as one record batch (pyarrow builds it in C++, where Beam's
+    WriteToParquet fills its columns one row and one field at a time in Python)."""
+    return pa.RecordBatch.from_pylist([to_kept_row(d) for d in docs], schema=KEPT_SCHEMA)
 
 
 def to_kept_row(doc: dict) -> dict:

@@ -248,7 +248,7 @@ class KeptTables(beam.DoFn):
 
 
 def to_json_line(record) -> str:
-    """One JSON line: orjson (~5x faster), or json where orjson refuses the record (a lone
+    """One JSON line: orjson (its C encoder), or json where orjson refuses the record (a lone
     surrogate in a dead letter's raw text, an int beyond 64 bits, a non-string key). orjson
     writes a non-finite float as null where json would write NaN, which is not JSON."""
     try:

@@ -94,7 +94,7 @@ class BoilerplateConfig:
     min_page_words: int = 40
     phrases: tuple[str, ...] = field(default=DEFAULT_PHRASES)
     # re2: google-re2 finds the candidate lines, `re` confirms them (same answers as `re`
-    # alone, 4x faster; pipelines/text/phrases.py). re: the reference.
+    # alone, in a fraction of the time; pipelines/text/phrases.py). re: the reference.
     matcher: str = "re2"
 
     @classmethod
