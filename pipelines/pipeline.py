@@ -1,15 +1,19 @@
 """The corpus pipeline graph: read -> process -> (dedup) -> write, plus stats.json.
 
-    patterns ─ReadInputs─┬─ docs ─ProcessDocuments─┬─ kept ─[Deduplicate]─┬─ kept ──▶ OUT/data/
-    (matched, split and  │                         └─ dropped ─────────────┴─ dropped ▶ OUT/dropped/
-     read in the job)    ├─ malformed ────────────────────────────────────────────────▶ OUT/dead_letter/
+    patterns ─ReadInputs─┬─ docs ─ProcessDocuments─┬─ kept ─[Deduplicate]─┬─ kept ──▶ OUT/data/ (a temporary
+    (matched, split and  │                         └─ dropped ─────────────┴─ dropped ▶ OUT/dropped/  file per
+     read in the job)    ├─ malformed ────────────────────────────────────────────────▶ OUT/dead_letter/ bundle)
                          ├─ records read per file (independent count)
                          └─ ids per range, in hash buckets ─GroupByKey─▶ repeated ids
-    every outcome + read counts + repeated ids ─▶ CombineGlobally ─▶ OUT/stats.json
+    every outcome + read counts + repeated ids, folded per bundle  ┐
+    each bundle's (output, temporary file)                         ┴─ Gather ─▶ Finish: files renamed, stats.json
 
-Stages are few on purpose: reading, processing, writing and the stats pre-combine are one fused
-stage (documents are never reshuffled: the read ranges spread the work), and repeated ids are
-found from a few id-count dictionaries per range rather than one shuffled element per document.
+Stages are few on purpose. Reading, processing, writing each bundle's files and folding the
+stats are one fused stage (documents are never reshuffled: the read ranges spread the work);
+repeated ids are found from a few id-count dictionaries per range rather than one shuffled
+element per document; and one last step renames every output's files and writes stats.json
+(`outputs.py`), where Beam's write transforms would add four stages per output. A local run
+without dedup is five stages.
 """
 from __future__ import annotations
 
@@ -22,8 +26,9 @@ from . import stats as stats_lib
 from .config import PipelineConfig
 from .document import KEPT_SCHEMA, to_kept_row
 from .io import ReadSpec
-from .transforms import (ALL_ID_COUNTS, DROPPED, IDS, MALFORMED, READ_COUNTS, CountIds, KeptTables, ProcessDocuments,
-                         ReadInputs, to_json_line)
+from .outputs import JsonLinesFiles, JsonLinesSink, KeptParquetFiles, Output, ParquetTablesSink, finalize
+from .transforms import (ALL_ID_COUNTS, DROPPED, IDS, MALFORMED, READ_COUNTS, CountIds, ProcessDocuments, ReadInputs,
+                         to_json_line)
 
 
 @dataclass
@@ -59,6 +64,49 @@ def join(base: str, *parts: str) -> str:
     return FileSystems.join(base, *parts)
 
 
+def kept_json_line(doc: dict) -> str:
+    return to_json_line(to_kept_row(doc))
+
+
+def _write_outputs(spec: RunSpec, kept, dropped, malformed) -> tuple[list[Output], list]:
+    """OUT/data (kept), OUT/dropped and OUT/dead_letter: (the outputs, the PCollections of
+    their (output, temporary file) pairs for `finish_run`). With a fixed shard count, Beam's
+    own write transforms, which finish by themselves: ([], [])."""
+    parts = [("data", kept, spec.output_format == "parquet", kept_json_line)]
+    if spec.write_dropped:
+        parts.append(("dropped", dropped, False, to_json_line))
+    parts.append(("dead_letter", malformed, False, to_json_line))
+    steps = {"data": "WriteKept", "dropped": "WriteDropped", "dead_letter": "WriteDeadLetter"}
+    outputs, written = [], []
+    for name, pcoll, parquet, to_line in parts:
+        prefix = join(spec.output, name, "part")
+        if spec.num_shards:
+            if parquet:
+                pcoll | "KeptRows" >> beam.Map(to_kept_row) | steps[name] >> beam.io.WriteToParquet(
+                    prefix, KEPT_SCHEMA, file_name_suffix=".parquet", num_shards=spec.num_shards)
+            else:
+                pcoll | f"{steps[name]}Json" >> beam.Map(to_line) | steps[name] >> beam.io.WriteToText(
+                    prefix, file_name_suffix=".jsonl.gz", num_shards=spec.num_shards)
+            continue
+        if parquet:
+            out = Output.make(name, ParquetTablesSink(prefix, KEPT_SCHEMA))
+            files = KeptParquetFiles(out)
+        else:
+            out = Output.make(name, JsonLinesSink(prefix, ".jsonl.gz"))
+            files = JsonLinesFiles(out, to_line)
+        outputs.append(out)
+        written.append(pcoll | steps[name] >> beam.ParDo(files))
+    return outputs, written
+
+
+def finish_run(items: list, outputs: list[Output], reasons: list[str], stats_path: str) -> None:
+    """The gathered BundleStats accumulators (dicts) and (output, temporary file) pairs ->
+    the outputs' final files, then stats.json."""
+    finalize(outputs, [tuple(i) for i in items if not isinstance(i, dict)])
+    acc = stats_lib.StatsCombineFn().merge_accumulators([i for i in items if isinstance(i, dict)])
+    stats_lib.write_json(stats_lib.summarize(acc, reasons), stats_path)
+
+
 def build(p: beam.Pipeline, spec: RunSpec):
     read = p | "Read" >> ReadInputs(spec.inputs, spec.read, spec.ranges, spec.id_buckets)
     processed = read.docs | "Process" >> beam.ParDo(ProcessDocuments(spec.config, spec.progress_dir)).with_outputs(
@@ -84,19 +132,7 @@ def build(p: beam.Pipeline, spec: RunSpec):
                   | "WriteKeptExtras" >> beam.io.WriteToText(join(spec.output, "kept_extras", "part"),
                                                              file_name_suffix=".jsonl"))
 
-    shards = {"num_shards": spec.num_shards} if spec.num_shards else {}
-    if spec.output_format == "parquet":
-        (kept | "KeptTables" >> beam.ParDo(KeptTables())
-              | "WriteKept" >> beam.io.WriteToParquetBatched(join(spec.output, "data", "part"), KEPT_SCHEMA,
-                                                             file_name_suffix=".parquet", **shards))
-    else:
-        (kept | "KeptRows" >> beam.Map(to_kept_row) | "KeptJson" >> beam.Map(to_json_line)
-              | "WriteKept" >> beam.io.WriteToText(join(spec.output, "data", "part"), file_name_suffix=".jsonl.gz", **shards))
-    if spec.write_dropped:
-        (dropped | "DroppedJson" >> beam.Map(to_json_line)
-                 | "WriteDropped" >> beam.io.WriteToText(join(spec.output, "dropped", "part"), file_name_suffix=".jsonl.gz", **shards))
-    (read[MALFORMED] | "DeadJson" >> beam.Map(to_json_line)
-                     | "WriteDeadLetter" >> beam.io.WriteToText(join(spec.output, "dead_letter", "part"), file_name_suffix=".jsonl.gz"))
+    outputs, written = _write_outputs(spec, kept, dropped, read[MALFORMED])
 
     reasons = spec.config.drop_reasons()
     stats_path = join(spec.output, "stats.json")
@@ -107,15 +143,18 @@ def build(p: beam.Pipeline, spec: RunSpec):
         (repeated[ALL_ID_COUNTS]
          | "IdCountJson" >> beam.Map(lambda kv: json.dumps(kv, ensure_ascii=False))
          | "WriteIdCounts" >> beam.io.WriteToText(join(spec.output, "ids", "part"), file_name_suffix=".jsonl"))
-    events = (
-        kept | "KeptEvents" >> beam.Map(stats_lib.kept_event),
-        dropped | "DroppedEvents" >> beam.Map(stats_lib.dropped_event),
-        read[MALFORMED] | "MalformedEvents" >> beam.Map(stats_lib.malformed_event),
-        read[READ_COUNTS] | "ReadCountEvents" >> beam.Map(stats_lib.read_count_event),
-        repeated.repeated | "RepeatedIdEvents" >> beam.Map(stats_lib.duplicate_id_event),
+    partials = (
+        kept | "KeptStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.kept_event)),
+        dropped | "DroppedStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.dropped_event)),
+        read[MALFORMED] | "MalformedStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.malformed_event)),
+        read[READ_COUNTS] | "ReadCountStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.read_count_event)),
+        repeated.repeated | "RepeatedIdStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.duplicate_id_event)),
     )
-    (events | "AllEvents" >> beam.Flatten()
-            | "CountEvents" >> beam.CombineGlobally(stats_lib.StatsCombineFn())
-            | "Summarize" >> beam.Map(stats_lib.summarize, reasons)
-            | "WriteStats" >> beam.Map(stats_lib.write_json, stats_path))
+    # One last step for the whole run: the output files renamed into place, then stats.json
+    # (the mark of a finished run). without_defaults: every range yields its read count, so
+    # the gather always has an input and Beam's default-value stage is not needed.
+    ((*partials, *written)
+     | "RunEnd" >> beam.Flatten()
+     | "Gather" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
+     | "Finish" >> beam.Map(finish_run, outputs, reasons, stats_path))
     return kept, dropped, read[MALFORMED]

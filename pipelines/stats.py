@@ -104,6 +104,35 @@ class StatsCombineFn(beam.CombineFn):
         return acc
 
 
+class BundleStats(beam.DoFn):
+    """Records -> one StatsCombineFn accumulator per bundle of their events (`event(record)`).
+
+    The events are folded in the stage that makes them. A Flatten of the per-document event
+    streams would send every event through the runner into a stage of its own (Beam's local
+    runner materializes a multi-input Flatten), and Beam lifts a combine into the producing
+    stage only where the combine follows it directly; this is that lifting done by hand, so
+    only a few accumulators leave the stage."""
+
+    def __init__(self, event):
+        self.event = event
+
+    def setup(self):
+        self.fn = StatsCombineFn()
+
+    def start_bundle(self):
+        self.acc = None
+
+    def process(self, record):
+        if self.acc is None:
+            self.acc = self.fn.create_accumulator()
+        self.fn.add_input(self.acc, self.event(record))
+
+    def finish_bundle(self):
+        if self.acc is not None:
+            # Batch pipelines only (a local or Dataflow batch job): the global window.
+            yield beam.transforms.window.GlobalWindows.windowed_value_at_end_of_window(self.acc)
+
+
 def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
     """The stats.json object from the combined events."""
     dropped: dict[str, int] = {}

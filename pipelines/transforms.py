@@ -12,11 +12,9 @@ from collections import Counter
 
 import apache_beam as beam
 import orjson
-import pyarrow as pa
 from apache_beam.metrics import Metrics
 
 from .config import PipelineConfig
-from .document import KEPT_SCHEMA, kept_batch
 from .io import ReadSpec, match_pattern, plan_ranges, read_range
 from .process import DocumentProcessor
 
@@ -207,44 +205,6 @@ class ProcessDocuments(beam.DoFn):
         for reason, n in self.outcomes.items():
             Metrics.counter(NAMESPACE, "kept" if reason is None else f"dropped_{reason}").inc(n)
         self.progress.flush()
-
-
-class KeptTables(beam.DoFn):
-    """Kept documents -> pyarrow Tables of their kept rows (`document.kept_batch`) for
-    WriteToParquetBatched: a record batch per `batch_rows` documents, a table per
-    `table_bytes` of batches or bundle (the row groups Beam's WriteToParquet would write)."""
-
-    def __init__(self, batch_rows: int = 1000, table_bytes: int = 64 << 20):
-        self.batch_rows = batch_rows
-        self.table_bytes = table_bytes
-
-    def start_bundle(self):
-        self.docs, self.batches, self.size = [], [], 0
-
-    def process(self, doc):
-        self.docs.append(doc)
-        if len(self.docs) >= self.batch_rows:
-            self._batch()
-            if self.size >= self.table_bytes:
-                yield self._table()
-
-    def finish_bundle(self):
-        if self.docs:
-            self._batch()
-        if self.batches:
-            # Batch pipelines only (a local or Dataflow batch job): the global window.
-            yield beam.transforms.window.GlobalWindows.windowed_value_at_end_of_window(self._table())
-
-    def _batch(self):
-        batch = kept_batch(self.docs)
-        self.docs = []
-        self.batches.append(batch)
-        self.size += batch.nbytes
-
-    def _table(self):
-        table = pa.Table.from_batches(self.batches, schema=KEPT_SCHEMA)
-        self.batches, self.size = [], 0
-        return table
 
 
 def to_json_line(record) -> str:

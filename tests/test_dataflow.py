@@ -39,7 +39,7 @@ def test_dataflow_dry_run_builds_the_job(tmp_path):
     result = p.run()
     job = result.job
     names = {t.unique_name for t in job.proto_pipeline.components.transforms.values()}
-    assert {"Read", "Process", "WriteKept", "WriteDropped", "WriteDeadLetter", "WriteStats"} <= names
+    assert {"Read", "Process", "WriteKept", "WriteDropped", "WriteDeadLetter", "Finish"} <= names
     staged = {d.role_payload for env in job.proto_pipeline.components.environments.values() for d in env.dependencies}
     assert any(b"workflow.tar.gz" in payload for payload in staged)  # our package, built from setup.py
     assert job.options.view_as(SetupOptions).setup_file.endswith("setup.py")
@@ -93,9 +93,11 @@ def test_console_entry_exits_with_main_status(tmp_path):
 
 def test_local_job_reads_and_processes_in_one_fused_stage(tmp_path):
     """A local run's job gets its read ranges from the launcher: no matching or splitting
-    stages, and no shuffle of the documents. Reading, processing, writing and the stats
-    events are one fused stage; repeated ids are counted from a few id buckets per range,
-    never from one shuffled element per document."""
+    stages, and no shuffle of the documents. Reading, processing, writing each bundle's
+    files and folding the stats are one fused stage; repeated ids are counted from a few id
+    buckets per range, never from one shuffled element per document; what leaves the fused
+    stage for the run's end is a few accumulators and file names per bundle, gathered by
+    one step that renames the files and writes stats.json. Five stages in all."""
     from apache_beam.runners.portability.fn_api_runner import fn_runner
 
     from pipelines.io import FileRange
@@ -107,12 +109,17 @@ def test_local_job_reads_and_processes_in_one_fused_stage(tmp_path):
     _, stages = fn_runner.FnApiRunner().create_stages(p.to_runner_api())
     names = [[t.unique_name for t in stage.transforms] for stage in stages]
     (fused,) = [n for n in names if "Process/ParDo(ProcessDocuments)" in n]
-    for step in ("Read/ReadRanges", "KeptTables", "WriteKept/Write/WriteImpl/WriteBundles", "DroppedJson",
-                 "KeptEvents", "DroppedEvents", "GroupIdBuckets/Write"):
+    for step in ("Read/ReadRanges", "WriteKept", "WriteDropped", "WriteDeadLetter", "KeptStats", "DroppedStats",
+                 "MalformedStats", "ReadCountStats", "GroupIdBuckets/Write"):
         assert any(t == step or t.startswith(step + "/") for t in fused), (step, fused)
     every = {t for n in names for t in n}
     assert not any("SpreadDocs" in t or "MatchFiles" in t or "OneEntryPerFile" in t or t == "Ids" for t in every)
-    # The only shuffles fed by the read stage: the ranges before it, and the id buckets, the
-    # writes and the stats combine after it.
-    gbk_writes = sorted(t for t in fused if t.endswith("/Write") and "Group" in t)
-    assert gbk_writes and all(("GroupIdBuckets" in t or "WriteImpl" in t) for t in gbk_writes), gbk_writes
+    assert not any("WriteImpl" in t or "DoOnce" in t for t in every)  # no per-output stages of Beam's writes
+    # The only shuffles fed by the read stage: the ranges before it, and the id buckets and
+    # the run's end after it.
+    gbk_writes = sorted(t for t in fused if t.endswith("/Write"))
+    assert gbk_writes and all(t == "GroupIdBuckets/Write" or t.startswith("RunEnd/Write/") for t in gbk_writes), \
+        gbk_writes
+    assert len(stages) == 5, names
+    (finish,) = [n for n in names if "Finish" in n]
+    assert "Gather/CombinePerKey/Merge" in finish

@@ -325,3 +325,40 @@ def test_truncated_gzip_keeps_what_came_before_and_counts_the_corruption(tmp_pat
     assert sorted(r["id"] for r in kept + dropped) == sorted(d["id"] for d in docs[:complete])
     (dead,) = _jsonl_gz(str(out / "dead_letter" / "*.jsonl.gz"))
     assert dead["records_before"] == complete and dead["input_file"].endswith("cut.jsonl.gz")
+
+
+def test_bundle_stats_folds_a_bundle_into_one_accumulator():
+    """The per-document events are folded in their own stage: one accumulator per bundle
+    leaves it, equal to folding the events one by one; merging the accumulators of two
+    bundles gives the stats of all the documents."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that
+
+    from pipelines.stats import BundleStats, StatsCombineFn, kept_event, summarize
+
+    docs = [{"text": "甲乙", "input_file": "a", "lang": "zh", "raw_bytes": 9, "source": "s"},
+            {"text": "abc", "input_file": "a", "lang": "en", "raw_bytes": 5, "pii": {"email": 1}},
+            {"text": "def", "input_file": "b", "lang": "en", "raw_bytes": 4}]
+    fn = StatsCombineFn()
+    expected = fn.create_accumulator()
+    for d in docs:
+        expected = fn.add_input(expected, kept_event(d))
+
+    def one_equal_partial(partials):
+        assert len(partials) == 1, f"{len(partials)} accumulators from one bundle"
+        assert partials[0] == expected
+
+    with TestPipeline() as p:
+        partials = p | beam.Create([docs]) | beam.FlatMap(lambda ds: ds) | beam.ParDo(BundleStats(kept_event))
+        assert_that(partials, one_equal_partial)
+
+    halves = []
+    for part in (docs[:1], docs[1:]):
+        acc = fn.create_accumulator()
+        for d in part:
+            acc = fn.add_input(acc, kept_event(d))
+        halves.append(acc)
+    merged = fn.merge_accumulators(halves)
+    assert summarize(merged, []) == summarize(expected, [])
+    assert summarize(merged, [])["kept"] == 3

@@ -1,0 +1,79 @@
+"""pipelines/outputs.py: the run's output files, checked against Beam's own write transforms."""
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.testing.test_pipeline import TestPipeline
+
+from pipelines.document import KEPT_SCHEMA, to_kept_row
+from pipelines.outputs import (JsonLinesFiles, JsonLinesSink, KeptParquetFiles, Output, ParquetTablesSink,
+                               finalize)
+from pipelines.transforms import to_json_line
+
+
+def _docs(n: int) -> list[dict]:
+    return [{"id": f"d{i}", "text": f"文本 {i} text", "lang": "zh" if i % 2 else "en", "script": "Hans",
+             "input_file": "a.jsonl", "source": "s", "raw_bytes": 10 + i} for i in range(n)]
+
+
+def _lines(pattern: str) -> list[str]:
+    return [line for path in sorted(glob.glob(pattern)) for line in gzip.open(path, "rt", encoding="utf-8")]
+
+
+def _gather(pcolls, outputs):
+    """What the pipeline's run end does with the files: gather, then finalize."""
+    return ((*pcolls,) | beam.Flatten() | beam.combiners.ToList()
+            | beam.Map(lambda items: finalize(outputs, [tuple(i) for i in items])))
+
+
+def test_files_hold_what_beams_writes_hold(tmp_path):
+    """Same records through BundleFiles + finalize and through Beam's WriteToText /
+    WriteToParquetBatched: the same file names and the same content."""
+    docs = _docs(2500)  # several chunks of 1000
+    ours, beams = str(tmp_path / "ours"), str(tmp_path / "beam")
+    with TestPipeline() as p:
+        docs_p = p | beam.Create([docs]) | beam.FlatMap(lambda ds: ds)  # one bundle
+        dropped = Output.make("dropped", JsonLinesSink(f"{ours}/dropped/part", ".jsonl.gz"))
+        kept = Output.make("data", ParquetTablesSink(f"{ours}/data/part", KEPT_SCHEMA))
+        _gather([docs_p | "J" >> beam.ParDo(JsonLinesFiles(dropped, to_json_line)),
+                 docs_p | "P" >> beam.ParDo(KeptParquetFiles(kept))], [dropped, kept])
+        docs_p | "BJ" >> beam.Map(to_json_line) | beam.io.WriteToText(f"{beams}/dropped/part",
+                                                                       file_name_suffix=".jsonl.gz")
+        (docs_p | "BR" >> beam.Map(to_kept_row)
+         | beam.io.WriteToParquet(f"{beams}/data/part", KEPT_SCHEMA, file_name_suffix=".parquet"))
+    for sub in ("dropped", "data"):
+        assert sorted(os.listdir(f"{ours}/{sub}")) == sorted(os.listdir(f"{beams}/{sub}")) == \
+            [f"part-00000-of-00001.{'parquet' if sub == 'data' else 'jsonl.gz'}"]
+    assert _lines(f"{ours}/dropped/*.gz") == _lines(f"{beams}/dropped/*.gz")
+    assert [json.loads(x)["id"] for x in _lines(f"{ours}/dropped/*.gz")] == [d["id"] for d in docs]
+    ours_t, beam_t = pq.read_table(f"{ours}/data"), pq.read_table(f"{beams}/data")
+    assert ours_t.schema.equals(KEPT_SCHEMA) and ours_t.to_pylist() == beam_t.to_pylist()
+    assert ours_t.num_rows == len(docs)
+
+
+def test_finalize_names_shards_makes_an_empty_file_and_can_run_again(tmp_path):
+    """Two bundles' files become part-0000k-of-00002 (in the order of their temporary names);
+    a file some failed bundle left in the temporary directory is not renamed and goes with
+    the directory; an output no bundle wrote gets one empty file; and a finalize that runs
+    again (a retried last step) changes nothing."""
+    out = Output.make("dropped", JsonLinesSink(str(tmp_path / "dropped" / "part"), ".jsonl.gz"))
+    empty = Output.make("dead_letter", JsonLinesSink(str(tmp_path / "dead_letter" / "part"), ".jsonl.gz"))
+    written = []
+    for bundle in (["a", "b"], ["c"], ["lost"]):
+        w = out.sink.open_writer(out.temp_dir, f"t{len(written)}")
+        w.write("".join(json.dumps(x) + "\n" for x in bundle).encode())
+        written.append(("dropped", w.close()))
+    committed = written[:2]  # the third bundle failed: the runner never passed its file on
+    final = finalize([out, empty], committed)
+    assert sorted(os.listdir(tmp_path / "dropped")) == ["part-00000-of-00002.jsonl.gz", "part-00001-of-00002.jsonl.gz"]
+    assert [json.loads(x) for x in _lines(str(tmp_path / "dropped" / "*.gz"))] == ["a", "b", "c"]
+    assert os.listdir(tmp_path / "dead_letter") == ["part-00000-of-00001.jsonl.gz"]
+    assert _lines(str(tmp_path / "dead_letter" / "*.gz")) == []
+    assert len(final) == 3 and not os.path.exists(out.temp_dir)
+    finalize([out], committed)  # again: the sources are gone, the destinations stand
+    assert [json.loads(x) for x in _lines(str(tmp_path / "dropped" / "*.gz"))] == ["a", "b", "c"]
