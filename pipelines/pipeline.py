@@ -68,34 +68,47 @@ def kept_json_line(doc: dict) -> str:
     return to_json_line(to_kept_row(doc))
 
 
-def _write_outputs(spec: RunSpec, kept, dropped, malformed) -> tuple[list[Output], list]:
-    """OUT/data (kept), OUT/dropped and OUT/dead_letter: (the outputs, the PCollections of
-    their (output, temporary file) pairs for `finish_run`). With a fixed shard count, Beam's
-    own write transforms, which finish by themselves: ([], [])."""
-    parts = [("data", kept, spec.output_format == "parquet", kept_json_line)]
-    if spec.write_dropped:
-        parts.append(("dropped", dropped, False, to_json_line))
-    parts.append(("dead_letter", malformed, False, to_json_line))
-    steps = {"data": "WriteKept", "dropped": "WriteDropped", "dead_letter": "WriteDeadLetter"}
+def kept_extra_line(doc: dict) -> str:
+    return to_json_line([doc["key"], doc.get("raw_bytes", 0), doc.get("pii")])
+
+
+def id_count_line(kv: tuple[str, int]) -> str:
+    return json.dumps(kv, ensure_ascii=False)
+
+
+@dataclass
+class _Part:
+    name: str                # the folder under OUT
+    step: str                # the transform's name
+    pcoll: object
+    suffix: str              # ".parquet" (kept rows), ".jsonl.gz" or ".jsonl"
+    to_line: object = None   # record -> JSON line
+    shardable: bool = False  # follows --num_shards
+
+
+def _write_outputs(spec: RunSpec, parts: list[_Part]) -> tuple[list[Output], list]:
+    """(the outputs, the PCollections of their (output, temporary file) pairs for
+    `finish_run`). With a fixed shard count, the shardable parts use Beam's own write
+    transforms, which finish by themselves."""
     outputs, written = [], []
-    for name, pcoll, parquet, to_line in parts:
-        prefix = join(spec.output, name, "part")
-        if spec.num_shards:
-            if parquet:
-                pcoll | "KeptRows" >> beam.Map(to_kept_row) | steps[name] >> beam.io.WriteToParquet(
+    for part in parts:
+        prefix = join(spec.output, part.name, "part")
+        if spec.num_shards and part.shardable:
+            if part.suffix == ".parquet":
+                part.pcoll | "KeptRows" >> beam.Map(to_kept_row) | part.step >> beam.io.WriteToParquet(
                     prefix, KEPT_SCHEMA, file_name_suffix=".parquet", num_shards=spec.num_shards)
             else:
-                pcoll | f"{steps[name]}Json" >> beam.Map(to_line) | steps[name] >> beam.io.WriteToText(
-                    prefix, file_name_suffix=".jsonl.gz", num_shards=spec.num_shards)
+                part.pcoll | f"{part.step}Json" >> beam.Map(part.to_line) | part.step >> beam.io.WriteToText(
+                    prefix, file_name_suffix=part.suffix, num_shards=spec.num_shards)
             continue
-        if parquet:
-            out = Output.make(name, ParquetTablesSink(prefix, KEPT_SCHEMA))
+        if part.suffix == ".parquet":
+            out = Output.make(part.name, ParquetTablesSink(prefix, KEPT_SCHEMA))
             files = KeptParquetFiles(out)
         else:
-            out = Output.make(name, JsonLinesSink(prefix, ".jsonl.gz"))
-            files = JsonLinesFiles(out, to_line)
+            out = Output.make(part.name, JsonLinesSink(prefix, part.suffix))
+            files = JsonLinesFiles(out, part.to_line)
         outputs.append(out)
-        written.append(pcoll | steps[name] >> beam.ParDo(files))
+        written.append(part.pcoll | part.step >> beam.ParDo(files))
     return outputs, written
 
 
@@ -112,6 +125,7 @@ def build(p: beam.Pipeline, spec: RunSpec):
     processed = read.docs | "Process" >> beam.ParDo(ProcessDocuments(spec.config, spec.progress_dir)).with_outputs(
         DROPPED, main="kept")
     kept, dropped = processed.kept, processed[DROPPED]
+    parts: list[_Part] = []
     if spec.dedup:
         from .dedup import DedupConfig, Deduplicate
 
@@ -125,14 +139,13 @@ def build(p: beam.Pipeline, spec: RunSpec):
         kept = deduped.kept
         dropped = (dropped, deduped.dropped) | "AllDropped" >> beam.Flatten()
         if spec.write_bridges:
-            (deduped.bridges | "BridgeJson" >> beam.Map(to_json_line)
-                             | "WriteBridges" >> beam.io.WriteToText(join(spec.output, "bridges", "part"),
-                                                                     file_name_suffix=".jsonl"))
-            (kept | "KeptExtras" >> beam.Map(lambda d: to_json_line([d["key"], d.get("raw_bytes", 0), d.get("pii")]))
-                  | "WriteKeptExtras" >> beam.io.WriteToText(join(spec.output, "kept_extras", "part"),
-                                                             file_name_suffix=".jsonl"))
-
-    outputs, written = _write_outputs(spec, kept, dropped, read[MALFORMED])
+            parts += [_Part("bridges", "WriteBridges", deduped.bridges, ".jsonl", to_json_line),
+                      _Part("kept_extras", "WriteKeptExtras", kept, ".jsonl", kept_extra_line)]
+    parts += [_Part("data", "WriteKept", kept, ".parquet" if spec.output_format == "parquet" else ".jsonl.gz",
+                    kept_json_line, shardable=True),
+              _Part("dead_letter", "WriteDeadLetter", read[MALFORMED], ".jsonl.gz", to_json_line)]
+    if spec.write_dropped:
+        parts.append(_Part("dropped", "WriteDropped", dropped, ".jsonl.gz", to_json_line, shardable=True))
 
     reasons = spec.config.drop_reasons()
     stats_path = join(spec.output, "stats.json")
@@ -140,9 +153,8 @@ def build(p: beam.Pipeline, spec: RunSpec):
                           | "CountIds" >> beam.ParDo(CountIds(spec.write_id_counts)).with_outputs(ALL_ID_COUNTS,
                                                                                                   main="repeated"))
     if spec.write_id_counts:
-        (repeated[ALL_ID_COUNTS]
-         | "IdCountJson" >> beam.Map(lambda kv: json.dumps(kv, ensure_ascii=False))
-         | "WriteIdCounts" >> beam.io.WriteToText(join(spec.output, "ids", "part"), file_name_suffix=".jsonl"))
+        parts.append(_Part("ids", "WriteIdCounts", repeated[ALL_ID_COUNTS], ".jsonl", id_count_line))
+    outputs, written = _write_outputs(spec, parts)
     partials = (
         kept | "KeptStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.kept_event)),
         dropped | "DroppedStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.dropped_event)),
