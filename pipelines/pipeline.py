@@ -80,7 +80,7 @@ def id_count_line(kv: tuple[str, int]) -> str:
 class _Part:
     name: str                # the folder under OUT
     step: str                # the transform's name
-    pcoll: object
+    pcolls: tuple            # the records: one PCollection, or several written side by side
     suffix: str              # ".parquet" (kept rows), ".jsonl.gz" or ".jsonl"
     to_line: object = None   # record -> JSON line
     shardable: bool = False  # follows --num_shards
@@ -94,21 +94,23 @@ def _write_outputs(spec: RunSpec, parts: list[_Part]) -> tuple[list[Output], lis
     for part in parts:
         prefix = join(spec.output, part.name, "part")
         if spec.num_shards and part.shardable:
+            pcoll = part.pcolls[0] if len(part.pcolls) == 1 else part.pcolls | f"All{part.step}" >> beam.Flatten()
             if part.suffix == ".parquet":
-                part.pcoll | "KeptRows" >> beam.Map(to_kept_row) | part.step >> beam.io.WriteToParquet(
+                pcoll | "KeptRows" >> beam.Map(to_kept_row) | part.step >> beam.io.WriteToParquet(
                     prefix, KEPT_SCHEMA, file_name_suffix=".parquet", num_shards=spec.num_shards)
             else:
-                part.pcoll | f"{part.step}Json" >> beam.Map(part.to_line) | part.step >> beam.io.WriteToText(
+                pcoll | f"{part.step}Json" >> beam.Map(part.to_line) | part.step >> beam.io.WriteToText(
                     prefix, file_name_suffix=part.suffix, num_shards=spec.num_shards)
             continue
-        if part.suffix == ".parquet":
-            out = Output.make(part.name, ParquetTablesSink(prefix, KEPT_SCHEMA))
-            files = KeptParquetFiles(out)
-        else:
-            out = Output.make(part.name, JsonLinesSink(prefix, part.suffix))
-            files = JsonLinesFiles(out, part.to_line)
+        sink = (ParquetTablesSink(prefix, KEPT_SCHEMA) if part.suffix == ".parquet"
+                else JsonLinesSink(prefix, part.suffix))
+        out = Output.make(part.name, sink)
         outputs.append(out)
-        written.append(part.pcoll | part.step >> beam.ParDo(files))
+        # Several PCollections of one output each write their own files, renamed together at
+        # the end: no Flatten, which Beam's local runner would materialize, documents and all.
+        for i, pcoll in enumerate(part.pcolls):
+            files = KeptParquetFiles(out) if part.suffix == ".parquet" else JsonLinesFiles(out, part.to_line)
+            written.append(pcoll | (part.step if i == 0 else f"{part.step}{i + 1}") >> beam.ParDo(files))
     return outputs, written
 
 
@@ -124,7 +126,7 @@ def build(p: beam.Pipeline, spec: RunSpec):
     read = p | "Read" >> ReadInputs(spec.inputs, spec.read, spec.ranges, spec.id_buckets)
     processed = read.docs | "Process" >> beam.ParDo(ProcessDocuments(spec.config, spec.progress_dir)).with_outputs(
         DROPPED, main="kept")
-    kept, dropped = processed.kept, processed[DROPPED]
+    kept, dropped = processed.kept, (processed[DROPPED],)
     parts: list[_Part] = []
     if spec.dedup:
         from .dedup import DedupConfig, Deduplicate
@@ -137,13 +139,13 @@ def build(p: beam.Pipeline, spec: RunSpec):
             # signatures and decisions fit in memory. A remote job's input has no such bound.
             in_memory=spec.ranges is not None)
         kept = deduped.kept
-        dropped = (dropped, deduped.dropped) | "AllDropped" >> beam.Flatten()
+        dropped += (deduped.dropped,)
         if spec.write_bridges:
-            parts += [_Part("bridges", "WriteBridges", deduped.bridges, ".jsonl", to_json_line),
-                      _Part("kept_extras", "WriteKeptExtras", kept, ".jsonl", kept_extra_line)]
-    parts += [_Part("data", "WriteKept", kept, ".parquet" if spec.output_format == "parquet" else ".jsonl.gz",
+            parts += [_Part("bridges", "WriteBridges", (deduped.bridges,), ".jsonl", to_json_line),
+                      _Part("kept_extras", "WriteKeptExtras", (kept,), ".jsonl", kept_extra_line)]
+    parts += [_Part("data", "WriteKept", (kept,), ".parquet" if spec.output_format == "parquet" else ".jsonl.gz",
                     kept_json_line, shardable=True),
-              _Part("dead_letter", "WriteDeadLetter", read[MALFORMED], ".jsonl.gz", to_json_line)]
+              _Part("dead_letter", "WriteDeadLetter", (read[MALFORMED],), ".jsonl.gz", to_json_line)]
     if spec.write_dropped:
         parts.append(_Part("dropped", "WriteDropped", dropped, ".jsonl.gz", to_json_line, shardable=True))
 
@@ -153,20 +155,20 @@ def build(p: beam.Pipeline, spec: RunSpec):
                           | "CountIds" >> beam.ParDo(CountIds(spec.write_id_counts)).with_outputs(ALL_ID_COUNTS,
                                                                                                   main="repeated"))
     if spec.write_id_counts:
-        parts.append(_Part("ids", "WriteIdCounts", repeated[ALL_ID_COUNTS], ".jsonl", id_count_line))
+        parts.append(_Part("ids", "WriteIdCounts", (repeated[ALL_ID_COUNTS],), ".jsonl", id_count_line))
     outputs, written = _write_outputs(spec, parts)
     partials = (
         kept | "KeptStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.kept_event)),
-        dropped | "DroppedStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.dropped_event)),
+        *(d | f"DroppedStats{i + 1 if i else ''}" >> beam.ParDo(stats_lib.BundleStats(stats_lib.dropped_event))
+          for i, d in enumerate(dropped)),
         read[MALFORMED] | "MalformedStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.malformed_event)),
         read[READ_COUNTS] | "ReadCountStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.read_count_event)),
         repeated.repeated | "RepeatedIdStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.duplicate_id_event)),
     )
-    # One last step for the whole run: the output files renamed into place, then stats.json
-    # (the mark of a finished run). without_defaults: every range yields its read count, so
+    # One last step for the whole run: the output files renamed into place, then stats.json,
+    # which counts what they hold. without_defaults: every range yields its read count, so
     # the gather always has an input and Beam's default-value stage is not needed.
     ((*partials, *written)
      | "RunEnd" >> beam.Flatten()
      | "Gather" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
      | "Finish" >> beam.Map(finish_run, outputs, reasons, stats_path))
-    return kept, dropped, read[MALFORMED]
