@@ -66,7 +66,9 @@ def _add_run_flags(p: argparse.ArgumentParser, input_help: str) -> None:
                    help="comma list of exact,minhash or 'none' (default: the config's dedup.methods)")
     p.add_argument("--prior_index", "--prior-index", action="append", default=[],
                    help="dedup index of an earlier release to deduplicate against (repeatable)")
-    p.add_argument("--num_shards", "--num-shards", type=int, default=0)
+    p.add_argument("--num_shards", "--num-shards", type=int, default=0,
+                   help="files per output folder (data, dropped); default 0: one per bundle, written where "
+                        "the documents are processed. A fixed count reshuffles the outputs into that many files")
     p.add_argument("--no_progress", "--no-progress", action="store_true")
     p.add_argument("--wait", action="store_true",
                    help="remote runners: wait for the job, then check the counts and write funnel.html")
