@@ -19,7 +19,8 @@ from . import stats as stats_lib
 from . import storage
 
 LOCAL_RUNNER_DEFAULTS = ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
-_OUTPUT_PARTS = ("data", "dropped", "dead_letter", "dedup_index", "stats.json", "funnel.html", "funnel.png")
+_OUTPUT_PARTS = ("data", "dropped", "dead_letter", "dedup_index", "stats.json", "funnel.html", "funnel.png",
+                 "_shards")  # a crashed sharded run's shard folders
 
 
 class UsageError(Exception):

@@ -30,6 +30,7 @@ from apache_beam.io.filebasedsink import FileBasedSink
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from . import storage
 from .document import KEPT_SCHEMA, kept_batch
 
 
@@ -169,6 +170,33 @@ class KeptParquetFiles(BundleFiles):
         self.batches, self.size = [], 0
 
 
+class RunEndFn(beam.CombineFn):
+    """BundleStats accumulators (dicts) and BundleFiles' (output, temporary file) pairs ->
+    (the merged stats accumulator, every pair): the stats are merged as they come, so what
+    reaches the last step stays small however many bundles the run had."""
+
+    def __init__(self, stats_fn: beam.CombineFn):
+        self.stats_fn = stats_fn
+
+    def create_accumulator(self):
+        return self.stats_fn.create_accumulator(), []
+
+    def add_input(self, acc, item):
+        stats, files = acc
+        if isinstance(item, dict):
+            return self.stats_fn.merge_accumulators([stats, item]), files
+        files.append(tuple(item))
+        return stats, files
+
+    def merge_accumulators(self, accs):
+        accs = list(accs)
+        return (self.stats_fn.merge_accumulators([a[0] for a in accs]),
+                [pair for a in accs for pair in a[1]])
+
+    def extract_output(self, acc):
+        return acc
+
+
 def finalize(outputs: list[Output], files: list[tuple[str, str]]) -> list[str]:
     """Rename each output's temporary files to part-SSSSS-of-NNNNN names and remove its
     temporary directory (`FileBasedSink.finalize_write`); an output no bundle wrote gets one
@@ -182,4 +210,7 @@ def finalize(outputs: list[Output], files: list[tuple[str, str]]) -> list[str]:
         if not results:
             results = [out.sink.open_writer(out.temp_dir, uuid.uuid4().hex).close()]
         final.extend(out.sink.finalize_write(out.temp_dir, results, None))
+        # finalize_write deletes the temporary directory by its name, which on an object
+        # store matches no object: a failed bundle's file would stay under the output.
+        storage.delete_folder(out.temp_dir)
     return final

@@ -26,7 +26,7 @@ from . import stats as stats_lib
 from .config import PipelineConfig
 from .document import KEPT_SCHEMA, to_kept_row
 from .io import ReadSpec
-from .outputs import JsonLinesFiles, JsonLinesSink, KeptParquetFiles, Output, ParquetTablesSink, finalize
+from .outputs import JsonLinesFiles, JsonLinesSink, KeptParquetFiles, Output, ParquetTablesSink, RunEndFn, finalize
 from .transforms import (ALL_ID_COUNTS, DROPPED, IDS, MALFORMED, READ_COUNTS, CountIds, ProcessDocuments, ReadInputs,
                          to_json_line)
 
@@ -114,11 +114,11 @@ def _write_outputs(spec: RunSpec, parts: list[_Part]) -> tuple[list[Output], lis
     return outputs, written
 
 
-def finish_run(items: list, outputs: list[Output], reasons: list[str], stats_path: str) -> None:
-    """The gathered BundleStats accumulators (dicts) and (output, temporary file) pairs ->
-    the outputs' final files, then stats.json."""
-    finalize(outputs, [tuple(i) for i in items if not isinstance(i, dict)])
-    acc = stats_lib.StatsCombineFn().merge_accumulators([i for i in items if isinstance(i, dict)])
+def finish_run(gathered: tuple, outputs: list[Output], reasons: list[str], stats_path: str) -> None:
+    """(merged stats accumulator, (output, temporary file) pairs) -> the outputs' final files,
+    then stats.json."""
+    acc, files = gathered
+    finalize(outputs, files)
     stats_lib.write_json(stats_lib.summarize(acc, reasons), stats_path)
 
 
@@ -166,9 +166,10 @@ def build(p: beam.Pipeline, spec: RunSpec):
         repeated.repeated | "RepeatedIdStats" >> beam.ParDo(stats_lib.BundleStats(stats_lib.duplicate_id_event)),
     )
     # One last step for the whole run: the output files renamed into place, then stats.json,
-    # which counts what they hold. without_defaults: every range yields its read count, so
+    # which counts what they hold (with --num_shards, Beam's write transforms of data and
+    # dropped finish on their own, in no order with this step). without_defaults: every range yields its read count, so
     # the gather always has an input and Beam's default-value stage is not needed.
     ((*partials, *written)
      | "RunEnd" >> beam.Flatten()
-     | "Gather" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
+     | "Gather" >> beam.CombineGlobally(RunEndFn(stats_lib.StatsCombineFn())).without_defaults()
      | "Finish" >> beam.Map(finish_run, outputs, reasons, stats_path))

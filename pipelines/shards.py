@@ -150,6 +150,8 @@ class ShardedRun:
             id_files = []
             for k in range(len(self.shards)):
                 sub = self._sub_spec(k)
+                # A crashed earlier run may have left files here; they must not join this shard's.
+                storage.delete_folder(sub.output)
                 started = time.perf_counter()
                 stats, bridges = self.call(self.run_shard, sub, k, len(self.shards))
                 seconds.append(round(time.perf_counter() - started, 2))

@@ -333,3 +333,22 @@ def test_sharded_run_settles_bridges_on_gcs(gcs, corpus_docs, tmp_path, output_f
                   for r in pq.read_table(io.BytesIO(storage.read_bytes(p))).to_pylist()]
     assert {r["doc_id"]: r["root_id"] for r in index_docs if r["doc_id"].startswith("t")} == {
         "t0": None, "t1": "t0", "t2copy": "t0"}
+
+
+def test_finalize_leaves_no_temporary_file_on_gcs(gcs):
+    """A failed bundle's temporary file (never passed on by the runner) is removed with the
+    temporary directory on an object store too, where directories are only name prefixes."""
+    from pipelines import storage
+    from pipelines.outputs import JsonLinesSink, Output, finalize
+
+    out = f"gs://{gcs.bucket('roots-finalize')}/run"
+    output = Output.make("dropped", JsonLinesSink(f"{out}/dropped/part", ".jsonl.gz"))
+    written = []
+    for rows in (["a"], ["lost"]):
+        w = output.sink.open_writer(output.temp_dir, f"t{len(written)}")
+        w.write("".join(json.dumps(r) + "\n" for r in rows).encode())
+        written.append(("dropped", w.close()))
+    finalize([output], written[:1])
+    assert storage.list_files(out) == [f"{out}/dropped/part-00000-of-00001.jsonl.gz"]
+    lines = gzip.decompress(storage.read_bytes(f"{out}/dropped/part-00000-of-00001.jsonl.gz")).splitlines()
+    assert [json.loads(line) for line in lines] == ["a"]

@@ -12,7 +12,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines.document import KEPT_SCHEMA, to_kept_row
 from pipelines.outputs import (JsonLinesFiles, JsonLinesSink, KeptParquetFiles, Output, ParquetTablesSink,
-                               finalize)
+                               RunEndFn, finalize)
+from pipelines.stats import StatsCombineFn, dropped_event, kept_event
 from pipelines.transforms import to_json_line
 
 
@@ -27,8 +28,8 @@ def _lines(pattern: str) -> list[str]:
 
 def _gather(pcolls, outputs):
     """What the pipeline's run end does with the files: gather, then finalize."""
-    return ((*pcolls,) | beam.Flatten() | beam.combiners.ToList()
-            | beam.Map(lambda items: finalize(outputs, [tuple(i) for i in items])))
+    return ((*pcolls,) | beam.Flatten() | beam.CombineGlobally(RunEndFn(StatsCombineFn()))
+            | beam.Map(lambda acc: finalize(outputs, acc[1])))
 
 
 def test_files_hold_what_beams_writes_hold(tmp_path):
@@ -77,3 +78,28 @@ def test_finalize_names_shards_makes_an_empty_file_and_can_run_again(tmp_path):
     assert len(final) == 3 and not os.path.exists(out.temp_dir)
     finalize([out], committed)  # again: the sources are gone, the destinations stand
     assert [json.loads(x) for x in _lines(str(tmp_path / "dropped" / "*.gz"))] == ["a", "b", "c"]
+
+
+def test_run_end_merges_the_stats_as_they_come_and_keeps_every_file():
+    """The last step's input: per-bundle stats accumulators merged into one (equal to
+    folding every event), file pairs kept, in any split of the inputs."""
+    fn, end = StatsCombineFn(), RunEndFn(StatsCombineFn())
+    docs = _docs(6)
+    partials = []
+    for part in (docs[:2], docs[2:5], docs[5:]):
+        acc = fn.create_accumulator()
+        for d in part:
+            acc = fn.add_input(acc, kept_event(d) if d["lang"] == "zh" else dropped_event(dict(d, reason="x")))
+        partials.append(acc)
+    everything = fn.create_accumulator()
+    for d in docs:
+        everything = fn.add_input(everything, kept_event(d) if d["lang"] == "zh" else dropped_event(dict(d, reason="x")))
+    items = [partials[0], ("data", "/t/a"), partials[1], ["dropped", "/t/b"], partials[2]]
+    left, right = end.create_accumulator(), end.create_accumulator()
+    for item in items[:2]:
+        left = end.add_input(left, item)
+    for item in items[2:]:
+        right = end.add_input(right, item)
+    stats, files = end.extract_output(end.merge_accumulators([left, right]))
+    assert stats == everything
+    assert sorted(files) == [("data", "/t/a"), ("dropped", "/t/b")]

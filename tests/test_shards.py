@@ -267,3 +267,27 @@ def test_sharded_refresh_lets_released_documents_win(tmp_path, corpus_docs):
     assert joined and all(dropped[f"t1-{j}"] == ("duplicate_near", f"t0-{j}") for j in joined), dropped
     assert stats["sharding"]["shards"] >= 3 and stats["sharding"]["bridges"]["representatives_dropped"] >= 1
     assert stats["kept"] == len(kept) and stats["conservation"]["ok"]
+
+
+def test_a_crashed_runs_shard_files_do_not_join_the_rerun(tmp_path):
+    """A sharded run that died left files in OUT/_shards/; the rerun with --overwrite writes
+    every record once all the same (each shard's folder is emptied before its job)."""
+    (tmp_path / "in").mkdir()
+    total = _corpus(tmp_path / "in")
+    out = tmp_path / "out"
+    cfg = tmp_path / "shards.yaml"
+    cfg.write_text("read:\n  shard_mb: 0.4\n")
+    args = ["run", "--input", str(tmp_path / "in" / "*.jsonl"), "--output", str(out), "--config", str(cfg),
+            "--output_format", "jsonl", "--no_progress", "--direct_num_workers=1", "--dedup", "none"]
+    assert main(args) == 0
+    first = _records(out, "data")
+    stale = out / "_shards" / "shard-00000" / "data"
+    stale.mkdir(parents=True)
+    # A file of another shard count: no rename of the rerun overwrites it.
+    with gzip.open(stale / "part-00003-of-00007.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(d) + "\n" for d in first[:50])
+    assert main([*args, "--overwrite"]) == 0
+    kept, dropped = _records(out, "data"), _records(out, "dropped")
+    keys = [d["key"] for d in kept + dropped]
+    assert len(keys) == len(set(keys)) and len(kept) == len(first)
+    assert not (out / "_shards").exists()
