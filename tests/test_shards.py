@@ -273,7 +273,7 @@ def test_a_crashed_runs_shard_files_do_not_join_the_rerun(tmp_path):
     """A sharded run that died left files in OUT/_shards/; the rerun with --overwrite writes
     every record once all the same (each shard's folder is emptied before its job)."""
     (tmp_path / "in").mkdir()
-    total = _corpus(tmp_path / "in")
+    _corpus(tmp_path / "in")
     out = tmp_path / "out"
     cfg = tmp_path / "shards.yaml"
     cfg.write_text("read:\n  shard_mb: 0.4\n")
