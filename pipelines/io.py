@@ -25,6 +25,7 @@ import io
 import json
 import lzma
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -221,6 +222,23 @@ def _fast_record(line: bytes, spec: ReadSpec) -> dict | None:
     return record
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value):
+    """json reads a `\\ud800` escape with no partner as a lone surrogate, which no UTF-8
+    output can hold and Beam's coders refuse (a run would stop at the first such record
+    Beam samples): each becomes U+FFFD, as a decoder replaces an undecodable byte. Only
+    json's path needs this: orjson rejects such lines, and the other readers decode UTF-8."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    return value
+
+
 def _decode_json_line(path: str, offset: int, line: bytes, spec: ReadSpec) -> tuple[str, dict] | None:
     if not line.strip():
         return None
@@ -232,7 +250,7 @@ def _decode_json_line(path: str, offset: int, line: bytes, spec: ReadSpec) -> tu
     except UnicodeDecodeError as e:
         return "malformed", dead_letter(path, offset, f"undecodable bytes (not UTF-8): {e}", line.rstrip(b"\n"))
     try:
-        record = json.loads(decoded)
+        record = _without_lone_surrogates(json.loads(decoded))
     except json.JSONDecodeError as e:
         return "malformed", dead_letter(path, offset, f"invalid JSON: {e}", decoded.rstrip("\n"))
     if not isinstance(record, dict):

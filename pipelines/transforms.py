@@ -208,10 +208,18 @@ class ProcessDocuments(beam.DoFn):
 
 
 def to_json_line(record) -> str:
-    """One JSON line: orjson (its C encoder), or json where orjson refuses the record (a lone
-    surrogate in a dead letter's raw text, an int beyond 64 bits, a non-string key). orjson
-    writes a non-finite float as null where json would write NaN, which is not JSON."""
+    """One JSON line that encodes to UTF-8: orjson (its C encoder), or json where orjson
+    refuses the record (a lone surrogate in a text read from a `\\ud800` escape, an int beyond
+    64 bits, a non-string key). orjson writes a non-finite float as null where json would
+    write NaN, which is not JSON. A lone surrogate has no UTF-8 form: such a record is
+    written with escapes (`\\ud800`, and every other non-ASCII character), as JSON allows,
+    and reads back the same."""
     try:
         return orjson.dumps(record).decode("utf-8")
     except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(record, ensure_ascii=False)
+        line = json.dumps(record, ensure_ascii=False)
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            line = json.dumps(record)
+        return line

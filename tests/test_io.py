@@ -205,7 +205,7 @@ def test_orjson_path_reads_what_json_reads(tmp_path, corpus_docs, monkeypatch):
     assert fast == _records(path)
     docs = {r["id"]: r for k, r in fast if k == "doc"}
     assert len(docs) == len(real) + 5
-    assert docs["surrogate"]["text"].endswith("\ud83d")
+    assert docs["surrogate"]["text"].endswith("\ufffd")  # a lone surrogate has no UTF-8 form
     assert "123456789012345678901234567890" in docs and "-9223372036854775809" in docs
     assert docs["-9223372036854775809"]["url"] == "18446744073709551616"
     assert docs["dup"]["text"] == real[0]["text"]
@@ -250,4 +250,27 @@ def test_json_lines_round_trip_including_what_orjson_refuses():
     for record in records:
         line = to_json_line(record)
         assert "\n" not in line
-        assert json.loads(line) == ({"1": "int key"} if 1 in record else record)
+        assert json.loads(line.encode("utf-8")) == ({"1": "int key"} if 1 in record else record)
+    assert "中文" in to_json_line({"big": 2 ** 70, "t": "中文"})  # escapes only where UTF-8 needs them
+
+
+def test_a_lone_surrogate_escape_in_the_input_does_not_stop_the_run(tmp_path):
+    """`"\\ud800"` is valid JSON and decodes to a str no UTF-8 file (and no Beam coder) can
+    hold: the lone surrogate becomes U+FFFD, the run finishes and accounts for every record."""
+    from pipelines.cli import main
+    from pipelines.stats import check_conservation
+
+    long_text = "这是一个普通的中文句子，用来凑够长度。" * 20
+    (tmp_path / "in.jsonl").write_text(
+        '{"id": "short", "text": "Hi \\ud800"}\n'
+        '{"id": "long", "text": "' + long_text + '\\ud800' + long_text + '"}\n', encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(tmp_path / "in.jsonl"), "--output", str(out), "--dedup", "none",
+                 "--no_progress", "--direct_num_workers=1"]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    check_conservation(stats)
+    assert stats["read"] == 2
+    dropped = {r["id"]: r for path in out.glob("dropped/*.gz") for r in map(json.loads, gzip.open(path))}
+    kept = {r["id"]: r for r in pq.read_table(out / "data").to_pylist()}
+    assert sorted([*dropped, *kept]) == ["long", "short"]
+    assert dropped["short"]["text"] == "Hi \ufffd"  # as a decoder replaces an undecodable byte
