@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+import xxhash
 from apache_beam.io.filebasedsink import FileBasedSink
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -96,8 +97,11 @@ class BundleFiles(beam.DoFn):
     def start_bundle(self):
         self.writer = None
         self.pending = []
+        self.first = None
 
     def process(self, record):
+        if self.first is None:
+            self.first = _sort_name(record)
         self.pending.append(record)
         if len(self.pending) >= self.chunk:
             self.flush()
@@ -121,11 +125,23 @@ class BundleFiles(beam.DoFn):
 
     def write(self, chunk):
         if self.writer is None:
-            self.writer = self.output.sink.open_writer(self.output.temp_dir, uuid.uuid4().hex)
+            # finalize numbers the files in the order of their names: named by the bundle's
+            # first record, the same input gives the same part files on every run (a uuid
+            # alone, as Beam names them, shuffles which bundle becomes part-00000). The uuid
+            # keeps a retried bundle's file apart from the failed attempt's.
+            self.writer = self.output.sink.open_writer(self.output.temp_dir, f"{self.first}-{uuid.uuid4().hex[:12]}")
         self.writer.write(chunk)
 
     def encode(self, records: list):
         raise NotImplementedError
+
+
+def _sort_name(record) -> str:
+    """A file-name-safe name that orders a bundle's file by its first record: a document's
+    key (input file, offset) where it has one, else a hash of the record."""
+    if isinstance(record, dict) and isinstance(record.get("key"), str):
+        return record["key"].replace(":", "-").replace("/", "-")
+    return xxhash.xxh3_64_hexdigest(repr(record).encode("utf-8", "surrogatepass"))
 
 
 class JsonLinesFiles(BundleFiles):

@@ -103,3 +103,49 @@ def test_run_end_merges_the_stats_as_they_come_and_keeps_every_file():
     stats, files = end.extract_output(end.merge_accumulators([left, right]))
     assert stats == everything
     assert sorted(files) == [("data", "/t/a"), ("dropped", "/t/b")]
+
+
+def test_two_worker_runs_write_the_same_part_files(tmp_path, corpus_docs):
+    """With 2 workers each bundle's file is named by its first document, so a rerun gives
+    the same part files, byte for byte, and part-00000 holds the earlier input."""
+    from pipelines.cli import main
+
+    docs = list(corpus_docs.values())[:400]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i, part in enumerate((docs[:200], docs[200:])):
+        (raw / f"{i}.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in part), encoding="utf-8")
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"out{k}"
+        assert main(["run", "--input", str(raw / "*.jsonl"), "--output", str(out), "--dedup", "none", "--no_progress",
+                     "--direct_num_workers=2", "--output_format", "jsonl"]) == 0
+        outs.append(out)
+    for sub in ("data", "dropped"):
+        names = sorted(os.listdir(outs[0] / sub))
+        assert names == sorted(os.listdir(outs[1] / sub)) and len(names) == 2, names
+        for name in names:
+            assert gzip.decompress((outs[0] / sub / name).read_bytes()) == gzip.decompress((outs[1] / sub / name).read_bytes())
+    keys = [[json.loads(line)["key"] for line in gzip.open(outs[0] / "data" / n, "rt")]
+            for n in sorted(os.listdir(outs[0] / "data"))]
+    assert keys[0][0] < keys[1][0]
+
+
+def test_part_files_follow_their_first_documents():
+    """finalize numbers the files in name order, and a bundle's file is named by its first
+    document's key: part-00000 holds the earliest input whichever bundle finished first
+    (six bundles, latest first: random names would put them in order once in 720 runs)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Output.make("data", JsonLinesSink(f"{tmp}/data/part", ".jsonl.gz"))
+        files = []
+        for b in range(6, 0, -1):
+            dofn = JsonLinesFiles(out, to_json_line)
+            dofn.start_bundle()
+            for k in (f"f:{b:013d}", f"f:{b:012d}5"):
+                dofn.process({"key": k})
+            files += [wv.value for wv in dofn.finish_bundle()]
+        finalize([out], files)
+        firsts = [json.loads(_lines(f"{tmp}/data/part-{i:05d}-of-00006.jsonl.gz")[0])["key"] for i in range(6)]
+        assert firsts == [f"f:{b:013d}" for b in range(1, 7)]
