@@ -5,8 +5,8 @@ Beam's WriteToText and WriteToParquetBatched each bring a graph of their own: a 
 makes a temporary directory, the per-bundle writes, a GroupByKey of the written files, a
 pre-finalize and a finalize stage, a dozen transforms in all. For a local run of seconds,
 three outputs' worth of those stages (graph construction, one bundle per stage) are a
-noticeable share: with them gone and the stats folded per bundle, a 1-worker run over the
-bundled corpus went from 8.65 to 8.13 s. Here each output keeps Beam's sink
+noticeable share (`benchmarks/bench_pipeline.py` measures the run; README, "Whole pipeline
+vs datatrove"). Here each output keeps Beam's sink
 machinery (`FileBasedSink`: a temporary file per bundle, the shard names, and
 `finalize_write`, the batch rename that a retried finalize can run again), but
   * the temporary directory is named when the graph is built (a local file system makes it
