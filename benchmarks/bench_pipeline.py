@@ -20,10 +20,13 @@ Contenders
                        the default config, so dedup exact + MinHash is on), wall time against the
                        20 s target on this 2-core machine.
   ours, core only      `pipelines.process.DocumentProcessor` over the parsed documents in one process,
-                       no Beam, no reading or writing: the cost of the processing itself.
-  ours, core, 2 procs  the same in 2 forked processes at once, every other document to each (each
-                       loads its own models): the most that a second core adds on this machine, the
-                       ceiling for the 2-worker CLI's per-core figure.
+                       no Beam, no reading or writing: the cost of the processing itself. The parsed
+                       documents are frozen out of the cyclic collector (gc.freeze), as the CLI's
+                       launcher and worker pool freeze what they hold before the documents come.
+  ours, core, 2 procs  the same in 2 forked processes at once, every other document to each (the
+                       models loaded once before the fork and shared, as the CLI's worker pool does):
+                       what a second core adds on this machine when both are busy with the same
+                       work, with none of Beam's start-up and hand-over costs.
   datatrove 0.10.1     LocalPipelineExecutor(tasks=1, workers=1): JsonlReader -> LanguageFilter(en, zh;
                        fastText lid.176) -> GopherRepetitionFilter -> GopherQualityFilter ->
                        C4QualityFilter -> ParquetWriter (kept documents; no exclusion writers).
@@ -74,6 +77,7 @@ disturbs least.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -242,13 +246,19 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
 
         docs = [rec for p in sorted(Path(input_dir).glob("*.jsonl"))
                 for kind, rec in iter_records(str(p), ReadSpec()) if kind == "doc"]
-
-        def process(part: list) -> int:
-            processor = DocumentProcessor(PipelineConfig.load(None))
-            processor.setup()
-            return sum(processor(d) is None for d in part)
+        # As the CLI's launcher and worker pool do (pipelines/launch.py): the parsed corpus
+        # leaves the cyclic collector's reach, so no full collection scans it again, and the
+        # forked processes' collections do not copy its pages.
+        gc.freeze()
 
         cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        processor = DocumentProcessor(PipelineConfig.load(None))
+        processor.setup()
+        gc.freeze()  # the models too, as the pool freezes them before it forks the workers
+
+        def process(part: list) -> int:
+            return sum(processor(d) is None for d in part)
+
         if mode == "ours_core":
             kept = process(docs)
         else:  # every other document to each of 2 forked processes, run at the same time
@@ -469,12 +479,13 @@ def main(argv: list[str] | None = None) -> int:
           f"core's docs/s")
     if "ours_cli2" in results:
         two = results["ours_cli2"]
-        print(f"- 2 workers per core: {n_docs / two['wall'] / 2 / cli1:.0%} of 1 worker by wall clock, "
-              f"{results['ours_cli1']['cpu'] / two['cpu']:.0%} by CPU time (target >= 90%)")
+        per_core = n_docs / two['wall'] / 2 / cli1
+        print(f"- 2 workers per core: {per_core:.0%} of 1 worker by wall clock, "
+              f"{results['ours_cli1']['cpu'] / two['cpu']:.0%} by CPU time; target >= 90% by wall clock: "
+              f"{'met' if per_core >= 0.9 else 'NOT met'}")
         core2 = n_docs / results["ours_core2"]["wall"] / 2 / (n_docs / results["ours_core"]["wall"])
-        print(f"- this machine's 2-core ceiling: the bare core in 2 processes at once runs at {core2:.0%} of 1 "
-              f"process per core by wall clock (no Beam, no reading or writing: what the second core gives "
-              f"when both are busy)")
+        print(f"- the bare core in 2 processes at once runs at {core2:.0%} of 1 process per core by wall clock "
+              f"(no Beam, no reading or writing: what the second core gives when both are busy)")
     ratio = cli1 / dt
     print(f"- target ours (CLI, 1 worker) >= 4.0x datatrove per core: {ratio:.2f}x, {'met' if ratio >= 4 else 'NOT met'}")
     if "ours_demo" in results:

@@ -27,3 +27,22 @@ def corpus_docs(corpus_dir):
                 d = json.loads(line)
                 docs[d["id"]] = d
     return docs
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_tempdir(tmp_path_factory):
+    """Temporary files that code makes on its own (Beam's per-pipeline folder, which a
+    pipeline built but never run leaves behind; the launcher's progress and pool folders) go
+    under pytest's base temporary folder, which pytest clears in turn, not straight into /tmp.
+    Processes the tests start inherit it through TMPDIR."""
+    import tempfile
+
+    scratch = str(tmp_path_factory.mktemp("scratch"))
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = scratch, scratch
+    yield
+    if saved[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved[0]
+    tempfile.tempdir = saved[1]

@@ -286,6 +286,36 @@ def test_conservation_check_fails_when_a_step_loses_or_duplicates_documents(tmp_
     assert stats["read"] == 60 and not stats["conservation"]["ok"]
 
 
+def test_a_local_run_keeps_what_the_launcher_held_out_of_the_collector(tmp_path, corpus_docs, monkeypatch):
+    """For the run, what the launcher holds before it starts (Beam, pyarrow, the test's own
+    objects) is frozen out of the cyclic collector, which would scan it again at each full
+    collection, and it is back in once the run ends. A bundle's end waits for the state
+    sampler's thread: its period is short."""
+    import gc
+
+    from apache_beam.runners.worker import statesampler
+    from apache_beam.utils.counters import CounterFactory
+
+    from pipelines.process import DocumentProcessor
+
+    seen = []
+    original = DocumentProcessor.__call__
+
+    def observed(self, doc):  # one worker, in_memory: the documents are processed in this process
+        seen.append(gc.get_freeze_count())
+        return original(self, doc)
+
+    monkeypatch.setattr(DocumentProcessor, "__call__", observed)
+    before = gc.get_freeze_count()
+    tracked = len(gc.get_objects())
+    raw = _small_input(tmp_path, corpus_docs, n=10)
+    assert _run("--input", raw / "*.jsonl", "--output", tmp_path / "out", "--dedup", "none",
+                "--direct_num_workers=1") == 0
+    assert len(seen) == 10 and min(seen) >= before + tracked // 2, (before, tracked, min(seen))
+    assert gc.get_freeze_count() == before
+    assert statesampler.StateSampler("t", CounterFactory()).sampling_period_ms <= 20
+
+
 def test_conservation_is_checked_file_by_file():
     """Totals can agree while one file lost a record and another gained one."""
     import pytest as _pytest

@@ -164,9 +164,9 @@ def test_sharded_run_keeps_what_one_run_keeps(tmp_path, output_format):
 
 def test_worker_pool_forks_fresh_processes_with_the_models_loaded():
     """Shard jobs and SDK workers are forks of one warm process: each call runs in a new
-    process (its memory gone when it ends), the models are already loaded there, nothing has
-    processed text there (a native thread pool, once running, would not survive the fork),
-    and a job's exception comes back to the caller."""
+    process (its memory gone when it ends), the models are already loaded there and frozen
+    out of the collector, nothing has processed text there (a native thread pool, once
+    running, would not survive the fork), and a job's exception comes back to the caller."""
     import os
 
     from pipelines.launch import WorkerPool
@@ -177,6 +177,10 @@ def test_worker_pool_forks_fresh_processes_with_the_models_loaded():
         assert pool.call(eval, "len(__import__('pipelines.langid', fromlist=['_shared'])._shared)") == 1
         assert pool.call(eval, "'rjieba' in __import__('pipelines.text.segment', fromlist=['_cutters'])._cutters")
         assert pool.call(eval, "__import__('pipelines.text.chinese', fromlist=['_converter'])._converter") is None
+        # What a fork inherits (Beam, the models) is frozen out of the cyclic collector: its
+        # collections neither scan it nor write to those objects (copying their pages).
+        frozen, tracked = pool.call(eval, "(__import__('gc').get_freeze_count(), len(__import__('gc').get_objects()))")
+        assert frozen > 10 * tracked, (frozen, tracked)
         with pytest.raises(ValueError, match="invalid literal"):
             pool.call(int, "not a number")
     assert WorkerPool.current is None
