@@ -492,22 +492,27 @@ def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
     print(f"roots-pipeline: {described} -> {args.output} "
           f"(runner args: {' '.join(beam_args)}; dedup: {','.join(dedup) or 'none'})", file=sys.stderr)
 
-    if local:
-        _short_sampling_period()
-    with _frozen_heap():
+    with _frozen_heap(), (_short_state_sampling() if local else contextlib.nullcontext()):
         return _launch(args, spec, beam_args, local, inputs, dedup, progress_dir)
 
 
-def _short_sampling_period() -> None:
+@contextlib.contextmanager
+def _short_state_sampling():
     """Beam's state sampler (a thread that times each step) sleeps up to 200 ms between
     samples, and a bundle ends by joining it: up to 200 ms idle after the last document of
     a long bundle, in each worker. At 20 ms the wait is short, and 50 wake-ups a second cost
-    nothing measurable. Set in the launcher before the pool forks, so every local worker has it."""
+    nothing measurable. Set in the launcher before the pool forks, so every local worker has
+    it; Beam's default is back once the run ends."""
     from apache_beam.runners.worker import statesampler
 
     init = statesampler.StateSampler.__init__
-    if init.__defaults__ == (statesampler.DEFAULT_SAMPLING_PERIOD_MS,):  # the Beam this was written for
+    saved = init.__defaults__
+    if saved == (statesampler.DEFAULT_SAMPLING_PERIOD_MS,):  # the signature this was written for
         init.__defaults__ = (20,)
+    try:
+        yield
+    finally:
+        init.__defaults__ = saved
 
 
 @contextlib.contextmanager
@@ -524,7 +529,7 @@ def _frozen_heap():
         gc.unfreeze()
 
 
-def _launch(args, spec: RunSpec, beam_args: list[str], local: bool, inputs, dedup: tuple, progress_dir):
+def _launch(args, spec, beam_args: list[str], local: bool, inputs, dedup: tuple, progress_dir):
     """`run` once the arguments are checked: the job (or a sharded run's jobs), then stats.json."""
     from .pipeline import join
 
