@@ -350,11 +350,13 @@ def _pool_job(conn, payload: bytes) -> None:
                 reply = pickle.dumps(("error", e))
             except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
                 reply = pickle.dumps(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+        sys.stdout.flush()
+        sys.stderr.flush()
         conn.sendall(reply)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code)
+        _close_and_exit(conn, code)
 
 
 def _pool_worker(conn, env: dict) -> None:
@@ -382,7 +384,18 @@ def _pool_worker(conn, env: dict) -> None:
         try:
             conn.sendall(f"{code}\n".encode())
         finally:
-            os._exit(code)
+            _close_and_exit(conn, code)
+
+
+def _close_and_exit(conn, code: int) -> None:
+    """Close the caller's socket, then exit. The caller (a worker's stub, which Beam waits
+    for; a sharded run's launcher) reads to end-of-file: closed here, that comes at once,
+    not after the kernel has torn down this process's memory (~20 ms for a worker, in which
+    Beam, closing its workers one at a time, would wait). The pool reaps the process."""
+    try:
+        conn.close()
+    finally:
+        os._exit(code)
 
 
 def _is_local(beam_args: list[str]) -> bool:
