@@ -142,13 +142,15 @@ class WorkerPool:
 
     current: "WorkerPool | None" = None
 
-    def __init__(self, config_path: str | None = None, dedup: bool = False):
+    def __init__(self, config_path: str | None = None, dedup: bool | None = False):
+        """`dedup`: whether to load the dedup modules too; None: as the config's
+        `dedup.methods` say (a pool started before the launcher has read the config)."""
         self.dir = tempfile.mkdtemp(prefix="roots-workers-")
         self.address = os.path.join(self.dir, "fork.sock")
         # The pool lives while the write end of this pipe is open somewhere (here, and in
         # the processes forked from here): it exits when it reads end-of-file.
         alive_r, self._alive_w = os.pipe()
-        argv = [self.address, config_path or "", "dedup" if dedup else ""]
+        argv = [self.address, config_path or "", "config" if dedup is None else "dedup" if dedup else ""]
         if _clean_for_fork():
             sys.stdout.flush()
             sys.stderr.flush()
@@ -252,10 +254,11 @@ def _clean_for_fork() -> bool:
             and not any(name in sys.modules for name in _NATIVE_MODULES))
 
 
-def preload(config_path: str | None, dedup: bool) -> None:
+def preload(config_path: str | None, dedup: bool | None) -> None:
     """Import what a worker runs and load the config's models into this process, so that
     processes forked from it start with them loaded. Loading only: no text is processed
-    here (a native library's thread pool, once running, does not survive a fork)."""
+    here (a native library's thread pool, once running, does not survive a fork).
+    `dedup` None: as the config's `dedup.methods` say."""
     import apache_beam.io.parquetio  # noqa: F401
     import apache_beam.runners.worker.sdk_worker_main  # noqa: F401
 
@@ -263,10 +266,16 @@ def preload(config_path: str | None, dedup: bool) -> None:
     from .config import PipelineConfig
     from .process import DocumentProcessor
 
-    if dedup:
-        import pipelines.dedup  # noqa: F401
     try:
-        DocumentProcessor(PipelineConfig.load(config_path or None)).setup()
+        config = PipelineConfig.load(config_path or None)
+    except Exception:  # noqa: BLE001 - the launcher reports a bad config; a worker would too
+        return
+    if dedup is None:
+        dedup = bool((config.raw.get("dedup") or {}).get("methods"))
+    if dedup:
+        import pipelines.dedup.transforms  # noqa: F401
+    try:
+        DocumentProcessor(config).setup()
     except Exception:  # noqa: BLE001 - a worker loads the models itself and reports the error there
         pass
 
@@ -281,7 +290,7 @@ def _pool_main(address: str, config_path: str = "", dedup: str = "", alive_fd: i
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(address)
     listener.listen(64)
-    preload(config_path, dedup == "dedup")
+    preload(config_path, None if dedup == "config" else dedup == "dedup")
     # CPython's recipe for a process that forks without exec: what the forks inherit (Beam,
     # the models) leaves the collector's reach, so their collections neither scan it nor
     # write to its objects' headers (which would copy every inherited page).
@@ -444,12 +453,38 @@ def _watch_progress(progress_dir: str, total: int | None, stop: threading.Event)
 
 
 def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
-    from .config import PipelineConfig
-    from .io import ReadSpec, expand_inputs
-    from .pipeline import RunSpec, join
-
     beam_args = _beam_args(extra)
     local = _is_local(beam_args)
+    # The heap is frozen and the sampling period set before the worker pool forks, so that
+    # the pool and every worker have them; the pool of a multi-worker run starts first of
+    # all, so that it imports the processing modules and loads the models (~0.2 s) while
+    # this process checks the arguments and builds the graph.
+    with _frozen_heap(), (_short_state_sampling() if local else contextlib.nullcontext()), \
+            _early_pool(args, beam_args, local) as pool:
+        prepared = _prepare(args, beam_args, local)
+        return _launch(args, *prepared, beam_args=beam_args, local=local, pool=pool)
+
+
+@contextlib.contextmanager
+def _early_pool(args: argparse.Namespace, beam_args: list[str], local: bool):
+    """The worker pool of a local multi_processing run, open for the run; None for other
+    runs (a sharded run with one worker opens its pool once it knows it has shards)."""
+    mode = _local_workers(beam_args)[1] if local else ""
+    if mode != "multi_processing" or not WorkerPool.available():
+        yield None
+        return
+    dedup = None if args.dedup is None else any(m and m != "none" for m in args.dedup.split(","))
+    with WorkerPool(args.config, dedup) as pool:
+        yield pool
+
+
+def _prepare(args: argparse.Namespace, beam_args: list[str], local: bool):
+    """The checks before a run, its output folder emptied, and its (spec, listed inputs,
+    dedup methods, progress folder)."""
+    from .config import PipelineConfig
+    from .io import ReadSpec, expand_inputs
+    from .pipeline import RunSpec
+
     try:
         everything = [*(args.input or []), args.output, *(args.prior_index or []), args.config or ""]
         # A remote launch reads none of the inputs here: it needs only the output (and config).
@@ -486,7 +521,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
         raise UsageError(f"--dedup: unknown method(s) {sorted(unknown)}; use exact, minhash or none")
     if dedup:
         try:
-            import pipelines.dedup  # noqa: F401
+            import pipelines.dedup.transforms  # noqa: F401
         except ImportError as e:
             raise UsageError(f"dedup stages are not available in this install ({e}); pass --dedup none") from e
 
@@ -504,9 +539,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
     described = f"{len(inputs)} input file(s)" if inputs is not None else f"{len(args.input)} input pattern(s)"
     print(f"roots-pipeline: {described} -> {args.output} "
           f"(runner args: {' '.join(beam_args)}; dedup: {','.join(dedup) or 'none'})", file=sys.stderr)
-
-    with _frozen_heap(), (_short_state_sampling() if local else contextlib.nullcontext()):
-        return _launch(args, spec, beam_args, local, inputs, dedup, progress_dir)
+    return spec, inputs, dedup, progress_dir
 
 
 @contextlib.contextmanager
@@ -542,23 +575,25 @@ def _frozen_heap():
         gc.unfreeze()
 
 
-def _launch(args, spec, beam_args: list[str], local: bool, inputs, dedup: tuple, progress_dir):
-    """`run` once the arguments are checked: the job (or a sharded run's jobs), then stats.json."""
+def _launch(args, spec, inputs, dedup: tuple, progress_dir, *, beam_args: list[str], local: bool, pool):
+    """`run` once the arguments are checked: the job (or a sharded run's jobs), then stats.json.
+    `pool`: the multi-worker run's worker pool, already open, or None."""
     from .pipeline import join
 
     config = spec.config
     started = time.time()
     workers, mode = _local_workers(beam_args) if local else (0, "")
     shards = _plan_local(inputs, spec, config, workers) if local else []
-    # Forked workers for multi_processing, and a warm, clean process to fork each shard's job
-    # from; made before the progress thread, so that this process may still be forked.
-    pool = (WorkerPool(args.config, bool(dedup)) if (mode == "multi_processing" or len(shards) > 1)
-            and WorkerPool.available() else None)
+    # A warm, clean process to fork each shard's job from (made before the progress thread,
+    # so that this process may still be forked); a multi-worker run's pool is already open.
+    own_pool = (WorkerPool(args.config, bool(dedup)) if pool is None and len(shards) > 1
+                and WorkerPool.available() else None)
+    pool = pool or own_pool
     stop = threading.Event()
     watcher = None
     try:
-        if pool:
-            pool.__enter__()
+        if own_pool:
+            own_pool.__enter__()
         if progress_dir:
             watcher = threading.Thread(target=_watch_progress, args=(progress_dir, _count_lines(inputs), stop),
                                        daemon=True)
@@ -577,8 +612,8 @@ def _launch(args, spec, beam_args: list[str], local: bool, inputs, dedup: tuple,
             if stats is None:
                 return None
     finally:
-        if pool:
-            pool.__exit__(None, None, None)
+        if own_pool:
+            own_pool.__exit__(None, None, None)
         stop.set()
         if watcher:
             watcher.join()

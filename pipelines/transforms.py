@@ -16,7 +16,6 @@ from apache_beam.metrics import Metrics
 
 from .config import PipelineConfig
 from .io import ReadSpec, match_pattern, plan_ranges, read_range
-from .process import DocumentProcessor
 
 MALFORMED = "malformed"
 DROPPED = "dropped"
@@ -183,6 +182,12 @@ class ProcessDocuments(beam.DoFn):
         self.progress_dir = progress_dir
 
     def setup(self):
+        # Imported here, not at the top: the launcher builds the graph with this module but
+        # processes nothing, and the processing modules cost ~70 ms to import (ftfy, the
+        # signal tables), on the path to the first document of a multi-worker run, where
+        # the worker pool imports them at the same time.
+        from .process import DocumentProcessor
+
         self.processor = DocumentProcessor(self.config)
         self.processor.setup()  # fastText model and jieba dictionary: once per worker
         self.progress = _ProgressFile(self.progress_dir)

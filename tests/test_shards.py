@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import gzip
 import json
+import os
 import random
 
 import pyarrow.parquet as pq
@@ -186,6 +187,43 @@ def test_worker_pool_forks_fresh_processes_with_the_models_loaded():
     assert WorkerPool.current is None
     with pytest.raises(ChildProcessError):
         os.waitpid(pool.pid, os.WNOHANG)  # closed: the pool has exited and was waited for
+
+
+def test_a_pool_started_before_the_config_is_read_loads_what_the_config_asks_for(tmp_path, monkeypatch):
+    """A multi-worker run starts its pool before it reads the config, with the --dedup flag
+    when given and else the config's `dedup.methods`: the pool loads the dedup modules for
+    its workers exactly when the run deduplicates, and the models of the config it was given.
+    (Fresh Python pools: a fork of this process would inherit whatever the tests imported.)"""
+    from pipelines import launch
+
+    monkeypatch.setattr(launch, "_clean_for_fork", lambda: False)
+    exact = tmp_path / "exact.yaml"  # a config cannot turn dedup off: only --dedup none does
+    exact.write_text("dedup:\n  methods: [exact]\n")
+    loaded = "'pipelines.dedup.transforms' in __import__('sys').modules"
+    for config, dedup, expected in ((None, None, True), (str(exact), None, True), (str(exact), False, False)):
+        with launch.WorkerPool(config, dedup) as pool:
+            assert pool.call(eval, loaded) is expected, (config, dedup)
+            assert pool.call(eval, "'rjieba' in __import__('pipelines.text.segment', fromlist=['_cutters'])._cutters")
+
+
+def test_a_refused_run_closes_the_pool_it_started(tmp_path, monkeypatch):
+    """The pool of a 2-worker run starts before the arguments are checked; a run refused by
+    those checks (here: a pattern that matches nothing) exits 2 and leaves no pool behind."""
+    from pipelines import launch
+
+    pools = []
+    init = launch.WorkerPool.__init__
+
+    def recording_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        pools.append(self)
+
+    monkeypatch.setattr(launch.WorkerPool, "__init__", recording_init)
+    assert main(["run", "--input", str(tmp_path / "nothing-*.jsonl"), "--output", str(tmp_path / "out"),
+                 "--no_progress", "--direct_num_workers=2"]) == 2
+    assert len(pools) == 1 and launch.WorkerPool.current is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pools[0].pid, os.WNOHANG)  # exited and waited for
 
 
 def test_sharded_two_worker_run_keeps_what_one_worker_keeps(tmp_path):

@@ -122,3 +122,13 @@ def test_whole_corpus_equals_reference(corpus_docs):
         scored += 1
         long_ones += len(text) >= fast.MIN_CHARS_REPETITION
     assert scored > 30_000 and long_ones > 3_000
+
+
+def test_plane_table_classifies_every_character_as_the_regexes_do():
+    # The table is built by one substitution per regex over the whole plane; the truth here
+    # is each regex matched against each character on its own (surrogates included).
+    truth = np.array([(fast.NON_SPECIAL if S.NON_SPECIAL_RE.match(chr(c)) else 0)
+                      | (fast.DIGIT if S.DIGIT_RE.match(chr(c)) else 0)
+                      | (fast.SPACE if S.SPACE_RE.match(chr(c)) else 0) for c in range(0x10000)], dtype=np.uint8)
+    assert np.array_equal(fast._BMP, truth)
+    assert fast._BMP.tolist().count(fast.NON_SPECIAL | fast.DIGIT) > 300  # Unicode digits are words too

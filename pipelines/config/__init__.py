@@ -14,6 +14,15 @@ from ..text.script import is_chinese
 from .validate import ConfigError, validate  # noqa: F401 - ConfigError is part of this module's API
 
 
+# libyaml's parser where PyYAML was built with it (the wheels are): the same documents, ~10x
+# faster than the pure-Python one, and every run loads the config in two processes.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(text: str):
+    return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+
+
 def _merge(base: dict, override: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in (override or {}).items():
@@ -29,7 +38,7 @@ def _read_user_config(path: str) -> dict:
 
     try:
         with FileSystems.open(path) as f:
-            user = yaml.safe_load(f.read().decode("utf-8")) or {}
+            user = _load_yaml(f.read().decode("utf-8")) or {}
     except Exception as e:  # noqa: BLE001 - re-raised with the file named
         raise ValueError(f"cannot read config {path}: {e}") from e
     if not isinstance(user, dict):
@@ -38,7 +47,7 @@ def _read_user_config(path: str) -> dict:
 
 
 def _default_config() -> dict:
-    return yaml.safe_load((resources.files("pipelines.config") / "default.yaml").read_text(encoding="utf-8"))
+    return _load_yaml((resources.files("pipelines.config") / "default.yaml").read_text(encoding="utf-8"))
 
 
 def load_raw_config(path: str | None = None) -> dict[str, Any]:

@@ -3,32 +3,32 @@
     from pipelines.dedup import DedupConfig, Deduplicate
     result = docs | "Dedup" >> Deduplicate(DedupConfig(threshold=0.8), index_output=..., prior_indexes=[...])
     result.kept, result.dropped
-"""
-from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.sketch import (
-    MinHasher,
-    Sketcher,
-    band_keys,
-    estimated_jaccard,
-    exact_key,
-    shingles,
-    signature_from_bytes,
-    signatures,
-)
-from pipelines.dedup.transforms import REASON_EXACT, REASON_NEAR, DedupResult, Deduplicate
 
-__all__ = [
-    "DedupConfig",
-    "Deduplicate",
-    "DedupResult",
-    "REASON_EXACT",
-    "REASON_NEAR",
-    "MinHasher",
-    "Sketcher",
-    "band_keys",
-    "estimated_jaccard",
-    "exact_key",
-    "shingles",
-    "signature_from_bytes",
-    "signatures",
-]
+The names below are imported from their submodules on first use: every run validates its
+config with `DedupConfig`, and a run without dedup would otherwise import the shingling and
+the Beam transforms too (~35 ms, ftfy and the MinHash libraries among them) before its first
+document.
+"""
+import importlib
+
+_SUBMODULE = {
+    "DedupConfig": "config",
+    "MinHasher": "sketch", "Sketcher": "sketch", "band_keys": "sketch", "estimated_jaccard": "sketch",
+    "exact_key": "sketch", "shingles": "sketch", "signature_from_bytes": "sketch", "signatures": "sketch",
+    "REASON_EXACT": "transforms", "REASON_NEAR": "transforms", "DedupResult": "transforms",
+    "Deduplicate": "transforms",
+}
+__all__ = sorted(_SUBMODULE)
+
+
+def __getattr__(name: str):
+    submodule = _SUBMODULE.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULE))
