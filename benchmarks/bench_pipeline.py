@@ -70,7 +70,9 @@ Figures: documents/s and MB/s (UTF-8 text bytes of all input documents / wall se
 model loading included, interpreter start-up excluded), per core (divided by the worker count), CPU
 seconds (user+sys of the process and every process of its tree that was waited for: the CLI's
 workers included) and peak RSS (sum over the process tree, sampled every 0.1 s with psutil; without
-psutil, ru_maxrss of the largest process). The machine is shared and small: timings are noisy,
+psutil, ru_maxrss of the largest process). For the CLI rows, the run's own split of its wall time
+(stats.json `run`: start-up to the first document, processing, wind-down after the last bundle's
+documents) shows what a second worker shares and what it cannot. The machine is shared and small: timings are noisy,
 compare the figures from one run; docs per CPU-second is the figure another workload on the machine
 disturbs least.
 """
@@ -238,7 +240,9 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
         if rc:
             raise SystemExit(f"roots-pipeline exited {rc}")
         stats = read_json(os.path.join(out, "stats.json"))
-        return {"wall": wall, "cpu": cpu, "read": stats["read"], "kept": stats["kept"]}
+        # The run's own split of its time (stats.json `run`): what a second worker cannot share.
+        phases = {k: stats["run"][f"{k}_s"] for k in PHASES if f"{k}_s" in stats["run"]}
+        return {"wall": wall, "cpu": cpu, "read": stats["read"], "kept": stats["kept"], **phases}
     if mode in ("ours_core", "ours_core2"):
         from pipelines.config import PipelineConfig
         from pipelines.io import ReadSpec, iter_records
@@ -354,6 +358,7 @@ def _run_child(mode: str, input_dir: str, tokenizer: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------- parent
+PHASES = ("startup", "processing", "wind_down")  # stats.json `run`: {phase}_s
 LABELS = {
     "ours_cli1": ("ours: roots-pipeline CLI, 1 worker", 1),
     "ours_cli2": ("ours: roots-pipeline CLI, 2 workers", 2),
@@ -450,8 +455,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import statistics
 
-    results = {m: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "peak_rss", "kept")}
-               for m, rs in runs.items()}
+    results = {m: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "peak_rss", "kept", *PHASES)
+                   if all(k in r for r in rs)} for m, rs in runs.items()}
     print(f"\n{n_docs:,} documents, {n_bytes / 1e6:.1f} MB UTF-8 text (corpus_web_mixed"
           f"{f', first {args.limit}' if args.limit else ''}); median of {args.repeat} alternating round(s) each; "
           f"datatrove tokenizers: {tokenizer}; {rss_note}\n")
@@ -483,6 +488,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- 2 workers per core: {per_core:.0%} of 1 worker by wall clock, "
               f"{results['ours_cli1']['cpu'] / two['cpu']:.0%} by CPU time; target >= 90% by wall clock: "
               f"{'met' if per_core >= 0.9 else 'NOT met'}")
+        one = results["ours_cli1"]
+        if all(k in one and k in two for k in PHASES):
+            print(f"- where the CLI's wall time goes (stats.json `run`: to the first document / processing / after the "
+                  f"last bundle's documents): 1 worker {' / '.join(f'{one[k]:.2f}' for k in PHASES)} s, 2 workers "
+                  f"{' / '.join(f'{two[k]:.2f}' for k in PHASES)} s; the processing alone runs at "
+                  f"{one['processing'] / 2 / two['processing']:.0%} of 1 worker per core with 2")
         core2 = n_docs / results["ours_core2"]["wall"] / 2 / (n_docs / results["ours_core"]["wall"])
         print(f"- the bare core in 2 processes at once runs at {core2:.0%} of 1 process per core by wall clock "
               f"(no Beam, no reading or writing: what the second core gives when both are busy)")

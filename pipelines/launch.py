@@ -453,6 +453,7 @@ def _watch_progress(progress_dir: str, total: int | None, stop: threading.Event)
 
 
 def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
+    started = time.time()
     beam_args = _beam_args(extra)
     local = _is_local(beam_args)
     # The heap is frozen and the sampling period set before the worker pool forks, so that
@@ -462,7 +463,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> dict | None:
     with _frozen_heap(), (_short_state_sampling() if local else contextlib.nullcontext()), \
             _early_pool(args, beam_args, local) as pool:
         prepared = _prepare(args, beam_args, local)
-        return _launch(args, *prepared, beam_args=beam_args, local=local, pool=pool)
+        return _launch(args, *prepared, beam_args=beam_args, local=local, pool=pool, started=started)
 
 
 @contextlib.contextmanager
@@ -575,13 +576,15 @@ def _frozen_heap():
         gc.unfreeze()
 
 
-def _launch(args, spec, inputs, dedup: tuple, progress_dir, *, beam_args: list[str], local: bool, pool):
+def _launch(args, spec, inputs, dedup: tuple, progress_dir, *, beam_args: list[str], local: bool, pool,
+            started: float):
     """`run` once the arguments are checked: the job (or a sharded run's jobs), then stats.json.
-    `pool`: the multi-worker run's worker pool, already open, or None."""
+    `pool`: the multi-worker run's worker pool, already open, or None; `started`: when `run`
+    was called (unix seconds)."""
     from .pipeline import join
 
     config = spec.config
-    started = time.time()
+    documents = {}  # a single job's first and last document times (unix seconds)
     workers, mode = _local_workers(beam_args) if local else (0, "")
     shards = _plan_local(inputs, spec, config, workers) if local else []
     # A warm, clean process to fork each shard's job from (made before the progress thread,
@@ -608,7 +611,7 @@ def _launch(args, spec, inputs, dedup: tuple, progress_dir, *, beam_args: list[s
         else:
             if shards:
                 spec.ranges = shards[0]
-            stats = _run_job(spec, beam_args, local, args.wait)[0]
+            stats, _, documents = _run_job(spec, beam_args, local, args.wait)
             if stats is None:
                 return None
     finally:
@@ -619,7 +622,8 @@ def _launch(args, spec, inputs, dedup: tuple, progress_dir, *, beam_args: list[s
             watcher.join()
         if progress_dir:
             shutil.rmtree(progress_dir, ignore_errors=True)
-    elapsed = time.time() - started
+    ended = time.time()
+    elapsed = ended - started
 
     stats_path = join(args.output, "stats.json")
     stats["run"] = {
@@ -627,6 +631,14 @@ def _launch(args, spec, inputs, dedup: tuple, progress_dir, *, beam_args: list[s
         "runner_args": beam_args,
         "dedup": list(dedup), "elapsed_s": round(elapsed, 2), "docs_per_s": round(stats["read"] / elapsed, 1),
     }
+    if documents:
+        # Where the wall time went: to the first document (checks, graph, workers, models),
+        # processing (until the last bundle's documents were done), and after (writing the
+        # last files, the closing stages, stopping the workers). With several workers only
+        # the middle part is shared out between them.
+        stats["run"].update(startup_s=round(documents["first"] - started, 3),
+                            processing_s=round(documents["done"] - documents["first"], 3),
+                            wind_down_s=round(ended - documents["done"], 3))
     stats_lib.write_json(stats, stats_path)
     stats_lib.write_funnel_html(stats, join(args.output, "funnel.html"))
     _print_summary(stats, args.output, "funnel.html")
@@ -676,7 +688,7 @@ def _run_shard_job(sub, k: int, n: int, beam_args: list[str]) -> tuple[dict, int
     shards (a larger prior index) need more memory than earlier ones. With one worker the job
     runs in this process; with several it is the runner's (which holds the data between
     stages), not its workers'."""
-    stats, bridges = _run_job(sub, beam_args, True, True)
+    stats, bridges, _ = _run_job(sub, beam_args, True, True)
     stats["peak_rss_mib"] = _peak_rss_mib()
     return stats, bridges
 
@@ -693,9 +705,10 @@ def _peak_rss_mib() -> int:
     return -1
 
 
-def _run_job(spec, beam_args: list[str], local: bool, wait: bool) -> tuple[dict | None, int]:
+def _run_job(spec, beam_args: list[str], local: bool, wait: bool) -> tuple[dict | None, int, dict]:
     """One Beam job for `spec`: (its checked stats, or None when a remote job was only
-    submitted; the `dedup/prior_clusters_joined` counter)."""
+    submitted; the `dedup/prior_clusters_joined` counter; for a local job, when its first
+    document came and its last was done, as `_document_times` reads them)."""
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     import apache_beam as beam
@@ -711,7 +724,7 @@ def _run_job(spec, beam_args: list[str], local: bool, wait: bool) -> tuple[dict 
     if not local and not wait:
         # Remote runners: the job writes stats.json itself; `roots-pipeline stats OUT` draws it later.
         print(f"submitted: {getattr(result, 'job_id', lambda: '?')()}", file=sys.stderr)
-        return None, 0
+        return None, 0, {}
     result.wait_until_finish()
     stats = stats_lib.read_json(join(spec.output, "stats.json"))
     stats_lib.check_conservation(stats)
@@ -725,7 +738,26 @@ def _run_job(spec, beam_args: list[str], local: bool, wait: bool) -> tuple[dict 
         # What the dedup stage did (candidate pairs, edges, prior matches): where its time goes.
         stats["dedup"] = dict(sorted(counters.items()))
         stats_lib.write_json(stats, join(spec.output, "stats.json"))
-    return stats, counters.get("prior_clusters_joined", 0)
+    return stats, counters.get("prior_clusters_joined", 0), _document_times(result) if local else {}
+
+
+def _document_times(result) -> dict:
+    """{"first": the earliest first document of the job's bundles, "done": the latest end of
+    a bundle's documents} in unix seconds, from ProcessDocuments' distributions; {} where
+    the job processed no document or its runner reports no distributions."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from .transforms import DOCUMENTS_DONE_MS, FIRST_DOCUMENT_MS, NAMESPACE
+
+    try:
+        found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["distributions"]
+    except Exception:  # noqa: BLE001 - a runner without metric queries: the split is unknown
+        return {}
+    firsts = [d.committed.min for d in found if d.key.metric.name == FIRST_DOCUMENT_MS and d.committed
+              and d.committed.count]
+    dones = [d.committed.max for d in found if d.key.metric.name == DOCUMENTS_DONE_MS and d.committed
+             and d.committed.count]
+    return {"first": min(firsts) / 1000, "done": max(dones) / 1000} if firsts and dones else {}
 
 
 def _print_summary(stats: dict, output: str, funnel: str) -> None:

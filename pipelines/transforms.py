@@ -20,6 +20,7 @@ from .io import ReadSpec, match_pattern, plan_ranges, read_range
 MALFORMED = "malformed"
 DROPPED = "dropped"
 NAMESPACE = "roots"
+FIRST_DOCUMENT_MS, DOCUMENTS_DONE_MS = "first_document_unix_ms", "documents_done_unix_ms"
 
 
 READ_COUNTS = "read_counts"
@@ -194,8 +195,11 @@ class ProcessDocuments(beam.DoFn):
 
     def start_bundle(self):
         self.outcomes: dict[str | None, int] = {}  # drop reason (None: kept) -> documents
+        self.first_ms = None
 
     def process(self, doc):
+        if self.first_ms is None:
+            self.first_ms = _unix_ms()
         reason = self.processor(doc)
         self.progress.add()
         self.outcomes[reason] = self.outcomes.get(reason, 0) + 1
@@ -209,7 +213,17 @@ class ProcessDocuments(beam.DoFn):
         # The counters once a bundle, not once a document (stats.json counts from the events).
         for reason, n in self.outcomes.items():
             Metrics.counter(NAMESPACE, "kept" if reason is None else f"dropped_{reason}").inc(n)
+        if self.first_ms is not None:
+            # When the bundle's first document came and when its last was done: the launcher
+            # takes the earliest start and the latest end of all bundles, and so splits the
+            # run's wall time into start-up, processing and wind-down (stats.json "run").
+            Metrics.distribution(NAMESPACE, FIRST_DOCUMENT_MS).update(self.first_ms)
+            Metrics.distribution(NAMESPACE, DOCUMENTS_DONE_MS).update(_unix_ms())
         self.progress.flush()
+
+
+def _unix_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def to_json_line(record) -> str:

@@ -78,6 +78,10 @@ def test_output_schema_languages_and_funnel(corpus_run):
     assert set(kept.column("lang").to_pylist()) == {"zh", "en"}
     assert stats["languages"]["zh"]["kept"] > 5000 and stats["languages"]["en"]["kept"] > 1000
     assert stats["bytes"]["kept"] == sum(len(t.encode()) for t in kept.column("text").to_pylist())
+    # Both workers' bundles are timed: the run's wall time, split where it went.
+    run = stats["run"]
+    assert min(run["startup_s"], run["processing_s"], run["wind_down_s"]) > 0, run
+    assert abs(run["startup_s"] + run["processing_s"] + run["wind_down_s"] - run["elapsed_s"]) < 0.02, run
     assert {"language", "language_score", "stopwords"} <= set(stats["dropped"])
     assert stats["run"]["docs_per_s"] > 0
     funnel = (corpus_run / "funnel.html").read_text(encoding="utf-8")
@@ -317,6 +321,41 @@ def test_a_local_run_keeps_what_the_launcher_held_out_of_the_collector(tmp_path,
     assert max(periods) <= 20
     default = statesampler.DEFAULT_SAMPLING_PERIOD_MS
     assert statesampler.StateSampler("t", CounterFactory()).sampling_period_ms == default
+
+
+def test_stats_split_a_runs_time_into_startup_processing_and_wind_down(tmp_path, corpus_docs, monkeypatch):
+    """stats.json's `run` says where the wall time went: to the first document, processing
+    (until the last bundle's documents were done), and after. Delays planted in each part
+    (a model that loads slowly, slow documents, a slow last step) show up in that part."""
+    import time
+
+    from pipelines import outputs, transforms
+    from pipelines.process import DocumentProcessor
+
+    setup, call, finalize = transforms.ProcessDocuments.setup, DocumentProcessor.__call__, outputs.finalize
+
+    def slow_setup(self):
+        time.sleep(0.6)
+        setup(self)
+
+    def slow_document(self, doc):
+        time.sleep(0.03)
+        return call(self, doc)
+
+    def slow_finalize(*args):
+        time.sleep(0.6)
+        return finalize(*args)
+
+    monkeypatch.setattr(transforms.ProcessDocuments, "setup", slow_setup)
+    monkeypatch.setattr(DocumentProcessor, "__call__", slow_document)
+    monkeypatch.setattr("pipelines.pipeline.finalize", slow_finalize)
+    raw = _small_input(tmp_path, corpus_docs, n=20)
+    assert _run("--input", raw / "*.jsonl", "--output", tmp_path / "out", "--dedup", "none",
+                "--direct_num_workers=1") == 0
+    run = json.loads((tmp_path / "out" / "stats.json").read_text())["run"]
+    assert run["startup_s"] >= 0.6 and run["wind_down_s"] >= 0.6, run
+    assert run["processing_s"] >= 20 * 0.03, run
+    assert abs(run["startup_s"] + run["processing_s"] + run["wind_down_s"] - run["elapsed_s"]) < 0.02, run
 
 
 def test_conservation_is_checked_file_by_file():
