@@ -585,7 +585,7 @@ def _launch(args, spec, inputs, dedup: tuple, progress_dir, *, beam_args: list[s
 
     config = spec.config
     documents = {}  # a single job's first and last document times (unix seconds)
-    workers, mode = _local_workers(beam_args) if local else (0, "")
+    workers = _local_workers(beam_args)[0] if local else 0
     shards = _plan_local(inputs, spec, config, workers) if local else []
     # A warm, clean process to fork each shard's job from (made before the progress thread,
     # so that this process may still be forked); a multi-worker run's pool is already open.
