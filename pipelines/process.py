@@ -6,6 +6,8 @@ not to the steps. Nothing here knows about Beam.
 """
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 from .config import PipelineConfig
 from .langid import LanguageIdentifier, lid_sample, script_override, shared_identifier
 from .quality_model import ScoreQuality
@@ -75,32 +77,20 @@ class RejectEmpty(Step):
         return self.name if not doc["text"].strip() else None
 
 
-class RejectTooShort(Step):
-    """Before language ID: text that is not Han-dominant and has fewer words than the
+class IdentifyLanguage(Step):
+    """The language and its score (`LanguageIdentifier.identify`: fastText, refined by script),
+    after one check of its own: text that is not Han-dominant and has fewer words than the
     `too_short` minimum of every kept non-Chinese language could never be kept. Saying
     `too_short` is the truth; asking fastText about four words is a coin toss that would
     call it `language` or `language_score` instead. Han-dominant text is Chinese by script
     and meets the Chinese minimum in the filters."""
-    name = "too_short"
-
-    def __init__(self, config: PipelineConfig):
-        self.min_words = config.min_words_any_script()
-        self.max_chars = int(config.langid.get("max_chars", 2000))
-
-    def __call__(self, doc):
-        if not self.min_words:
-            return None
-        text = doc["text"]
-        if script_override(lid_sample(text, self.max_chars)):  # the question language ID asks next
-            return None
-        return None if segment.has_words(text, self.min_words) else self.name
-
-
-class IdentifyLanguage(Step):
     name = "language"
+    too_short = "too_short"
 
     def __init__(self, config: PipelineConfig):
         self.config = config
+        self.min_words = config.min_words_any_script()
+        self.max_chars = int(config.langid.get("max_chars", 2000))
         self.identifier: LanguageIdentifier | None = None
 
     def setup(self):
@@ -109,12 +99,18 @@ class IdentifyLanguage(Step):
             model = lid.get("model")
             self.identifier = shared_identifier(
                 None if model in (None, "bundled") else model,
-                max_chars=int(lid.get("max_chars", 2000)),
+                max_chars=self.max_chars,
                 use_script_rules=bool(lid.get("script_rules", True)),
             )
 
     def __call__(self, doc):
-        doc["lang"], doc["lang_score"], by_script = self.identifier.identify(doc["text"])
+        text = doc["text"]
+        # Most documents have the words a few words into the text. Han text has few spaced
+        # words: its script decides, as language ID asks next (cached for it).
+        if (self.min_words and not segment.has_words(text, self.min_words)
+                and not script_override(lid_sample(text, self.max_chars))):
+            return self.too_short
+        doc["lang"], doc["lang_score"], by_script = self.identifier.identify(text)
         if doc["lang"] not in self.config.languages:
             return "language"
         if not by_script and doc["lang_score"] < self.config.min_lang_score(doc["lang"]):
@@ -181,7 +177,6 @@ class DocumentProcessor:
             RejectEmpty(),
             # Before anything is written: documents dropped from here on are redacted too.
             *[s for s in [pii] if s],
-            RejectTooShort(config),
             IdentifyLanguage(config),
             ComputeSignals(config),
             ApplyQualityFilters(config),
@@ -205,3 +200,66 @@ class DocumentProcessor:
             if reason:
                 return reason
         return None
+
+    def process_batch(self, docs: list[dict]) -> list[str | None]:
+        """`[self(doc) for doc in docs]`, the same documents and reasons, computed a step at a
+        time: each step over every document still in play, then the next. One step's code and
+        tables stay in the CPU cache from one document to the next instead of being evicted by
+        the other steps' (fastText's n-gram index above all): ~15% less CPU on the bundled
+        corpus with a thousand documents a batch (`benchmarks/bench_pipeline.py`, core row)."""
+        if not self._ready:
+            self.setup()
+        reasons: list[str | None] = [None] * len(docs)
+        alive = range(len(docs))
+        for step in self.steps:
+            still = []
+            for i in alive:
+                reason = step(docs[i])
+                if reason:
+                    reasons[i] = reason
+                else:
+                    still.append(i)
+            alive = still
+        return reasons
+
+
+# A batch: enough documents for the steps' tables to stay hot (the gain flattens out past
+# ~1,000), and a bound on the text held (~8-16 MB) for a run of long documents.
+BATCH_DOCS = 1024
+BATCH_CHARS = 4_000_000
+
+
+class Batches:
+    """Documents in, one at a time; batches for `DocumentProcessor.process_batch` out, in the
+    same order: a batch ends with its `max_docs`-th document (default BATCH_DOCS) or with
+    the one that brings it to `max_chars` characters (default BATCH_CHARS)."""
+
+    def __init__(self, max_docs: int | None = None, max_chars: int | None = None):
+        self.max_docs, self.max_chars = max_docs or BATCH_DOCS, max_chars or BATCH_CHARS
+        self._docs: list[dict] = []
+        self._chars = 0
+
+    def add(self, doc: dict) -> list[dict] | None:
+        """The batch `doc` completes, or None while it is still filling."""
+        self._docs.append(doc)
+        self._chars += len(doc["text"])
+        if len(self._docs) >= self.max_docs or self._chars >= self.max_chars:
+            return self.drain()
+        return None
+
+    def drain(self) -> list[dict]:
+        """What is held (perhaps nothing), and start afresh."""
+        docs, self._docs, self._chars = self._docs, [], 0
+        return docs
+
+
+def batched(docs: Iterable[dict], batches: Batches | None = None) -> Iterator[list[dict]]:
+    """`docs` cut into the batches `batches` (default limits) forms."""
+    batches = batches or Batches()
+    for doc in docs:
+        full = batches.add(doc)
+        if full:
+            yield full
+    rest = batches.drain()
+    if rest:
+        yield rest

@@ -13,6 +13,7 @@ from collections import Counter
 import apache_beam as beam
 import orjson
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from .config import PipelineConfig
 from .io import ReadSpec, match_pattern, plan_ranges, read_range
@@ -176,7 +177,13 @@ class _ProgressFile:
 
 
 class ProcessDocuments(beam.DoFn):
-    """Document -> kept (main output) or dropped with `reason` (DROPPED)."""
+    """Document -> kept (main output) or dropped with `reason` (DROPPED).
+
+    The documents are processed in batches (`process.Batches`, processed a step at a time by
+    `DocumentProcessor.process_batch`, which keeps each step's tables in the CPU cache); what
+    a bundle holds at its end is processed there. Outputs keep the order of the inputs. The
+    pipeline reads bounded files into the global window and never windows them, so what is
+    output at the end of a bundle goes to the global window (as Beam's BatchElements does)."""
 
     def __init__(self, config: PipelineConfig, progress_dir: str | None = None):
         self.config = config
@@ -187,29 +194,28 @@ class ProcessDocuments(beam.DoFn):
         # processes nothing, and the processing modules cost ~70 ms to import (ftfy, the
         # signal tables), on the path to the first document of a multi-worker run, where
         # the worker pool imports them at the same time.
-        from .process import DocumentProcessor
+        from .process import Batches, DocumentProcessor
 
         self.processor = DocumentProcessor(self.config)
         self.processor.setup()  # fastText model and jieba dictionary: once per worker
+        self.new_batches = Batches
         self.progress = _ProgressFile(self.progress_dir)
 
     def start_bundle(self):
         self.outcomes: dict[str | None, int] = {}  # drop reason (None: kept) -> documents
         self.first_ms = None
+        # Per bundle: a bundle that failed half-way leaves nothing for the next one.
+        self.batches = self.new_batches()
 
     def process(self, doc):
         if self.first_ms is None:
             self.first_ms = _unix_ms()
-        reason = self.processor(doc)
-        self.progress.add()
-        self.outcomes[reason] = self.outcomes.get(reason, 0) + 1
-        if reason is None:
-            yield doc
-        else:
-            doc["reason"] = reason
-            yield beam.pvalue.TaggedOutput(DROPPED, doc)
+        batch = self.batches.add(doc)
+        if batch:
+            yield from self._outputs(batch)
 
     def finish_bundle(self):
+        yield from map(_in_global_window, self._outputs(self.batches.drain()))
         # The counters once a bundle, not once a document (stats.json counts from the events).
         for reason, n in self.outcomes.items():
             Metrics.counter(NAMESPACE, "kept" if reason is None else f"dropped_{reason}").inc(n)
@@ -220,6 +226,25 @@ class ProcessDocuments(beam.DoFn):
             Metrics.distribution(NAMESPACE, FIRST_DOCUMENT_MS).update(self.first_ms)
             Metrics.distribution(NAMESPACE, DOCUMENTS_DONE_MS).update(_unix_ms())
         self.progress.flush()
+
+    def _outputs(self, docs: list[dict]):
+        if not docs:
+            return
+        reasons = self.processor.process_batch(docs)
+        self.progress.add(len(docs))
+        for doc, reason in zip(docs, reasons):
+            self.outcomes[reason] = self.outcomes.get(reason, 0) + 1
+            if reason is None:
+                yield doc
+            else:
+                doc["reason"] = reason
+                yield beam.pvalue.TaggedOutput(DROPPED, doc)
+
+
+def _in_global_window(out):
+    if isinstance(out, beam.pvalue.TaggedOutput):
+        return beam.pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
+    return GlobalWindows.windowed_value(out)
 
 
 def _unix_ms() -> int:

@@ -273,15 +273,17 @@ def test_conservation_check_fails_when_a_step_loses_or_duplicates_documents(tmp_
     from pipelines.transforms import ProcessDocuments
 
     raw = _small_input(tmp_path, corpus_docs)
-    original = ProcessDocuments.process
+    original = ProcessDocuments._outputs
 
-    def broken(self, doc):
-        outputs = list(original(self, doc))
-        if doc["key"].endswith("0"):  # some documents: a deterministic subset, in both files
-            outputs = [] if fault == "lose" else outputs * 2
-        yield from outputs
+    def broken(self, docs):
+        for out in original(self, docs):
+            doc = getattr(out, "value", out)  # kept, or TaggedOutput(DROPPED, doc)
+            if doc["key"].endswith("0"):  # some documents: a deterministic subset, in both files
+                yield from [] if fault == "lose" else [out, out]
+            else:
+                yield out
 
-    monkeypatch.setattr(ProcessDocuments, "process", broken)
+    monkeypatch.setattr(ProcessDocuments, "_outputs", broken)
     out = tmp_path / "out"
     code = _run("--input", raw / "*.jsonl", "--output", out, "--dedup", "none", "--direct_num_workers=1")
     err = capsys.readouterr().err
@@ -303,14 +305,14 @@ def test_a_local_run_keeps_what_the_launcher_held_out_of_the_collector(tmp_path,
     from pipelines.process import DocumentProcessor
 
     seen, periods = [], []
-    original = DocumentProcessor.__call__
+    original = DocumentProcessor.process_batch
 
-    def observed(self, doc):  # one worker, in_memory: the documents are processed in this process
-        seen.append(gc.get_freeze_count())
+    def observed(self, docs):  # one worker, in_memory: the documents are processed in this process
+        seen.extend([gc.get_freeze_count()] * len(docs))
         periods.append(statesampler.StateSampler("t", CounterFactory()).sampling_period_ms)
-        return original(self, doc)
+        return original(self, docs)
 
-    monkeypatch.setattr(DocumentProcessor, "__call__", observed)
+    monkeypatch.setattr(DocumentProcessor, "process_batch", observed)
     before = gc.get_freeze_count()
     tracked = len(gc.get_objects())
     raw = _small_input(tmp_path, corpus_docs, n=10)
@@ -332,22 +334,22 @@ def test_stats_split_a_runs_time_into_startup_processing_and_wind_down(tmp_path,
     from pipelines import outputs, transforms
     from pipelines.process import DocumentProcessor
 
-    setup, call, finalize = transforms.ProcessDocuments.setup, DocumentProcessor.__call__, outputs.finalize
+    setup, batch, finalize = transforms.ProcessDocuments.setup, DocumentProcessor.process_batch, outputs.finalize
 
     def slow_setup(self):
         time.sleep(0.6)
         setup(self)
 
-    def slow_document(self, doc):
-        time.sleep(0.03)
-        return call(self, doc)
+    def slow_documents(self, docs):
+        time.sleep(0.03 * len(docs))
+        return batch(self, docs)
 
     def slow_finalize(*args):
         time.sleep(0.6)
         return finalize(*args)
 
     monkeypatch.setattr(transforms.ProcessDocuments, "setup", slow_setup)
-    monkeypatch.setattr(DocumentProcessor, "__call__", slow_document)
+    monkeypatch.setattr(DocumentProcessor, "process_batch", slow_documents)
     monkeypatch.setattr("pipelines.pipeline.finalize", slow_finalize)
     raw = _small_input(tmp_path, corpus_docs, n=20)
     assert _run("--input", raw / "*.jsonl", "--output", tmp_path / "out", "--dedup", "none",
