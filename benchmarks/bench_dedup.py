@@ -288,10 +288,11 @@ def components_run(n_docs: int, seed: int = 3) -> None:
         sys.exit(1)
 
 
-def sweep_num_perm(values: list[int], planted_n: int) -> None:
+def sweep(configs: list[DedupConfig], planted_n: int) -> None:
     """Precision / recall of the pipeline's decisions (same sketches, candidate pairs and
-    verification, in memory instead of Beam) for several signature lengths, bands fixed by
-    `lsh_num_perm`: the measurement behind the default num_perm (docs/dedup.md, Banding)."""
+    verification, in memory instead of Beam) for several signature lengths or verification
+    slacks, bands fixed by `lsh_num_perm`: the measurements behind the defaults num_perm and
+    verify_slack (docs/dedup.md, Banding)."""
     from collections import defaultdict
 
     import numpy as np
@@ -303,8 +304,7 @@ def sweep_num_perm(values: list[int], planted_n: int) -> None:
     docs, _ = build_sample(corpus, n_random=len(corpus), n_planted=planted_n, seed=7)
     truth, _ = reference_pairs(docs, CFG.threshold)
     ids = [d["id"] for d in docs]
-    for num_perm in values:
-        cfg = DedupConfig(num_perm=num_perm)
+    for cfg in configs:
         sketch = Sketcher(cfg)
         sketches = [sketch(d["text"], d["lang"]) for d in docs]
         buckets = defaultdict(list)
@@ -327,7 +327,8 @@ def sweep_num_perm(values: list[int], planted_n: int) -> None:
                     edges.add((a, b))
         rep = _union_find(ids, ((ids[a], ids[b]) for a, b in edges))
         p, r = precision_recall(predicted_pairs(rep), truth)
-        print(f"num_perm={num_perm} bands/rows={cfg.bands_rows}: precision {p:.4f} recall {r:.4f}")
+        print(f"num_perm={cfg.num_perm} verify_slack={cfg.verify_slack} (accepts {cfg.min_estimate:.3f}) "
+              f"bands/rows={cfg.bands_rows}: precision {p:.4f} recall {r:.4f}")
 
 
 def main():
@@ -339,6 +340,8 @@ def main():
     ap.add_argument("--methods", default="roots,datasketch,datatrove")
     ap.add_argument("--sweep-num-perm", default="",
                     help="only print precision/recall for these signature lengths, e.g. 128,256,384,512")
+    ap.add_argument("--sweep-slack", default="",
+                    help="only print precision/recall for these verify_slack values, e.g. 0,0.01,0.02")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--docs", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -347,8 +350,10 @@ def main():
         return child(a.child, Path(a.docs), Path(a.out))
     if a.components:
         return components_run(a.components)
-    if a.sweep_num_perm:
-        return sweep_num_perm([int(v) for v in a.sweep_num_perm.split(",")], a.planted)
+    if a.sweep_num_perm or a.sweep_slack:
+        configs = ([DedupConfig(num_perm=int(v)) for v in a.sweep_num_perm.split(",") if v]
+                   + [DedupConfig(verify_slack=float(v)) for v in a.sweep_slack.split(",") if v])
+        return sweep(configs, a.planted)
 
     corpus = load_corpus(dataset_path("corpus_web_mixed"))
     docs, planted = build_sample(corpus, n_random=len(corpus), n_planted=a.planted, seed=7)
