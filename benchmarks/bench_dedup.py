@@ -298,7 +298,7 @@ def sweep(configs: list[DedupConfig], planted_n: int) -> None:
     import numpy as np
 
     from pipelines.dedup.buckets import EXACT_BAND, agrees, candidate_pairs
-    from pipelines.dedup.sketch import Sketcher
+    from pipelines.dedup.sketch import Sketcher, signature_from_bytes
 
     corpus = load_corpus(dataset_path("corpus_web_mixed"))
     docs, _ = build_sample(corpus, n_random=len(corpus), n_planted=planted_n, seed=7)
@@ -322,12 +322,13 @@ def sweep(configs: list[DedupConfig], planted_n: int) -> None:
                 continue
             for child, parent in candidate_pairs([f"{m:07d}" for m in members], cfg.all_pairs_max_bucket):
                 a, b = int(child), int(parent)
-                sa, sb = (np.frombuffer(sketches[x][2], dtype="<u4") for x in (a, b))
+                sa, sb = (signature_from_bytes(sketches[x][2], cfg) for x in (a, b))
                 if agrees(sa, sb, cfg.min_estimate):
                     edges.add((a, b))
         rep = _union_find(ids, ((ids[a], ids[b]) for a, b in edges))
         p, r = precision_recall(predicted_pairs(rep), truth)
-        print(f"num_perm={cfg.num_perm} verify_slack={cfg.verify_slack} (accepts {cfg.min_estimate:.3f}) "
+        print(f"num_perm={cfg.num_perm} x {cfg.signature_bits} bits = {cfg.num_perm * cfg.signature_bits // 8} B, "
+              f"verify_slack={cfg.verify_slack} (accepts {cfg.min_estimate:.3f}) "
               f"bands/rows={cfg.bands_rows}: precision {p:.4f} recall {r:.4f}")
 
 
@@ -341,7 +342,10 @@ def main():
     ap.add_argument("--sweep-num-perm", default="",
                     help="only print precision/recall for these signature lengths, e.g. 128,256,384,512")
     ap.add_argument("--sweep-slack", default="",
-                    help="only print precision/recall for these verify_slack values, e.g. 0,0.01,0.02")
+                    help="only print precision/recall for these verify_slack values, e.g. 0,0.01,0.02 "
+                         "(128 x 32-bit and 512 x 8-bit signatures)")
+    ap.add_argument("--sweep-bits", default="32",
+                    help="bits kept of each value in --sweep-num-perm, e.g. 8,16,32")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--docs", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -351,8 +355,11 @@ def main():
     if a.components:
         return components_run(a.components)
     if a.sweep_num_perm or a.sweep_slack:
-        configs = ([DedupConfig(num_perm=int(v)) for v in a.sweep_num_perm.split(",") if v]
-                   + [DedupConfig(verify_slack=float(v)) for v in a.sweep_slack.split(",") if v])
+        bits = [int(v) for v in a.sweep_bits.split(",")]
+        configs = ([DedupConfig(num_perm=int(v), signature_bits=b) for v in a.sweep_num_perm.split(",") if v
+                    for b in bits]
+                   + [DedupConfig(verify_slack=float(v), num_perm=n, signature_bits=b)
+                      for v in a.sweep_slack.split(",") if v for n, b in ((128, 32), (512, 8))])
         return sweep(configs, a.planted)
 
     corpus = load_corpus(dataset_path("corpus_web_mixed"))
@@ -364,7 +371,8 @@ def main():
     print(f"ground truth: {len(truth)} pairs with reference-shingle Jaccard >= {CFG.threshold} "
           f"({len(own_truth)} by ROOTS's own shingles; {time.perf_counter() - start:.0f} s brute force)")
     bands, rows = CFG.bands_rows
-    print(f"ROOTS settings: {CFG.minhash_impl} MinHash, num_perm={CFG.num_perm} bands={bands} rows={rows}, "
+    print(f"ROOTS settings: {CFG.minhash_impl} MinHash, num_perm={CFG.num_perm} x {CFG.signature_bits} bits "
+          f"bands={bands} rows={rows}, "
           f"word {CFG.word_ngram}-grams (en), char {CFG.cjk_ngram}-grams (zh), script fold {CFG.script_fold}")
     methods = a.methods.split(",")
     runs: dict[str, list[dict]] = {m: [] for m in methods}

@@ -263,7 +263,7 @@ def check_index_layout(index, kept_ids, cfg):
                 rows_of.append(row["doc_key"])
                 doc_roots[row["doc_key"]] = row["root_key"]
                 if row["signature"] is not None:
-                    assert len(row["signature"]) == 4 * cfg.num_perm
+                    assert len(row["signature"]) == cfg.signature_bits // 8 * cfg.num_perm
                     signed.append(row["doc_key"])
     assert set(per_doc) == kept_ids and sorted(rows_of) == sorted(kept_ids)
     # Every bucket row names its document's cluster as the docs table does (kept: none).
@@ -468,7 +468,7 @@ def _rewrite_as_format_3(index):
     from datasketch import LeanMinHash
 
     meta = json.load(open(f"{index}/index.json"))
-    meta = {k: v for k, v in meta.items() if k not in ("minhash", "script_fold")}
+    meta = {k: v for k, v in meta.items() if k not in ("minhash", "script_fold", "signature_bits")}
     meta.update(format=3, scheme="affine32")
     json.dump(meta, open(f"{index}/index.json", "w"))
     for path in glob.glob(f"{index}/docs-*.parquet"):
@@ -488,7 +488,7 @@ def test_index_of_another_signature_scheme_is_refused_or_read(sample, tmp_path):
     reads it and finds its copies and edited copies; a run with the default rensa signatures
     is refused, naming the settings to use. A rensa index is refused by a datasketch run."""
     docs, _ = sample
-    legacy = DedupConfig(minhash_impl="datasketch", script_fold="none")
+    legacy = DedupConfig(minhash_impl="datasketch", script_fold="none", num_perm=128, signature_bits=32)
     first = [d for d in docs if len(d["text"]) > 800][:60]
     index = str(tmp_path / "old")
     kept1, _, _ = run_dedup(first, tmp_path / "r1", cfg=legacy, index_output=index)
@@ -508,3 +508,29 @@ def test_index_of_another_signature_scheme_is_refused_or_read(sample, tmp_path):
     run_dedup(first[:20], tmp_path / "r3", index_output=new_index)
     with pytest.raises(ValueError, match="other settings.*minhash"):
         p | "Other" >> beam.Create(docs[:5]) | "Dedup2" >> Deduplicate(legacy, prior_indexes=[new_index])
+
+
+def test_an_index_of_full_32_bit_values_is_refused_or_read(sample, tmp_path):
+    """A format-4 index (rensa, 128 full 32-bit values, before signatures kept their low bits):
+    a run with `num_perm: 128, signature_bits: 32` reads it and finds its copies and edited
+    copies; a run with the default signatures is refused, naming the settings to use."""
+    docs, _ = sample
+    full = DedupConfig(num_perm=128, signature_bits=32)
+    first = [d for d in docs if len(d["text"]) > 800][:60]
+    index = str(tmp_path / "old")
+    kept1, _, _ = run_dedup(first, tmp_path / "r1", cfg=full, index_output=index)
+    meta = json.load(open(f"{index}/index.json"))
+    assert meta["signature_bits"] == 32
+    del meta["signature_bits"]
+    json.dump(dict(meta, format=4), open(f"{index}/index.json", "w"))
+    rng = __import__("random").Random(9)
+    copies = [dict(d, id=f"copy-{i}") for i, d in enumerate(kept1[:10])]
+    edited = [dict(d, id=f"edit-{i}", text=plant_near_duplicate(d["text"], d["lang"], 0.01, rng, ["x", "y"]))
+              for i, d in enumerate(kept1[10:30])]
+    _, dropped2, _ = run_dedup(copies + edited, tmp_path / "r2", cfg=full, prior_indexes=[index])
+    dup_of = {d["id"]: d["duplicate_of"] for d in dropped2}
+    assert all(dup_of.get(c["id"]) == kept1[i]["id"] for i, c in enumerate(copies))
+    assert sum(dup_of.get(e["id"]) == kept1[10 + i]["id"] for i, e in enumerate(edited)) >= 18
+    p = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))
+    with pytest.raises(ValueError, match="format 4 holds 32-bit signature values.*signature_bits: 32"):
+        p | beam.Create(docs[:5]) | Deduplicate(CFG, prior_indexes=[index])

@@ -13,7 +13,7 @@ import importlib
 
 _SUBMODULE = {
     "DedupConfig": "config",
-    "MinHasher": "sketch", "Sketcher": "sketch", "band_keys": "sketch", "estimated_jaccard": "sketch",
+    "MinHasher": "sketch", "Sketcher": "sketch", "band_keys": "sketch", "estimated_jaccard": "buckets",
     "exact_key": "sketch", "shingles": "sketch", "signature_from_bytes": "sketch", "signatures": "sketch",
     "REASON_EXACT": "transforms", "REASON_NEAR": "transforms", "DedupResult": "transforms",
     "Deduplicate": "transforms",

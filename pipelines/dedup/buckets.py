@@ -75,10 +75,19 @@ def star_edges(nodes: Iterable[str]) -> Iterator[tuple[str, str]]:
             yield node, center
 
 
+def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity estimated from two signatures of stored values (`sketch.signature_from_bytes`)
+    or full ones: the share of equal values, less the share that b-bit values (b: the dtype's
+    width) have in common by chance, 2^-b of those that differ (Li & König 2010)."""
+    chance = 2.0 ** -(8 * a.dtype.itemsize)
+    return (float(np.count_nonzero(a == b)) / len(a) - chance) / (1.0 - chance)
+
+
 def agrees(a: np.ndarray, b: np.ndarray, min_estimate: float) -> bool:
-    """Whether two signatures agree on at least `min_estimate` of their values (the verified
-    near-duplicate test, for a pair of one run and for a pair against a prior release alike)."""
-    return np.count_nonzero(a == b) >= min_estimate * len(a)
+    """Whether two signatures' estimated Jaccard (`estimated_jaccard`: the share of equal
+    values, less what b-bit values share by chance) is at least `min_estimate`: the verified
+    near-duplicate test, for a pair of one run and for a pair against a prior release alike."""
+    return estimated_jaccard(a, b) >= min_estimate
 
 
 def candidate_pairs(nodes: list[str], all_pairs_max: int) -> Iterator[tuple[str, str]]:

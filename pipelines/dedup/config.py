@@ -13,7 +13,10 @@ MINHASH_IMPLS = ("rensa", "datasketch")
 # Simplified (OpenCC), so the two scripts' copies of a text are duplicates; "none" keeps the
 # text's script (what index formats before 4 did).
 SCRIPT_FOLDS = ("t2s", "none")
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
+# Bits kept of each MinHash value in the stored and shuffled signature (b-bit minwise hashing,
+# Li & König 2010): the bands hash the full 32-bit values, verification compares the low bits.
+SIGNATURE_BITS = (8, 16, 32)
 # datasketch's `_optimal_param` for the default settings (and 512 values): it integrates the
 # S-curve numerically for every (bands, rows), 0.4 s that every run and every shard's job
 # would pay at graph construction. tests/test_dedup_core.py checks these against datasketch.
@@ -42,12 +45,17 @@ class DedupConfig:
     # Signature length. The bands use at most the first `lsh_num_perm` values (what sets the
     # shuffle and index size per band); all of them verify candidates, where the estimate's
     # noise decides pairs near the threshold: standard error 0.035 at J = 0.8 with 128
-    # values, 0.018 with 512 (benchmark, reference truth, verified at the threshold itself:
-    # precision / recall 0.993 / 0.987 with 128, 0.995 / 0.996 with 512; with 128 and the
-    # default verify_slack: 0.989 / 0.991). 128 by default: 4x fewer signature bytes per
-    # document in the index, the side input of a local run and the pair join of a remote one.
-    num_perm: int = 128
+    # values, 0.018 with 512. What a signature weighs in the index, the side input of a local
+    # run and the pair join of a remote one is num_perm * signature_bits / 8 bytes: 512 values
+    # of 8 bits weigh what 128 of 32 bits did (512 bytes) and verify nearly as exactly as 512
+    # full values (bench_dedup.py, reference truth, verified at the threshold itself: precision
+    # / recall 0.995 / 0.996 with 512 x 8 bits, 0.993 / 0.987 with 128 x 32).
+    num_perm: int = 512
     lsh_num_perm: int = 128
+    # Low bits of each value kept for verification (8, 16 or 32). Two values that differ agree
+    # on their low b bits by chance 1 time in 2^b; the estimate takes that out
+    # (`buckets.estimate`). 32 reads indexes written before format 5.
+    signature_bits: int = 8
     seed: int = 1
     # Who computes the signatures. Each implementation draws its own permutations from
     # `seed`, so signatures (and band hashes) of two implementations never match: the index
@@ -65,15 +73,13 @@ class DedupConfig:
     verify: bool = True
     # Minimum estimated Jaccard to accept a candidate; None means `threshold - verify_slack`.
     verify_threshold: float | None = None
-    # The estimate of a pair at exactly J = threshold falls below the threshold half the time
-    # (standard error 0.035 at J = 0.8 with 128 values), so verifying at the threshold itself
-    # loses true pairs at and just above it. An estimate with 128 values is a count of equal
-    # values, so only whole counts matter: 0.8 accepts 103 of 128 and more, 0.79 (slack 0.01)
-    # 102, 0.78 (0.02) 100. bench_dedup.py, reference truth, 128 values: slack 0 -> precision /
-    # recall 0.9928 / 0.9865; 0.01 -> 0.9886 / 0.9913; 0.015 -> 0.9849 / 0.9951; 0.02 ->
-    # 0.9801 / 0.9960 (datatrove's MinHash on the same documents: 0.928 / 0.993). 0.01 keeps
-    # the precision of the datasketch signatures this replaced (0.989) with more recall.
-    verify_slack: float = 0.01
+    # The estimate of a pair at exactly J = threshold falls below the threshold half the time,
+    # so verifying at the threshold itself loses true pairs at and just above it; a slack
+    # trades precision for that recall. With 128 x 32-bit values (bench_dedup.py --sweep-slack,
+    # reference truth): slack 0 -> precision / recall 0.9928 / 0.9865; 0.01 -> 0.9886 / 0.9913;
+    # 0.02 -> 0.9801 / 0.9960 (datatrove's MinHash on the same documents: 0.928 / 0.993). With
+    # 512 x 8 bits the estimate is exact enough to verify at the threshold: 0.995 / 0.996.
+    verify_slack: float = 0.0
     # Shingling: word n-grams for space-delimited languages, character n-grams for Chinese and
     # other unsegmented scripts (see docs/dedup.md for the measurements behind the defaults).
     word_ngram: int = 2
@@ -133,6 +139,8 @@ class DedupConfig:
             raise ValueError(f"cc_max_residual_nodes must be >= 0, got {self.cc_max_residual_nodes}")
         if self.cc_max_rounds < 1:
             raise ValueError(f"cc_max_rounds must be >= 1, got {self.cc_max_rounds}")
+        if self.signature_bits not in SIGNATURE_BITS:
+            raise ValueError(f"signature_bits must be one of {SIGNATURE_BITS}, got {self.signature_bits}")
         if self.lsh_num_perm < 1:
             raise ValueError(f"lsh_num_perm must be >= 1, got {self.lsh_num_perm}")
         if self.lsh_params is not None:
@@ -180,9 +188,11 @@ class DedupConfig:
         bands, rows = self.bands_rows
         return {
             # 3: rows keyed by the unique document key, ids in the docs table; 4: the MinHash
-            # implementation and the script folding recorded, signatures stored as raw values.
+            # implementation and the script folding recorded, signatures stored as raw values;
+            # 5: the bits kept of each value recorded.
             "format": INDEX_FORMAT,
             "num_perm": self.num_perm,
+            "signature_bits": self.signature_bits,
             "seed": self.seed,
             "minhash": minhash_scheme(self.minhash_impl),
             "script_fold": self.script_fold,

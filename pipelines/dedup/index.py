@@ -30,10 +30,12 @@ prior documents in a candidate pair and travel once per pair (`PriorCandidates`)
 without rows have no file. A shard file is read as a stream of row groups, filtered as it
 goes: a refresh never holds a whole prior shard in memory.
 
-Format 4 records the MinHash implementation (`minhash`) and the script folding
-(`script_fold`) and stores signatures as raw little-endian uint32 values. A format-3 index
-(datasketch `affine32` signatures as LeanMinHash bytes, no folding) is read exactly by a run
-with `minhash_impl: datasketch, script_fold: none`, and refused with that advice by others.
+Format 5 records the bits kept of each signature value (`signature_bits`) and stores the
+signatures as those low bits, little-endian; format 4 recorded the MinHash implementation
+(`minhash`) and the script folding (`script_fold`) and stored raw uint32 values. A format-4
+index is read exactly by a run with `signature_bits: 32` and its `num_perm`; a format-3 index
+(datasketch `affine32` signatures as LeanMinHash bytes, no folding) by a run that also sets
+`minhash_impl: datasketch, script_fold: none`. Other runs refuse them with that advice.
 """
 from __future__ import annotations
 
@@ -111,8 +113,11 @@ def check_index(index_dir: str, cfg: DedupConfig) -> dict:
         hint = ""
         if meta.get("format") == 3:
             hint = ("; an index of format 3 was written by the datasketch MinHash without script folding: "
-                    "to extend it set the dedup settings minhash_impl: datasketch, script_fold: none and the num_perm it "
-                    "records, or rebuild it")
+                    "to extend it set the dedup settings minhash_impl: datasketch, script_fold: none, "
+                    "signature_bits: 32 and the num_perm it records, or rebuild it")
+        elif meta.get("format") == 4:
+            hint = ("; an index of format 4 holds 32-bit signature values: to extend it set the dedup settings "
+                    "signature_bits: 32 and the num_perm it records, or rebuild it")
         raise ValueError(f"dedup index {index_dir} was built with other settings (index, this run): {diff}{hint}")
     if cfg.verify and not meta.get("signatures"):
         raise ValueError(f"dedup index {index_dir} has no signatures; set verify=False to use it")
@@ -120,13 +125,17 @@ def check_index(index_dir: str, cfg: DedupConfig) -> dict:
 
 
 def _as_current_format(meta: dict) -> dict:
-    """The settings of an index in the current format's terms. Format 3 differs only in what
-    it records: its signatures are datasketch `affine32` ones (stored as LeanMinHash bytes,
-    which `signature_from_bytes` reads) and its keys and shingles had no script folding, so a
-    run with those settings reads it exactly; any other run is refused by the comparison."""
+    """The settings of an index in the current format's terms. Formats 3 and 4 differ only in
+    what they record: their signatures hold full 32-bit values, and format 3's are datasketch
+    `affine32` ones (stored as LeanMinHash bytes, which `signature_from_bytes` reads) of keys
+    and shingles without script folding. A run with those settings reads them exactly; any
+    other run is refused by the comparison."""
+    if meta.get("format") == 4:
+        return dict(meta, format=INDEX_FORMAT, signature_bits=32)
     if meta.get("format") != 3 or meta.get("scheme") != "affine32":
         return meta
-    return dict(meta, format=INDEX_FORMAT, minhash=minhash_scheme("datasketch"), script_fold="none")
+    return dict(meta, format=INDEX_FORMAT, minhash=minhash_scheme("datasketch"), script_fold="none",
+                signature_bits=32)
 
 
 def _group_lists(label: str):

@@ -124,14 +124,6 @@ class MinHasher:
             return np.empty((0, self.num_perm), dtype=np.uint32)
         return np.vstack(rows)
 
-    def signature_bytes(self, shingle_set: Iterable[str]) -> bytes:
-        """The signature as stored and shuffled: num_perm little-endian uint32 values (the
-        index records the implementation; the bytes carry no header)."""
-        return np.asarray(self._hasher.values(shingle_set), dtype="<u4").tobytes()
-
-    @staticmethod
-    def to_bytes(signature: np.ndarray) -> bytes:
-        return np.ascontiguousarray(signature, dtype="<u4").tobytes()
 
 
 def signatures(shingle_sets: Iterable[Iterable[str]], cfg: DedupConfig) -> np.ndarray:
@@ -140,13 +132,27 @@ def signatures(shingle_sets: Iterable[Iterable[str]], cfg: DedupConfig) -> np.nd
     return MinHasher(cfg).signatures(shingle_sets)
 
 
+def _stored_dtype(cfg: DedupConfig) -> str:
+    return {8: "u1", 16: "<u2", 32: "<u4"}[cfg.signature_bits]
+
+
+def stored_signature(values: np.ndarray, cfg: DedupConfig) -> bytes:
+    """The signature as stored and shuffled: the low `signature_bits` of each of the num_perm
+    values, little-endian (the index records the implementation and the bits; the bytes carry
+    no header)."""
+    return np.asarray(values, dtype=np.uint32).astype(_stored_dtype(cfg)).tobytes()
+
+
 def signature_from_bytes(buf: bytes, cfg: DedupConfig) -> np.ndarray:
-    """Hash values of stored signature bytes: the last 4 * num_perm bytes, which also reads
-    the LeanMinHash bytes of index format 3 (a 12-byte seed/length header before them)."""
-    size = 4 * cfg.num_perm
+    """The stored values of signature bytes: the last num_perm * signature_bits / 8 bytes,
+    which also reads the LeanMinHash bytes of index format 3 (a 12-byte seed/length header
+    before 32-bit values)."""
+    dtype = np.dtype(_stored_dtype(cfg))
+    size = dtype.itemsize * cfg.num_perm
     if len(buf) < size:
-        raise ValueError(f"a stored signature of {len(buf)} bytes is shorter than num_perm={cfg.num_perm} values")
-    return np.frombuffer(buf, dtype="<u4", count=cfg.num_perm, offset=len(buf) - size)
+        raise ValueError(f"a stored signature of {len(buf)} bytes is shorter than num_perm={cfg.num_perm} values "
+                         f"of {cfg.signature_bits} bits")
+    return np.frombuffer(buf, dtype=dtype, count=cfg.num_perm, offset=len(buf) - size)
 
 
 def band_keys(signature: np.ndarray | bytes, bands: int, rows: int) -> list[bytes]:
@@ -156,10 +162,6 @@ def band_keys(signature: np.ndarray | bytes, bands: int, rows: int) -> list[byte
     raw = signature if isinstance(signature, bytes) else np.ascontiguousarray(signature, dtype="<u4").tobytes()
     step = 4 * rows
     return [xxhash.xxh3_64_digest(raw[i * step:(i + 1) * step]) for i in range(bands)]
-
-
-def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.count_nonzero(a == b)) / len(a)
 
 
 class Sketcher:
@@ -183,5 +185,6 @@ class Sketcher:
         shingle_set = _shingles_of_folded_script(text, lang, cfg, folded)
         if not shingle_set:
             return key, [], None
-        sig = self.hasher.signature_bytes(shingle_set)
-        return key, band_keys(sig, self.bands, self.rows), sig
+        values = self.hasher.signature(shingle_set)
+        # Bands hash the full values; verification reads the stored low bits.
+        return key, band_keys(values[:self.bands * self.rows], self.bands, self.rows), stored_signature(values, cfg)
