@@ -295,8 +295,6 @@ def sweep(configs: list[DedupConfig], planted_n: int) -> None:
     verify_slack (docs/dedup.md, Banding)."""
     from collections import defaultdict
 
-    import numpy as np
-
     from pipelines.dedup.buckets import EXACT_BAND, agrees, candidate_pairs
     from pipelines.dedup.sketch import Sketcher, signature_from_bytes
 

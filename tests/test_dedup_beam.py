@@ -483,6 +483,19 @@ def _rewrite_as_format_3(index):
                                         __import__("pyarrow").array(lean, __import__("pyarrow").binary())), path)
 
 
+def _finds_copies_of_the_index(kept1, index, cfg, tmp_path, seed):
+    """A run with `cfg` against the prior `index` (whose run kept `kept1`) drops exact copies of
+    10 of its documents and 1%-edited copies of 20 more as duplicates of them."""
+    rng = __import__("random").Random(seed)
+    copies = [dict(d, id=f"copy-{i}") for i, d in enumerate(kept1[:10])]
+    edited = [dict(d, id=f"edit-{i}", text=plant_near_duplicate(d["text"], d["lang"], 0.01, rng, ["x", "y"]))
+              for i, d in enumerate(kept1[10:30])]
+    _, dropped, _ = run_dedup(copies + edited, tmp_path / "r2", cfg=cfg, prior_indexes=[index])
+    dup_of = {d["id"]: d["duplicate_of"] for d in dropped}
+    assert all(dup_of.get(c["id"]) == kept1[i]["id"] for i, c in enumerate(copies))
+    assert sum(dup_of.get(e["id"]) == kept1[10 + i]["id"] for i, e in enumerate(edited)) >= 18
+
+
 def test_index_of_another_signature_scheme_is_refused_or_read(sample, tmp_path):
     """A format-3 index (datasketch signatures, no script folding): a run with those settings
     reads it and finds its copies and edited copies; a run with the default rensa signatures
@@ -493,14 +506,7 @@ def test_index_of_another_signature_scheme_is_refused_or_read(sample, tmp_path):
     index = str(tmp_path / "old")
     kept1, _, _ = run_dedup(first, tmp_path / "r1", cfg=legacy, index_output=index)
     _rewrite_as_format_3(index)
-    rng = __import__("random").Random(8)
-    copies = [dict(d, id=f"copy-{i}") for i, d in enumerate(kept1[:10])]
-    edited = [dict(d, id=f"edit-{i}", text=plant_near_duplicate(d["text"], d["lang"], 0.01, rng, ["x", "y"]))
-              for i, d in enumerate(kept1[10:30])]
-    kept2, dropped2, _ = run_dedup(copies + edited, tmp_path / "r2", cfg=legacy, prior_indexes=[index])
-    dup_of = {d["id"]: d["duplicate_of"] for d in dropped2}
-    assert all(dup_of.get(c["id"]) == kept1[i]["id"] for i, c in enumerate(copies))
-    assert sum(dup_of.get(e["id"]) == kept1[10 + i]["id"] for i, e in enumerate(edited)) >= 18
+    _finds_copies_of_the_index(kept1, index, legacy, tmp_path, seed=8)
     p = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))
     with pytest.raises(ValueError, match="format 3 was written by the datasketch MinHash"):
         p | beam.Create(docs[:5]) | Deduplicate(CFG, prior_indexes=[index])
@@ -523,14 +529,7 @@ def test_an_index_of_full_32_bit_values_is_refused_or_read(sample, tmp_path):
     assert meta["signature_bits"] == 32
     del meta["signature_bits"]
     json.dump(dict(meta, format=4), open(f"{index}/index.json", "w"))
-    rng = __import__("random").Random(9)
-    copies = [dict(d, id=f"copy-{i}") for i, d in enumerate(kept1[:10])]
-    edited = [dict(d, id=f"edit-{i}", text=plant_near_duplicate(d["text"], d["lang"], 0.01, rng, ["x", "y"]))
-              for i, d in enumerate(kept1[10:30])]
-    _, dropped2, _ = run_dedup(copies + edited, tmp_path / "r2", cfg=full, prior_indexes=[index])
-    dup_of = {d["id"]: d["duplicate_of"] for d in dropped2}
-    assert all(dup_of.get(c["id"]) == kept1[i]["id"] for i, c in enumerate(copies))
-    assert sum(dup_of.get(e["id"]) == kept1[10 + i]["id"] for i, e in enumerate(edited)) >= 18
+    _finds_copies_of_the_index(kept1, index, full, tmp_path, seed=9)
     p = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))
     with pytest.raises(ValueError, match="format 4 holds 32-bit signature values.*signature_bits: 32"):
         p | beam.Create(docs[:5]) | Deduplicate(CFG, prior_indexes=[index])
