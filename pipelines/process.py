@@ -105,8 +105,8 @@ class IdentifyLanguage(Step):
 
     def __call__(self, doc):
         text = doc["text"]
-        # Most documents have the words a few words into the text. Han text has few spaced
-        # words: its script decides, as language ID asks next (cached for it).
+        # Word count first: most texts reach `min_words` early. Han text has few spaced
+        # words, so its script decides (the question language ID asks next, cached for it).
         if (self.min_words and not segment.has_words(text, self.min_words)
                 and not script_override(lid_sample(text, self.max_chars))):
             return self.too_short
