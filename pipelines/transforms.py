@@ -194,18 +194,19 @@ class ProcessDocuments(beam.DoFn):
         # processes nothing, and the processing modules cost ~70 ms to import (ftfy, the
         # signal tables), on the path to the first document of a multi-worker run, where
         # the worker pool imports them at the same time.
-        from .process import Batches, DocumentProcessor
+        from .process import DocumentProcessor
 
         self.processor = DocumentProcessor(self.config)
         self.processor.setup()  # fastText model and jieba dictionary: once per worker
-        self.new_batches = Batches
         self.progress = _ProgressFile(self.progress_dir)
 
     def start_bundle(self):
         self.outcomes: dict[str | None, int] = {}  # drop reason (None: kept) -> documents
         self.first_ms = None
+        from .process import Batches  # loaded by setup: a lookup
+
         # Per bundle: a bundle that failed half-way leaves nothing for the next one.
-        self.batches = self.new_batches()
+        self.batches = Batches()
 
     def process(self, doc):
         if self.first_ms is None:

@@ -125,7 +125,6 @@ class MinHasher:
         return np.vstack(rows)
 
 
-
 def signatures(shingle_sets: Iterable[Iterable[str]], cfg: DedupConfig) -> np.ndarray:
     """(n_docs, num_perm) uint32 MinHash values; an empty set gives all-max values, which
     collide with every other empty set, so callers leave shingle-less documents out of LSH."""
