@@ -39,6 +39,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from . import stats as stats_lib
 from . import storage
+from .document import from_kept_row
 from .dedup.buckets import cluster_id
 from .dedup.components import find, union
 from .dedup.index import repoint_index
@@ -197,7 +198,7 @@ def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: st
         records = []
         for row in _take_kept(storage.join(shard_dir, "data"), pa.array(sorted(wanted), pa.string()), wanted):
             raw, pii = mine[row["key"]]
-            record = dict(row, raw_bytes=raw, **({"pii": pii} if pii is not None else {}), reason=REASON_NEAR,
+            record = dict(from_kept_row(row), raw_bytes=raw, **({"pii": pii} if pii is not None else {}), reason=REASON_NEAR,
                           duplicate_of_key=row["key"])
             _repoint(record, final_of)  # its own key -> the final representative
             stats_lib.rebook_kept_as_dropped(stats, record, REASON_NEAR)

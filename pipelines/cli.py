@@ -5,6 +5,7 @@
     roots-pipeline refresh --input 'gs://raw/2026-11-*/*.jsonl.gz' --releases gs://corpus/releases/
     roots-pipeline stats out/            # print a run's stats and redraw its funnel chart
     roots-pipeline inspect out/ --reason stopwords [--html drops.html]   # read what one filter dropped
+    roots-pipeline extract --input 'crawl/*.warc.gz' --output pages.jsonl   # main text of each page, no filters
     roots-pipeline train-quality --output quality.bin   # the quality classifier (defaults: shared data)
 
 Flags this CLI does not know are handed to Beam's PipelineOptions unchanged.
@@ -18,6 +19,7 @@ import sys
 
 from . import __version__
 from . import stats as stats_lib
+from .io import FORMATS
 from .launch import (  # noqa: F401 - re-exported: the CLI's public surface
     LOCAL_RUNNER_DEFAULTS,
     UsageError,
@@ -51,13 +53,17 @@ def _parser() -> argparse.ArgumentParser:
                                                           "dropped for one reason"))
     add_train_arguments(sub.add_parser("train-quality", help="train the fastText quality classifier "
                                                              "(quality_score) from clean and junk texts"))
+    from .web.extract_cli import add_extract_arguments
+
+    add_extract_arguments(sub.add_parser("extract", help="main text of every HTML page in WARC / HTML files, "
+                                                         "no filters: one JSON line per page"))
     return parser
 
 
 def _add_run_flags(p: argparse.ArgumentParser, input_help: str) -> None:
     p.add_argument("--input", action="append", help=f"file or glob (local or gs://); repeat for several {input_help}")
     p.add_argument("--config", help="YAML overriding pipelines/config/default.yaml")
-    p.add_argument("--input_format", "--input-format", default="auto", choices=["auto", "jsonl", "parquet", "text"])
+    p.add_argument("--input_format", "--input-format", default="auto", choices=["auto", *FORMATS])
     p.add_argument("--text_field", "--text-field", help="field holding the text (default from config: text)")
     p.add_argument("--output_format", "--output-format", default="parquet", choices=["parquet", "jsonl"])
     p.add_argument("--no_dropped", "--no-dropped", action="store_true",
@@ -90,9 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.dedup == "none":
                 raise UsageError("refresh deduplicates against earlier releases: --dedup none is not allowed")
             refresh(args, extra)
-        elif args.command in ("inspect", "train-quality"):
+        elif args.command in ("inspect", "train-quality", "extract"):
             if extra:
                 raise UsageError(f"unknown arguments: {' '.join(extra)}")
+            if args.command == "extract":
+                from .web.extract_cli import extract_main
+
+                return extract_main(args)
             if args.command == "inspect":
                 from .inspection import inspect_main
 

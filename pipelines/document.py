@@ -16,6 +16,10 @@ SIGNAL_NAMES = (
     "sentence_line_ratio",
 )
 
+# A web document's fields (its `web` dict) that the kept rows carry.
+WEB_FIELDS = ("title", "domain", "fetch_date", "warc_record_id", "http_status", "content_type", "encoding",
+              "encoding_decision", "wet_language")
+
 KEPT_SCHEMA = pa.schema([
     ("id", pa.string()),
     ("text", pa.string()),
@@ -30,6 +34,9 @@ KEPT_SCHEMA = pa.schema([
     ("key", pa.string()),
     ("script", pa.string()),          # Han text: Hans or Hant (signals are computed on Simplified)
     ("quality_score", pa.float64()),  # the quality classifier's score, when one is configured
+    # Web records (WARC / WET / HTML inputs; null for other inputs): where and when the page
+    # was fetched, how its bytes were decoded, and its title. `url` above is the target URI.
+    *[(name, pa.int64() if name == "http_status" else pa.string()) for name in WEB_FIELDS],
 ])
 
 
@@ -60,6 +67,21 @@ def kept_batch(docs: list[dict]) -> pa.RecordBatch:
 def to_kept_row(doc: dict) -> dict:
     """Only the schema's keys, with signals complete (Parquet needs a fixed shape)."""
     row = {name: doc.get(name) for name in KEPT_SCHEMA.names}
+    web = doc.get("web")
+    if web:
+        for name in WEB_FIELDS:
+            row[name] = web.get(name)
     sig = doc.get("signals") or {}
     row["signals"] = {name: sig.get(name) for name in SIGNAL_NAMES}
     return row
+
+
+def from_kept_row(row: dict) -> dict:
+    """A kept row back to the document shape the pipeline writes to dropped/ (a sharded run
+    turns a kept representative into a dropped duplicate): web fields go back under `web`,
+    and a document that had none has none."""
+    doc = {k: v for k, v in row.items() if k not in WEB_FIELDS}
+    web = {k: row[k] for k in WEB_FIELDS if row.get(k) is not None}
+    if web:
+        doc["web"] = web
+    return doc

@@ -112,8 +112,18 @@ def format_terminal(reason: str, sample: list[dict], counts: Counter, config: Pi
         text = (rec.get("text") or "").replace("\n", " ⏎ ")
         cut = text[:max_chars] + (" …" if len(text) > max_chars else "")
         lines += ["", f"- {rec.get('id')}  [{rec.get('source')}, {rec.get('lang')}]  {failed_bound(rec, config)}",
-                  f"  {cut}"]
+                  *([f"  {web_line(rec)}"] if rec.get("web") else []), f"  {cut}"]
     return "\n".join(lines)
+
+
+_WEB_SHOWN = ("domain", "http_status", "content_type", "encoding", "encoding_decision", "fetch_date", "title",
+              "blocklist", "warc_type")
+
+
+def web_line(rec: dict) -> str:
+    """A web record's where and how: URL, then its web fields that are set."""
+    web = rec.get("web") or {}
+    return " · ".join([str(rec.get("url"))] + [f"{k} {web[k]}" for k in _WEB_SHOWN if web.get(k) not in (None, "")])
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -147,7 +157,8 @@ def render_html(out: str, reason: str, sample: list[dict], counts: Counter, conf
         parts.append(
             f"<div class='doc'><div class='meta'>{e(str(rec.get('id')))} · {e(str(rec.get('source')))} · "
             f"{e(str(rec.get('lang')))}{extra}</div>"
-            f"<p class='bound'>{e(failed_bound(rec, config))}</p><pre>{shown}</pre>"
+            + (f"<div class='meta'>{e(web_line(rec))}</div>" if rec.get("web") else "")
+            + f"<p class='bound'>{e(failed_bound(rec, config))}</p><pre>{shown}</pre>"
             + (f"<details><summary>signals</summary><table>{rows}</table></details>" if rows else "") + "</div>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -483,7 +483,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], local: bool):
     """The checks before a run, its output folder emptied, and its (spec, listed inputs,
     dedup methods, progress folder)."""
     from .config import PipelineConfig
-    from .io import ReadSpec, expand_inputs
+    from .io import ReadSpec, detect_format, expand_inputs
     from .pipeline import RunSpec
 
     try:
@@ -511,6 +511,9 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], local: bool):
         # remote launch lists nothing: the job reports an empty pattern, by name.
         try:
             inputs = expand_inputs(args.input)
+            if args.input_format == "auto":
+                for path in inputs:  # a name that says no format (or ARC) fails here, not in the job
+                    detect_format(path)
         except ValueError as e:
             raise UsageError(str(e)) from e
     _prepare_output(args.output, args.overwrite)
@@ -531,7 +534,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], local: bool):
         inputs=list(args.input), output=args.output, config=config,
         read=ReadSpec(format=args.input_format, text_field=args.text_field or read_cfg.get("text_field", "text"),
                       id_field=read_cfg.get("id_field", "id"), text_unit=read_cfg.get("text_unit", "file"),
-                      split_bytes=config.split_bytes),
+                      split_bytes=config.split_bytes, max_body_bytes=config.web.max_body_bytes),
         output_format=args.output_format, write_dropped=not args.no_dropped, dedup=dedup,
         prior_indexes=tuple(args.prior_index), num_shards=args.num_shards,
     )

@@ -122,11 +122,40 @@ def finish_run(gathered: tuple, outputs: list[Output], reasons: list[str], stats
     stats_lib.write_json(stats_lib.summarize(acc, reasons), stats_path)
 
 
+def reads_web(spec: RunSpec) -> bool:
+    """Whether the inputs may hold web records (WARC, WET, HTML): a forced web format, or a
+    pattern whose name says web or says nothing (`crawl/*`: the job reads what it matches)."""
+    from .io import detect_format
+    from .web import WEB_FORMATS
+
+    if spec.read.format != "auto":
+        return spec.read.format in WEB_FORMATS
+    names = [r.path for r in spec.ranges] if spec.ranges is not None else spec.inputs
+    for name in names:
+        try:
+            if detect_format(name) in WEB_FORMATS:
+                return True
+        except ValueError:
+            return True
+    return False
+
+
 def build(p: beam.Pipeline, spec: RunSpec):
     read = p | "Read" >> ReadInputs(spec.inputs, spec.read, spec.ranges, spec.id_buckets)
-    processed = read.docs | "Process" >> beam.ParDo(ProcessDocuments(spec.config, spec.progress_dir)).with_outputs(
+    docs, dropped = read.docs, ()
+    if reads_web(spec):
+        # Web records -> main text first; then a domain's template lines go, across its pages.
+        pages = docs | "ExtractPages" >> beam.ParDo(ProcessDocuments(spec.config, pages=True)).with_outputs(
+            DROPPED, main="kept")
+        docs, dropped = pages.kept, (pages[DROPPED],)
+        templates = spec.config.web.templates
+        if templates.enabled:
+            from .web.templates import RemoveSiteTemplates
+
+            docs = docs | "SiteTemplates" >> RemoveSiteTemplates(templates)
+    processed = docs | "Process" >> beam.ParDo(ProcessDocuments(spec.config, spec.progress_dir)).with_outputs(
         DROPPED, main="kept")
-    kept, dropped = processed.kept, (processed[DROPPED],)
+    kept, dropped = processed.kept, (*dropped, processed[DROPPED])
     parts: list[_Part] = []
     if spec.dedup:
         from .dedup import DedupConfig, Deduplicate

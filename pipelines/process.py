@@ -19,6 +19,7 @@ from .text.normalize import normalize
 from .text.pii import RedactPII
 from .text.script import is_chinese
 from .text.signals import compute_signals
+from .web.steps import page_steps, web_text_steps
 
 
 class Step:
@@ -164,7 +165,59 @@ class ConvertScript(Step):
             doc["text"] = to_simplified(doc["text"])
 
 
-class DocumentProcessor:
+class StepChain:
+    """Steps run in order over a document until one returns a drop reason. The pipeline has
+    two chains: `pipelines.web.steps.PageProcessor` (web records to main text) and
+    `DocumentProcessor` (text to a kept or dropped document)."""
+
+    steps: list[Step]
+
+    def setup(self) -> None:
+        for step in self.steps:
+            step.setup()
+        self._ready = True
+
+    def teardown(self) -> None:
+        """Release what `setup` started (the extractor's child process)."""
+        for step in self.steps:
+            close = getattr(step, "close", None)
+            if close:
+                close()
+
+    def __call__(self, doc: dict) -> str | None:
+        """Process `doc` in place; return the drop reason, or None to keep it."""
+        if not getattr(self, "_ready", False):
+            self.setup()
+        for step in self.steps:
+            reason = step(doc)
+            if reason:
+                return reason
+        return None
+
+    def process_batch(self, docs: list[dict]) -> list[str | None]:
+        """`[self(doc) for doc in docs]`, the same documents and reasons, computed a step at a
+        time: each step over every document still in play, then the next. One step's code and
+        tables stay in the CPU cache from one document to the next instead of being evicted by
+        the other steps' (fastText's n-gram index above all). `benchmarks/bench_pipeline.py`'s
+        core row: 5.00x datatrove per core one document at a time (0c8c91d), 6.33x in batches
+        of 1,024 (50ad73a)."""
+        if not getattr(self, "_ready", False):
+            self.setup()
+        reasons: list[str | None] = [None] * len(docs)
+        alive = range(len(docs))
+        for step in self.steps:
+            still = []
+            for i in alive:
+                reason = step(docs[i])
+                if reason:
+                    reasons[i] = reason
+                else:
+                    still.append(i)
+            alive = still
+        return reasons
+
+
+class DocumentProcessor(StepChain):
     """Clean -> too short? -> identify language -> segment -> score -> filter, in that order."""
 
     def __init__(self, config: PipelineConfig):
@@ -181,47 +234,21 @@ class DocumentProcessor:
             ComputeSignals(config),
             ApplyQualityFilters(config),
             *[s for s in [ScoreQuality.from_config(config.raw.get("quality_model"))] if s],
+            *web_text_steps(config),
         ]
         if (config.raw.get("chinese") or {}).get("output_script", "original") == "simplified":
             self.steps.append(ConvertScript())
         self._ready = False
 
-    def setup(self) -> None:
-        for step in self.steps:
-            step.setup()
-        self._ready = True
 
-    def __call__(self, doc: dict) -> str | None:
-        """Process `doc` in place; return the drop reason, or None to keep it."""
-        if not self._ready:
-            self.setup()
-        for step in self.steps:
-            reason = step(doc)
-            if reason:
-                return reason
-        return None
+class PageProcessor(StepChain):
+    """Web records -> main text (`pipelines.web.steps`): not a page, HTTP status, not HTML,
+    URL blocklist, decoding, extraction. Documents that are not web records pass untouched."""
 
-    def process_batch(self, docs: list[dict]) -> list[str | None]:
-        """`[self(doc) for doc in docs]`, the same documents and reasons, computed a step at a
-        time: each step over every document still in play, then the next. One step's code and
-        tables stay in the CPU cache from one document to the next instead of being evicted by
-        the other steps' (fastText's n-gram index above all). `benchmarks/bench_pipeline.py`'s
-        core row: 5.00x datatrove per core one document at a time (0c8c91d), 6.33x in batches
-        of 1,024 (50ad73a)."""
-        if not self._ready:
-            self.setup()
-        reasons: list[str | None] = [None] * len(docs)
-        alive = range(len(docs))
-        for step in self.steps:
-            still = []
-            for i in alive:
-                reason = step(docs[i])
-                if reason:
-                    reasons[i] = reason
-                else:
-                    still.append(i)
-            alive = still
-        return reasons
+    def __init__(self, config: PipelineConfig):
+        self.config = config
+        self.steps = page_steps(config)
+        self._ready = False
 
 
 # A batch: enough documents for a step's tables to stay hot from one to the next, and a

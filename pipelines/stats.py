@@ -18,15 +18,26 @@ class ConservationError(AssertionError):
     """Documents were lost or counted twice: the independent read count disagrees."""
 
 
-# An event: (kind, lang, reason, raw bytes, kept bytes, input file, source, PII counts).
+# An event: (kind, lang, reason, raw bytes, kept bytes, input file, source, PII counts, web),
+# web: None, or a web record's (WARC type, encoding, encoding decision, domain, blocklist,
+# site-template lines removed).
 def kept_event(doc: dict) -> tuple:
     return ("kept", doc.get("lang") or "und", None, doc.get("raw_bytes", 0),
-            len(doc["text"].encode("utf-8", "surrogatepass")), doc.get("input_file"), _source(doc), doc.get("pii"))
+            len(doc["text"].encode("utf-8", "surrogatepass")), doc.get("input_file"), _source(doc), doc.get("pii"),
+            _web(doc))
 
 
 def dropped_event(doc: dict) -> tuple:
     return ("dropped", doc.get("lang") or "und", doc["reason"], doc.get("raw_bytes", 0), 0, doc.get("input_file"),
-            _source(doc), None)
+            _source(doc), None, _web(doc))
+
+
+def _web(doc: dict) -> tuple | None:
+    web = doc.get("web")
+    if web is None:
+        return None
+    return (web.get("warc_type") or "(file)", web.get("encoding"), web.get("encoding_decision"),
+            web.get("domain") or "(none)", web.get("blocklist"), doc.get("template_lines_removed") or 0)
 
 
 def _source(doc: dict) -> str:
@@ -35,31 +46,35 @@ def _source(doc: dict) -> str:
 
 def malformed_event(record: dict) -> tuple:
     kind = record["error"].split(":")[0].split(" after ")[0]
-    return ("malformed", "und", kind, 0, 0, record.get("input_file"), None, None)
+    return ("malformed", "und", kind, 0, 0, record.get("input_file"), None, None, None)
 
 
 def read_count_event(item: tuple[str, int]) -> tuple:
     """(input file, records the reader produced): counted where the records are read, so
     a step that loses or duplicates records downstream makes the check fail."""
     path, n = item
-    return ("read", None, None, n, 0, path, None, None)
+    return ("read", None, None, n, 0, path, None, None, None)
 
 
 def duplicate_id_event(item: tuple[str, int]) -> tuple:
     doc_id, n = item
-    return ("dup_id", doc_id, None, n, 0, None, None, None)
+    return ("dup_id", doc_id, None, n, 0, None, None, None, None)
 
 
 class StatsCombineFn(beam.CombineFn):
     """Events -> {"counts": {(kind, lang, reason): (n, raw bytes, kept bytes)},
     "files": {path: [read, accounted]}, "dup": [ids, records, examples],
-    "sources": {source: {"kept": n, reason: n, ...}}, "pii": {kind: n}}."""
+    "sources": {source: {"kept": n, reason: n, ...}}, "pii": {kind: n},
+    "web": {"warc_types"|"encodings"|"encoding_decisions"|"blocklists": {name: n},
+            "domains": {domain: {"kept": n, reason: n}}}} (web: only once a web record is seen)."""
 
     def create_accumulator(self):
         return {"counts": {}, "files": {}, "dup": [0, 0, []], "sources": {}, "pii": {}}
 
     def add_input(self, acc, event):
-        kind, lang, reason, raw, kept, path, source, pii = event
+        kind, lang, reason, raw, kept, path, source, pii, web = event
+        if web is not None:
+            _add_web(acc, web, reason or "kept")
         if source is not None:
             per = acc["sources"].setdefault(source, {})
             per[reason or "kept"] = per.get(reason or "kept", 0) + 1
@@ -94,6 +109,8 @@ class StatsCombineFn(beam.CombineFn):
             for source, per in acc["sources"].items():
                 _add(out["sources"].setdefault(source, {}), per)
             _add(out["pii"], acc["pii"])
+            if "web" in acc:
+                _merge_web(out.setdefault("web", _new_web()), acc["web"])
             d = out["dup"]
             d[0] += acc["dup"][0]
             d[1] += acc["dup"][1]
@@ -102,6 +119,54 @@ class StatsCombineFn(beam.CombineFn):
 
     def extract_output(self, acc):
         return acc
+
+
+def _new_web() -> dict:
+    return {"warc_types": {}, "encodings": {}, "encoding_decisions": {}, "blocklists": {}, "domains": {},
+            "template_lines_removed": 0}
+
+
+def _add_web(acc: dict, web: tuple, outcome: str) -> None:
+    warc_type, encoding, decision, domain, blocklist, template_lines = web
+    w = acc.get("web") or acc.setdefault("web", _new_web())
+    w["template_lines_removed"] += template_lines
+    for table, name in (("warc_types", warc_type), ("encodings", encoding), ("encoding_decisions", decision),
+                        ("blocklists", blocklist)):
+        if name is not None:
+            w[table][name] = w[table].get(name, 0) + 1
+    if warc_type in ("response", "resource", "conversion", "(file)"):  # pages, not requests or metadata
+        per = w["domains"].setdefault(domain, {})
+        per[outcome] = per.get(outcome, 0) + 1
+
+
+def _merge_web(into: dict, other: dict) -> None:
+    for table in ("warc_types", "encodings", "encoding_decisions", "blocklists"):
+        _add(into[table], other[table])
+    into["template_lines_removed"] += other["template_lines_removed"]
+    for domain, per in other["domains"].items():
+        _add(into["domains"].setdefault(domain, {}), per)
+
+
+def _web_section(web: dict, reasons_in_order: list[str]) -> dict:
+    """stats.json's `web`: records by WARC type, pages by encoding, by how the encoding was
+    decided and by blocklist, and per-domain rows like the per-source ones."""
+    def by_count(table):
+        return dict(sorted(table.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    domains = _sources(web["domains"])
+    return {"warc_types": by_count(web["warc_types"]), "encodings": by_count(web["encodings"]),
+            "encoding_decisions": by_count(web["encoding_decisions"]), "blocklists": by_count(web["blocklists"]),
+            "template_lines_removed": web["template_lines_removed"],
+            "domains": {d: {**row, "dropped": {r: row["dropped"][r]
+                                               for r in _reason_order(row["dropped"], reasons_in_order)}}
+                        for d, row in sorted(domains.items(), key=lambda kv: (-kv[1]["read"], kv[0]))}}
+
+
+def _web_totals(web: dict) -> dict:
+    """A `web` section back to the accumulator's shape (to merge the shards of a run)."""
+    return {**{t: dict(web[t]) for t in ("warc_types", "encodings", "encoding_decisions", "blocklists")},
+            "template_lines_removed": web["template_lines_removed"],
+            "domains": {d: {"kept": row["kept"], **row["dropped"]} for d, row in web["domains"].items()}}
 
 
 class BundleStats(beam.DoFn):
@@ -165,7 +230,7 @@ def summarize(acc: dict, reasons_in_order: list[str]) -> dict:
                      {"read": read_bytes, "kept": kept_bytes}, languages,
                      {"ids": n_ids, "records": n_records, "examples": [{"id": i, "records": -n} for n, i in examples]},
                      mismatched, len(acc["files"]), parts_ok=True,
-                     sources=_sources(acc["sources"]), pii=acc["pii"])
+                     sources=_sources(acc["sources"]), pii=acc["pii"], web=acc.get("web"))
 
 
 def _sources(per_source: dict) -> dict:
@@ -179,12 +244,12 @@ def _sources(per_source: dict) -> dict:
 
 
 def _assemble(read, kept, malformed, dropped, reasons_in_order, malformed_errors, corrupt, nbytes, languages,
-              duplicate_ids, mismatched, files, parts_ok, sources, pii) -> dict:
+              duplicate_ids, mismatched, files, parts_ok, sources, pii, web=None) -> dict:
     """stats.json from its totals: the one place its layout, conservation verdict and funnel
     are written (a single run and a merge of shards both end here)."""
     order = _reason_order(dropped, reasons_in_order)
     accounted = kept + malformed + sum(dropped.values())
-    return {
+    out = {
         "schema_version": SCHEMA_VERSION,
         "read": read,
         "kept": kept,
@@ -204,6 +269,9 @@ def _assemble(read, kept, malformed, dropped, reasons_in_order, malformed_errors
                          "mismatched_file_count": len(mismatched)},
         "funnel": _funnel(read, malformed, dropped, order),
     }
+    if web:  # runs over web records only: other runs' stats.json keep their layout
+        out["web"] = _web_section(web, reasons_in_order)
+    return out
 
 
 def _reason_order(dropped: dict, reasons_in_order: list[str]) -> list[str]:
@@ -232,7 +300,10 @@ def merge_summaries(parts: list[dict], reasons_in_order: list[str], input_files:
     only its own ids."""
     read = kept = malformed = corrupt = 0
     dropped, errors, nbytes, languages, mismatched, sources, pii = {}, {}, {}, {}, {}, {}, {}
+    web = None
     for st in parts:
+        if "web" in st:
+            _merge_web(web if web is not None else (web := _new_web()), _web_totals(st["web"]))
         for src, row in st.get("sources", {}).items():
             merged = sources.setdefault(src, {"read": 0, "kept": 0, "dropped": {}})
             merged["read"] += row["read"]
@@ -252,7 +323,7 @@ def merge_summaries(parts: list[dict], reasons_in_order: list[str], input_files:
             _add(mismatched.setdefault(path, {}), m)
     return _assemble(read, kept, malformed, dropped, reasons_in_order, errors, corrupt, nbytes, languages,
                      duplicate_ids, mismatched, input_files, parts_ok=all(st["conservation"]["ok"] for st in parts),
-                     sources=sources, pii=pii)
+                     sources=sources, pii=pii, web=web)
 
 
 def rebook_kept_as_dropped(stats: dict, doc: dict, reason: str) -> None:
@@ -260,7 +331,7 @@ def rebook_kept_as_dropped(stats: dict, doc: dict, reason: str) -> None:
     event added (per language, bytes, source, PII redactions) with it: a sharded run settling
     its bridges drops documents a shard's job had kept. Conservation is unchanged (the
     document is still accounted for once); the funnel is redrawn by the merge."""
-    _, lang, _, _, kept_bytes, _, source, pii = kept_event(doc)
+    _, lang, _, _, kept_bytes, _, source, pii, web = kept_event(doc)
     stats["kept"] -= 1
     stats["dropped"][reason] = stats["dropped"].get(reason, 0) + 1
     per_lang = stats["languages"][lang]
@@ -271,6 +342,11 @@ def rebook_kept_as_dropped(stats: dict, doc: dict, reason: str) -> None:
     per_source = stats["sources"][source]
     per_source["kept"] -= 1
     per_source["dropped"][reason] = per_source["dropped"].get(reason, 0) + 1
+    if web is not None and "web" in stats:
+        row = stats["web"]["domains"].get(web[3])
+        if row is not None:
+            row["kept"] -= 1
+            row["dropped"][reason] = row["dropped"].get(reason, 0) + 1
     redacted = stats["pii_redacted"]
     for kind, n in (pii or {}).items():
         redacted[kind] -= n

@@ -185,20 +185,28 @@ class ProcessDocuments(beam.DoFn):
     pipeline reads bounded files into the global window and never windows them, so what is
     output at the end of a bundle goes to the global window (as Beam's BatchElements does)."""
 
-    def __init__(self, config: PipelineConfig, progress_dir: str | None = None):
+    def __init__(self, config: PipelineConfig, progress_dir: str | None = None, pages: bool = False):
         self.config = config
         self.progress_dir = progress_dir
+        # pages: the web chain (`process.PageProcessor`: records -> main text), whose
+        # documents go on to a second ProcessDocuments; only the latter reports progress.
+        self.pages = pages
 
     def setup(self):
         # Imported here, not at the top: the launcher builds the graph with this module but
         # processes nothing, and the processing modules cost ~70 ms to import (ftfy, the
         # signal tables), on the path to the first document of a multi-worker run, where
         # the worker pool imports them at the same time.
-        from .process import DocumentProcessor
+        from .process import DocumentProcessor, PageProcessor
 
-        self.processor = DocumentProcessor(self.config)
+        self.processor = (PageProcessor if self.pages else DocumentProcessor)(self.config)
         self.processor.setup()  # fastText model and jieba dictionary: once per worker
-        self.progress = _ProgressFile(self.progress_dir)
+        self.progress = _ProgressFile(None if self.pages else self.progress_dir)
+
+    def teardown(self):
+        processor = getattr(self, "processor", None)
+        if processor is not None:
+            processor.teardown()  # the extractor's child process
 
     def start_bundle(self):
         self.outcomes: dict[str | None, int] = {}  # drop reason (None: kept) -> documents
@@ -219,7 +227,8 @@ class ProcessDocuments(beam.DoFn):
         yield from map(_in_global_window, self._outputs(self.batches.drain()))
         # The counters once a bundle, not once a document (stats.json counts from the events).
         for reason, n in self.outcomes.items():
-            Metrics.counter(NAMESPACE, "kept" if reason is None else f"dropped_{reason}").inc(n)
+            if reason is not None or not self.pages:  # a page's text goes on: kept is counted once, at the end
+                Metrics.counter(NAMESPACE, "kept" if reason is None else f"dropped_{reason}").inc(n)
         if self.first_ms is not None:
             # When the bundle's first document came and when its last was done: the launcher
             # takes the earliest start and the latest end of all bundles, and so splits the
@@ -235,6 +244,7 @@ class ProcessDocuments(beam.DoFn):
         self.progress.add(len(docs))
         for doc, reason in zip(docs, reasons):
             self.outcomes[reason] = self.outcomes.get(reason, 0) + 1
+            doc.pop("html", None)  # a web record's body: never written (the text is what goes on)
             if reason is None:
                 yield doc
             else:

@@ -101,6 +101,13 @@ class PipelineConfig:
         return int(float(self.read.get("shard_mb", 32)) * (1 << 20))
 
     @property
+    def web(self):
+        """The typed `web:` section (pipelines/web/config.py)."""
+        from ..web.config import WebConfig
+
+        return WebConfig.from_dict(self.raw.get("web"))
+
+    @property
     def langid(self) -> dict:
         return self.raw.get("langid", {})
 
@@ -134,7 +141,10 @@ class PipelineConfig:
         """Every reason a document can be dropped, in pipeline order (the funnel's rows)."""
         names = [f.name for f in self.filters()]
         # `too_short` is both a step before language ID and the filter on word counts.
-        return ["empty", "doc_too_long", "boilerplate_page", "too_short", "language", "language_score",
+        from ..web.steps import PAGE_REASONS, TEXT_REASONS
+
+        return [*PAGE_REASONS, "empty", "doc_too_long", "boilerplate_page", "too_short", "language", "language_score",
                 *[n for n in names if n != "too_short"],
                 *(["quality_score"] if (self.raw.get("quality_model") or {}).get("threshold") is not None else []),
+                *TEXT_REASONS,
                 "duplicate_exact", "duplicate_near"]

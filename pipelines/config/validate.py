@@ -17,7 +17,7 @@ from ..text.segment import BACKENDS
 
 DEFAULT_FILE = "pipelines/config/default.yaml"
 _TOP_LEVEL = ("languages", "read", "langid", "chinese", "segment", "pii", "quality_model", "boilerplate", "filters",
-              "signals", "dedup")
+              "signals", "dedup", "web")
 # Sections whose every setting is one of a few words: section -> setting -> choices.
 _CHOICES = {
     "chinese": {"output_script": ("original", "simplified")},
@@ -149,6 +149,20 @@ def validate(raw: dict[str, Any], user: dict | None = None, user_path: str | Non
             c.lang_key(lang, ("signals", key, lang), languages)
             c.number(n, ("signals", key, lang), lo=1, integer=True)
     _check_dedup(c, raw)
+    _check_web(c, raw)
+
+
+def _check_web(c: _Checker, raw: dict) -> None:
+    from ..web.config import WebConfig
+    from ..web.extract.base import backend_names
+
+    try:
+        web = WebConfig.from_dict(c.mapping(raw.get("web"), ("web",)))
+    except ValueError as e:
+        where, _, message = str(e).partition(": ")
+        c.fail(("web", *where.split(".")), message)
+    if web.extractor not in backend_names():
+        c.fail(("web", "extractor"), f"unknown extractor {web.extractor!r} (known: {', '.join(backend_names())})")
 
 
 def _pii_step(section: dict):
