@@ -83,6 +83,22 @@ def normalize_line(line: str) -> str:
     return _DIGIT_RE.sub("0", _SPACE_RE.sub(" ", line.strip())).translate(_ASCII_FOLD)
 
 
+_LINE_SPACE_RE = re.compile(r"[^\S\n]+")  # whitespace runs inside a line
+_ASCII_FOLD_BYTES = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+
+
+def normalized_lines(text: str) -> list[bytes]:
+    """`[normalize_line(line).encode() for line in text.split("\n")]` (the bytes the hashes
+    are of), computed over the whole text at once: the stage's main cost was a `str.translate`
+    a line. The same bytes: digits become 0 character by character; collapsing a line's
+    whitespace runs to one space and then stripping that space leaves what stripping first
+    and collapsing leaves; ASCII case folds byte by byte in UTF-8 (no other character has a
+    byte below 0x80). tests/web/test_templates.py checks it against normalize_line."""
+    spaced = _LINE_SPACE_RE.sub(" ", _DIGIT_RE.sub("0", text))
+    raw = spaced.encode("utf-8", "surrogatepass").translate(_ASCII_FOLD_BYTES)
+    return [line.strip(b" ") for line in raw.split(b"\n")]
+
+
 def _hasher():
     import xxhash
 
@@ -98,12 +114,7 @@ def line_hash(line: str) -> int | None:
 def page_line_hashes(text: str) -> set[int]:
     """The distinct line hashes of a page: a line repeated on one page counts once."""
     hash_ = _hasher()
-    out = set()
-    for line in text.split("\n"):
-        norm = normalize_line(line)
-        if norm:
-            out.add(hash_(norm.encode("utf-8", "surrogatepass")))
-    return out
+    return {hash_(norm) for norm in normalized_lines(text) if norm}
 
 
 def template_lines(pages_lines: list[list[str]], cfg: TemplateConfig = TemplateConfig()) -> set[int]:
@@ -129,9 +140,8 @@ def remove_template_lines(text: str, hashes) -> tuple[str, int]:
         return text, 0
     hash_ = _hasher()
     kept, removed = [], 0
-    for line in text.split("\n"):
-        norm = normalize_line(line)
-        if norm and hash_(norm.encode("utf-8", "surrogatepass")) in hashes:
+    for line, norm in zip(text.split("\n"), normalized_lines(text)):
+        if norm and hash_(norm) in hashes:
             removed += 1
         else:
             kept.append(line)

@@ -240,3 +240,22 @@ def test_beam_transform_with_no_template_anywhere(tmp_path):
     got, _ = run_templates(docs, CFG, tmp_path)
     assert sorted(got, key=lambda d: d["key"]) == [
         {**docs[0], "template_lines_removed": 0}, {**docs[1], "template_lines_removed": 0}, docs[2]]
+
+
+def test_whole_text_normalization_equals_the_per_line_definition():
+    """`normalized_lines` (the stage's fast path) gives the bytes of `normalize_line` line by
+    line: on awkward whitespace, digits and case, and on real reference texts."""
+    import json
+    import random
+
+    from pipelines.datadir import dataset_path
+    from pipelines.web.templates import normalize_line, normalized_lines
+
+    rng = random.Random(0)
+    alphabet = " \t\n\r\x0b\x0c\u3000\u00a0\u2028\u0085aZ1２ÄäİıΣ中"
+    texts = ["".join(rng.choice(alphabet) for _ in range(120)) for _ in range(500)]
+    with (dataset_path("web_extraction") / "pages.jsonl").open(encoding="utf-8") as f:
+        texts += [json.loads(line)["reference"] or "" for line in f]
+    for text in texts:
+        assert normalized_lines(text) == [normalize_line(line).encode("utf-8", "surrogatepass")
+                                          for line in text.split("\n")]

@@ -145,3 +145,15 @@ def test_extract_writes_one_line_per_page(tmp_path):
         assert bool(line["text"].strip()) != bool(line["reason"])  # text, or the reason there is none
     gbk = [line for line in lines if line["encoding"] == "gb18030"]
     assert gbk and all("\ufffd" not in line["text"] for line in gbk)  # GB2312/GBK pages read as GB18030
+
+
+@pytest.mark.slow
+def test_inspect_shows_the_web_fields_of_a_drop(crawl_run, capsys):
+    out, stats = crawl_run
+    assert main(["inspect", str(out), "--reason", "not_html", "--html", str(out.parent / "drops.html")]) == 0
+    printed = capsys.readouterr().out
+    dropped = [d for d in _jsonl_gz(out / "dropped" / "*.jsonl.gz") if d["reason"] == "not_html"]
+    assert dropped
+    for d in dropped:
+        assert d["url"] in printed and f"content_type {d['web']['content_type']}" in printed
+    assert dropped[0]["web"]["domain"] in (out.parent / "drops.html").read_text(encoding="utf-8")

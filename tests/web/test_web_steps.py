@@ -184,3 +184,24 @@ def test_arc_input_is_a_clear_error_naming_the_file(tmp_path, capsys):
     rc = main(["run", "--input", str(arc), "--output", str(tmp_path / "out"), "--no_progress"])
     assert rc != 0
     assert "example.arc" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_site_template_lines_are_removed_and_counted(tmp_path):
+    # Four real articles of one site, each with the same navigation and footer lines; the
+    # articles are different paragraphs of the human reference text.
+    paragraphs = [line for p in _PAGES if p["set"] == "daniel_zh" for line in p["reference"].splitlines()
+                  if len(line) > 60][:8]
+    nav, footer = "首页 新闻 财经 体育 娱乐 科技", "版权所有 2012 某某网 保留所有权利"
+    pages = []
+    for k in range(4):
+        body = f"<div>{nav}</div><article><p>{paragraphs[2 * k]}</p><p>{paragraphs[2 * k + 1]}</p></article><div>{footer}</div>"
+        pages.append(record("response", http(f"<html><body>{body}</body></html>".encode()),
+                            uri=f"http://site.example/{k}"))
+    stats = _run(tmp_path, per_record_gz(pages), "web:\n  extractor: alltext\n")  # all text: the chrome stays in
+    rows = pq.ParquetDataset(str(tmp_path / "out" / "data")).read().to_pylist()
+    assert len(rows) + sum(stats["dropped"].values()) == 4
+    assert stats["web"]["template_lines_removed"] == 2 * 4  # nav and footer on each of the 4 pages
+    for row in rows:
+        assert nav not in row["text"] and footer not in row["text"]
+        assert any(p[:30] in row["text"] for p in paragraphs)

@@ -102,7 +102,10 @@ class GuardedExtractor:
             if self._proc is None:
                 self._start()
             try:
-                _send(self._proc.stdin.fileno(), (html, url))
+                # UTF-8 bytes cross the pipe (a pickled str is encoded the same way, and a
+                # backend that parses bytes, as lxml does, is spared decoding and re-encoding
+                # it); "replace", as roots encodes a str: the same bytes reach lxml either way.
+                _send(self._proc.stdin.fileno(), (html.encode("utf-8", "replace"), url))
                 reply = _recv(self._proc.stdout.fileno(), self.timeout_s)
             except (BrokenPipeError, ConnectionResetError, EOFError):
                 raise self._died() from None
@@ -269,6 +272,8 @@ def _child_main() -> None:
             _send(wfd, ("memory", "MemoryError while receiving the page"))
             return
         try:
+            if not getattr(backend, "utf8_bytes", False):
+                html = html.decode("utf-8")
             result = backend.extract(html, url)
             reply = ("ok", result.title, result.text)
         except MemoryError:

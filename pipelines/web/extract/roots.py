@@ -102,7 +102,9 @@ LINK_P = 0.75
 _local = threading.local()
 
 
-def _parse(html: str):
+def _parse(html: str | bytes):
+    """The lxml tree of a page given as str or as UTF-8 bytes (what the guard sends: one
+    encoding in the parent instead of a decode and an encode again in its child)."""
     if not html:
         return None
     parser = getattr(_local, "parser", None)
@@ -111,7 +113,7 @@ def _parse(html: str):
             remove_comments=True, remove_pis=True, no_network=True, encoding="utf-8",
             huge_tree=True)  # else libxml2 silently cuts everything below depth 256
     try:
-        return ET.fromstring(html.encode("utf-8", "replace"), parser)
+        return ET.fromstring(html if isinstance(html, bytes) else html.encode("utf-8", "replace"), parser)
     except (ET.LxmlError, ValueError):
         return None
 
@@ -518,8 +520,9 @@ def _lines(roots) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def extract(html: str, url: str | None = None) -> Extracted:
-    """Title and main text of one page (`url` is accepted for the interface; unused)."""
+def extract(html: str | bytes, url: str | None = None) -> Extracted:
+    """Title and main text of one page, str or UTF-8 bytes (`url` is accepted for the
+    interface; unused)."""
     root = _parse(html)
     if root is None:
         return Extracted(title=None, text="")
@@ -557,5 +560,7 @@ def _main_text(body, log: list | None) -> str:
 class RootsExtractor:
     name = "roots"
 
-    def extract(self, html: str, url: str | None = None) -> Extracted:
+    utf8_bytes = True  # extract() takes the page as UTF-8 bytes too (GuardedExtractor sends them)
+
+    def extract(self, html: str | bytes, url: str | None = None) -> Extracted:
         return extract(html, url)
