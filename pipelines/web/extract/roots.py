@@ -52,7 +52,8 @@ _CLEAN_TAGS = frozenset(("table", "ul", "ol", "div", "section", "header", "dl", 
 _UNLIKELY = re.compile(
     r"combx|comment|community|disqus|extra|foot|header|menu|remark|rss|shoutbox|sidebar|"
     r"sponsor|ad-break|agegate|pagination|pager|popup|tweet|twitter|share|breadcrumb|"
-    r"related|recommend|copyright|login|banner", re.I)
+    r"related|recommend|copyright|login|banner|"
+    r"editsection", re.I)  # MediaWiki's "[edit | edit source]" in every section heading
 _MAYBE = re.compile(r"and|article|body|column|content|main|shadow|text|news", re.I)
 _POSITIVE = re.compile(
     r"article|body|content|entry|hentry|main|page|post|text|blog|story|artic|detail|zhengwen",
@@ -75,6 +76,7 @@ BYLINE_LEN = 100
 CAPTION_LEN = 600
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _SENTENCE_END = re.compile(r"\.( |$)|[。！？]")
+_SENTENCE_STOP = frozenset(".!?。！？")
 # Faster twins of the patterns above, same answers. Python's case-insensitive search is slow
 # (it scans without a literal prefix). On an ASCII string, lower-casing it and searching with the
 # lower-cased pattern finds the same matches; on other text re.I also folds ı, İ and ſ onto
@@ -444,16 +446,34 @@ def _select(doc: _Doc, scores: dict[int, float]):
     return best, chosen
 
 
+def _linked_prose(el) -> bool:
+    """A paragraph the stripped link density calls a run of links, but which is a sentence
+    that links most of its words (an encyclopedia's lead: "X ye un <a>municipio</a> d'a
+    <a>provincia</a> ... de <a>Guadalachara</a>."). _Doc's per-text-node stripped counts drop
+    the spaces around every link, which makes such prose look denser than it reads; counted
+    with its spaces its density is under the bar, and it ends like a sentence (a keyword or
+    tag line, "READ MORE: <a>...</a>", a bar of links does not). Only asked for paragraphs the
+    stripped count would drop."""
+    text = _norm("".join(el.itertext()))
+    if not text or text[-1] not in _SENTENCE_STOP:
+        return False
+    links = sum(len(_norm("".join(a.itertext()))) for a in el.iter("a"))
+    return links / len(text) < LINK_P
+
+
 def _sanitize(doc: _Doc, scores: dict[int, float], roots: list[int], log: list | None) -> None:
     """readability's conditional cleaning, on the precomputed statistics."""
     tlen, tcom, els, tags, size = doc.tlen, doc.tcom, doc.els, doc.tags, doc.size
     doomed = []
+    headings = []  # kept headings with something after them, document order
     for r in roots:
         for i in range(r + 1, r + size[r]):  # the subtree in document order, root excluded
             tag = tags[i]
             if tag in _HEADINGS:
                 if _class_weight(els[i]) < 0 or doc.link_density(i) > 0.33:
                     doomed.append(i)
+                elif not _last(els[i]):
+                    headings.append(els[i])
                 continue
             if tag not in _CLEAN_TAGS and tag != "p":
                 continue
@@ -461,7 +481,7 @@ def _sanitize(doc: _Doc, scores: dict[int, float], roots: list[int], log: list |
                 doomed.append(i)  # a disclaimer or copyright box inside the article's container
                 continue
             if tag == "p":
-                if doc.link_density(i) >= LINK_P:
+                if doc.link_density(i) >= LINK_P and not _linked_prose(els[i]):
                     doomed.append(i)
                 continue
             weight = _class_weight(els[i])
@@ -489,6 +509,20 @@ def _sanitize(doc: _Doc, scores: dict[int, float], roots: list[int], log: list |
         el = els[i]
         if el.getparent() is not None:
             _drop(el, log)
+    # Headings left last in their box once the cleaning took every section after them (a
+    # wiki's "References", "External links" over dropped lists) would end the text with a
+    # column of titles. Last first, so a run of them goes. A heading that was last before the
+    # cleaning (a title in its own box) stays, and so does one over an emptied section in the
+    # middle (a heading over a dropped link may be the article's own text).
+    for h in reversed(headings):
+        if _last(h):  # one in a dropped box: dropping it again changes no output
+            _drop(h, log)
+
+
+def _last(h) -> bool:
+    """Nothing follows the heading in its box."""
+    return h.getnext() is None and not (h.tail and h.tail.strip())
+
 
 
 def _lines(roots) -> str:
