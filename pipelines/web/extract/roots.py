@@ -112,7 +112,7 @@ def _parse(html: str | bytes):
     parser = getattr(_local, "parser", None)
     if parser is None:  # building a parser costs as much as parsing a small page; one a thread
         parser = _local.parser = ET.HTMLParser(
-            remove_comments=True, remove_pis=True, no_network=True, encoding="utf-8",
+            remove_comments=True, remove_pis=True, no_network=True, encoding="utf-8", collect_ids=False,
             huge_tree=True)  # else libxml2 silently cuts everything below depth 256
     try:
         return ET.fromstring(html if isinstance(html, bytes) else html.encode("utf-8", "replace"), parser)
@@ -522,7 +522,6 @@ def _sanitize(doc: _Doc, scores: dict[int, float], roots: list[int], log: list |
 def _last(h) -> bool:
     """Nothing follows the heading in its box."""
     return h.getnext() is None and not (h.tail and h.tail.strip())
-
 
 
 def _lines(roots) -> str:
