@@ -409,6 +409,8 @@ def funnel_html(stats: dict) -> str:
         )
     title = escape(f"ROOTS filter funnel: {stats['kept']:,} of {stats['read']:,} documents kept")
     table = _sources_table(stats.get("sources", {}))
+    if "web" in stats:
+        table += _web_tables(stats["web"])
     legend = (f'<rect x="{label_w}" y="8" width="10" height="10" fill="#4c72b0"/><text x="{label_w + 14}" y="17">remaining</text>'
               f'<rect x="{label_w + 100}" y="8" width="10" height="10" fill="#dd8452"/>'
               f'<text x="{label_w + 114}" y="17">removed at this stage</text>')
@@ -421,8 +423,8 @@ def funnel_html(stats: dict) -> str:
     )
 
 
-def _sources_table(sources: dict) -> str:
-    """Per-source rows under the funnel: what each source lost, and to what."""
+def _sources_table(sources: dict, title: str = "Per source", column: str = "source") -> str:
+    """Per-source (or per-domain) rows under the funnel: what each lost, and to what."""
     from html import escape
 
     if not sources:
@@ -433,9 +435,29 @@ def _sources_table(sources: dict) -> str:
         reasons = ", ".join(f"{escape(r)} {n:,}" for r, n in sorted(row["dropped"].items(), key=lambda kv: -kv[1])[:4])
         rows.append(f'<tr><td>{escape(src)}</td><td align="right">{row["read"]:,}</td>'
                     f'<td align="right">{row["kept"]:,}</td><td align="right">{share:.1%}</td><td>{reasons}</td></tr>')
-    return ('<h3>Per source</h3><table cellpadding="3" style="border-collapse:collapse">'
-            '<tr><th align="left">source</th><th>read</th><th>kept</th><th>kept %</th>'
+    return (f'<h3>{escape(title)}</h3><table cellpadding="3" style="border-collapse:collapse">'
+            f'<tr><th align="left">{escape(column)}</th><th>read</th><th>kept</th><th>kept %</th>'
             '<th align="left">main drop reasons</th></tr>' + "".join(rows) + "</table>\n")
+
+
+_WEB_DOMAINS_SHOWN = 30
+
+
+def _web_tables(web: dict) -> str:
+    """A crawl's records by WARC type, pages by encoding, and its largest domains."""
+    from html import escape
+
+    def counts(table: dict) -> str:
+        return ", ".join(f"{escape(str(k))} {v:,}" for k, v in table.items()) or "none"
+
+    domains = dict(list(web["domains"].items())[:_WEB_DOMAINS_SHOWN])
+    more = len(web["domains"]) - len(domains)
+    return (f"<h3>Web records</h3><p>WARC types: {counts(web['warc_types'])}<br>"
+            f"encodings: {counts(web['encodings'])}<br>decided by: {counts(web['encoding_decisions'])}<br>"
+            f"site-template lines removed: {web['template_lines_removed']:,}"
+            + (f"<br>blocklists: {counts(web['blocklists'])}" if web["blocklists"] else "") + "</p>\n"
+            + _sources_table(domains, f"Per domain (the {len(domains)} with most pages"
+                             + (f"; {more:,} more in stats.json)" if more else ")"), "domain"))
 
 
 def write_funnel_html(stats: dict, html_path: str) -> None:

@@ -157,3 +157,14 @@ def test_inspect_shows_the_web_fields_of_a_drop(crawl_run, capsys):
     for d in dropped:
         assert d["url"] in printed and f"content_type {d['web']['content_type']}" in printed
     assert dropped[0]["web"]["domain"] in (out.parent / "drops.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_funnel_page_shows_the_crawls_types_encodings_and_domains(crawl_run):
+    out, stats = crawl_run
+    page = (out / "funnel.html").read_text(encoding="utf-8")
+    assert "Web records" in page and "Per domain" in page
+    for warc_type, n in stats["web"]["warc_types"].items():
+        assert f"{warc_type} {n:,}" in page
+    top, row = next(iter(stats["web"]["domains"].items()))
+    assert f'<td>{top}</td><td align="right">{row["read"]:,}</td><td align="right">{row["kept"]:,}</td>' in page
