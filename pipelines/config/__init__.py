@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -100,9 +101,9 @@ class PipelineConfig:
         """Local runs process inputs larger than this in successive shards (0: never)."""
         return int(float(self.read.get("shard_mb", 32)) * (1 << 20))
 
-    @property
+    @functools.cached_property
     def web(self):
-        """The typed `web:` section (pipelines/web/config.py)."""
+        """The typed `web:` section (pipelines/web/config.py), built once per config."""
         from ..web.config import WebConfig
 
         return WebConfig.from_dict(self.raw.get("web"))

@@ -16,3 +16,5 @@ from __future__ import annotations
 
 # Input formats this package reads (pipelines.io dispatches them here).
 WEB_FORMATS = ("warc", "wet", "html")
+# Media types whose bodies are pages (a missing Content-Type is left to decoding and extraction).
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

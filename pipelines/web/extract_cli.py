@@ -15,6 +15,9 @@ from collections import Counter
 
 import orjson
 
+from ..records import key_offset
+from .steps import PAGE_TYPES
+
 
 def add_extract_arguments(p) -> None:
     p.add_argument("--input", action="append", required=True, help="WARC / WET / HTML file or glob (repeatable)")
@@ -78,16 +81,12 @@ def _line(kind: str, record: dict, processor, skipped: Counter) -> dict | None:
                 "url": None, "title": None, "text": "", "encoding": None, "encoding_decision": None,
                 "reason": record.get("error")}
     web = record.get("web") or {}
-    from .steps import PAGE_TYPES
-
     if web.get("warc_type") not in PAGE_TYPES:
         skipped[web.get("warc_type")] += 1
         return None
     reason = processor(record)
     if reason is None and not record["text"].strip():
         reason = "empty"
-    from ..io import key_offset
-
     source = (record["input_file"] if web.get("warc_type") is None
               else f"{record['input_file']}@{key_offset(record['key'])}")
     return {"source": source, "url": record.get("url"), "title": web.get("title"), "text": record["text"],

@@ -10,12 +10,12 @@ document steps once the language is known (the web spam rules). A document witho
 """
 from __future__ import annotations
 
+from . import HTML_TYPES
 from .config import WebConfig
 
 # WARC record types that hold a page: a crawler's `response`, an archived `resource`, and
 # the `conversion` records of a WET file (text already extracted by Common Crawl).
 PAGE_TYPES = frozenset({"response", "resource", "conversion", None})
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Drop reasons in the order the steps give them (the funnel's first rows).
 PAGE_REASONS = ("not_a_page", "http_status", "not_html", "url_blocklist", "undecodable",
                 "extract_timeout", "extract_memory", "extract_error")

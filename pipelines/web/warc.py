@@ -35,10 +35,9 @@ from urllib.parse import urlsplit
 
 from ..document import new_document, stable_id
 from ..records import CORRUPT, FileRange, _open, dead_letter, record_key
+from . import HTML_TYPES, WEB_FORMATS
 from .http import HttpError, parse_content_type, parse_response
 
-WEB_FORMATS = ("warc", "wet", "html")
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MAX_WARC_HEADER = 64 << 10   # a WARC header block longer than this is damage
 _READ = 1 << 20              # bytes read from the store at a time
 _INFLATE = 4 << 20           # bytes inflated at a time (bounds memory on huge members)

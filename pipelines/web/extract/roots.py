@@ -310,7 +310,9 @@ class _Doc:
                 t = t.strip()
                 if t:
                     k = len(t)
-                    # isascii() is a flag test: ASCII text has no full-width punctuation
+                    # isascii() is a flag test: ASCII text has no full-width punctuation.
+                    # Written out here and for the tail below, not in a helper: this loop runs
+                    # for every node of every page, and a call per text node costs ~8%.
                     c = (t.count(",") if t.isascii()
                          else t.count(",") + t.count("，") + t.count("。"))
                     tlen[i] += k
