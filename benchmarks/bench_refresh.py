@@ -1,4 +1,4 @@
-"""Cost of an incremental refresh that adds 10% new documents vs a full rerun (target <= 20%).
+"""Cost of an incremental refresh that adds 10% new documents vs a full rerun (target <= 15%).
 
     python benchmarks/bench_refresh.py [--workers 1]
 
@@ -12,7 +12,10 @@ machine: reported are the best wall time of each, the median of the per-pair rat
 ratio of CPU seconds (user + system, which other tenants disturb less than wall time). For scale, `run` on
 the new file alone (no prior release to match) is the floor of any refresh that adds it, and
 `run` on its first 20 documents is the fixed cost of launching a local Beam job (imports,
-graph construction, model loading, empty stages): the "marginal" ratio leaves it out.
+graph construction, model loading, empty stages): the "marginal" ratio leaves it out. Where the
+refresh's wall time goes: outside `run` (Python, imports, release planning, publishing: its wall
+time less the run's `elapsed_s`), then stats.json's split of the run (to the first document,
+processing, after the last).
 """
 from __future__ import annotations
 
@@ -28,10 +31,11 @@ import time
 import zlib
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pipelines.datadir import dataset_path  # noqa: E402
+
+TARGET = 0.15  # refresh / full rerun, wall time
 
 
 def timed(argv: list[str]) -> tuple[float, float, float]:
@@ -93,10 +97,13 @@ def main() -> None:
         index_mb = du(releases / "release-00001" / "dedup_index")
         os.link(new_part, staged / "part-9.jsonl")
         full = [*cli, "run", "--input", str(raw / "*.jsonl"), "--output", str(tmp / "full"), "--overwrite", *beam]
-        refreshes, fulls = [], []
+        refreshes, fulls, splits = [], [], []
         for _ in range(args.repeat):
             shutil.rmtree(releases / "release-00002", ignore_errors=True)
             refreshes.append(timed(refresh))
+            run = json.loads((releases / "release-00002" / "stats.json").read_text())["run"]
+            splits.append((refreshes[-1][0] - run["elapsed_s"], run.get("startup_s"), run.get("processing_s"),
+                           run.get("wind_down_s")))
             fulls.append(timed(full))
         manifest = json.loads((releases / "release-00002" / "manifest.json").read_text())
         t_noop, _, _ = timed(refresh)
@@ -125,10 +132,15 @@ def main() -> None:
     print(f"\nrelease 1 dedup index: {index_mb:.1f} MB on disk")
     ratio = statistics.median(pair_ratios)
     print(f"refresh / full rerun, wall time: {ratio:.1%} (median of {len(pair_ratios)} alternating pairs: "
-          f"{', '.join(f'{r:.1%}' for r in pair_ratios)}; target <= 20%: {'met' if ratio <= 0.20 else 'NOT met'})")
+          f"{', '.join(f'{r:.1%}' for r in pair_ratios)}; "
+          f"target <= {TARGET:.0%}: {'met' if ratio <= TARGET else 'NOT met'})")
     print(f"refresh / full rerun, CPU time: {cpu_ratio:.1%}; the new file alone: {t_alone / t_full:.1%} of the full wall time")
     marginal = (t_refresh - t_launch) / (t_full - t_launch)
     print(f"marginal (best wall times, each minus the launch floor): {marginal:.1%}")
+    split = splits[min(range(len(refreshes)), key=lambda i: refreshes[i][0])]  # of the best refresh
+    if None not in split:
+        print("the best refresh's wall time: {:.2f} s outside `run` (Python, imports, release planning, publishing), "
+              "{:.2f} s to the first document, {:.2f} s processing, {:.2f} s after the last".format(*split))
 
 
 if __name__ == "__main__":

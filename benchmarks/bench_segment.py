@@ -65,7 +65,7 @@ def qa_contexts() -> list[str]:
 
 def bench_decisions(args, state) -> None:
     from pipelines.config import PipelineConfig
-    from pipelines.text.segment_agreement import decision_differences, run_processor
+    from roots_measure.segment import decision_differences, run_processor
 
     docs = state["docs"]
     cfg = PipelineConfig.load()
@@ -97,11 +97,11 @@ def bench_decisions(args, state) -> None:
 
 def bench_segment(args, state) -> None:
     from pipelines.text.segment import Segmenter
-    from pipelines.text.segment_agreement import word_agreement
+    from roots_measure.segment import word_agreement
 
     if "zh_texts" not in state:  # the processor's view of which documents are Chinese
         from pipelines.config import PipelineConfig
-        from pipelines.text.segment_agreement import run_processor
+        from roots_measure.segment import run_processor
 
         state["zh_texts"] = run_processor(PipelineConfig.load(), state["docs"], "jieba").zh_texts
     sets = {"corpus_web_mixed zh documents": state["zh_texts"], "CMRC 2018 + DRCD contexts": qa_contexts()}

@@ -48,6 +48,9 @@ import time
 import uuid
 from pathlib import Path
 
+from roots_measure.peers import datatrove_pipeline
+from roots_measure.timing import TreeRSS, count_parquet_rows, cpu_seconds
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 HERE = Path(__file__).resolve().parent
 MODES = {"ours": "ours (default extractor), CLI 1 worker", "ours_trafilatura": "ours (trafilatura), CLI 1 worker",
@@ -105,17 +108,13 @@ def _datatrove_steps(input_dir: str, out: str, tokenizer: str) -> list:
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.readers import WarcReader
 
-    import bench_pipeline
-
-    steps = bench_pipeline._datatrove_pipeline(input_dir, out, tokenizer)
+    steps = datatrove_pipeline(input_dir, out, tokenizer)
     return [WarcReader(input_dir, glob_pattern="*.warc.gz"), Trafilatura(), *steps[1:]]
 
 
 def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
-    import bench_pipeline
-
     out = os.path.join(work, "out")
-    cpu0, t0 = bench_pipeline._cpu_seconds(), time.perf_counter()
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
     if mode.startswith("ours"):
         from pipelines import cli
         from pipelines.stats import read_json
@@ -128,7 +127,7 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
             argv += ["--config", cfg]
         if cli.main(argv):
             raise SystemExit("roots-pipeline failed")
-        wall, cpu = time.perf_counter() - t0, bench_pipeline._cpu_seconds() - cpu0
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
         stats = read_json(os.path.join(out, "stats.json"))
         return {"wall": wall, "cpu": cpu, "records": stats["read"], "kept": stats["kept"]}
     import logging
@@ -142,19 +141,17 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
     executor = LocalPipelineExecutor(_datatrove_steps(input_dir, out, tokenizer), tasks=1, workers=1,
                                      logging_dir=os.path.join(work, "logs"), skip_completed=False)
     stats = executor.run()
-    wall, cpu = time.perf_counter() - t0, bench_pipeline._cpu_seconds() - cpu0
-    return {"wall": wall, "cpu": cpu, "records": None, "kept": bench_pipeline._count_parquet_rows(out)}
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    return {"wall": wall, "cpu": cpu, "records": None, "kept": count_parquet_rows(out)}
 
 
 def _run_child(mode: str, input_dir: str, tokenizer: str) -> dict:
-    import bench_pipeline
-
     with tempfile.TemporaryDirectory(prefix=f"bench-web-{mode}-") as work:
         result = os.path.join(work, "result.json")
         cmd = [sys.executable, __file__, "--_child", mode, "--_input_dir", input_dir, "--_work", work,
                "--_result", result, "--_tokenizer", tokenizer]
         proc = subprocess.Popen(cmd, cwd=str(HERE.parent), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        rss = bench_pipeline._TreeRSS(proc.pid)
+        rss = TreeRSS(proc.pid)
         _, stderr = proc.communicate()
         peak = rss.stop()
         if proc.returncode or not os.path.exists(result):

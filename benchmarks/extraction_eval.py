@@ -29,21 +29,10 @@ from pathlib import Path
 
 from pipelines.datadir import dataset_path
 from pipelines.web import extract as ext
+from roots_measure.extraction import prf, tokens
 
 PEERS = ["trafilatura", "trafilatura_precision", "resiliparse", "readability", "alltext", "roots"]
-_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 _WS = re.compile(r"\s+")
-
-
-def tokens(text: str) -> Counter:
-    return Counter(t.lower() for t in _TOKEN.findall(text or ""))
-
-
-def prf(extracted: Counter, reference: Counter) -> tuple[float, float, float]:
-    overlap = sum((extracted & reference).values())
-    p = overlap / sum(extracted.values()) if extracted else 0.0
-    r = overlap / sum(reference.values())
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 def _squash(s: str) -> str:

@@ -21,10 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from extraction_eval import prf, tokens
-
 from pipelines.cli import main as cli_main
 from pipelines.datadir import dataset_path
+from roots_measure.extraction import prf, tokens
 
 
 def crawl_table(out: Path) -> list[dict]:

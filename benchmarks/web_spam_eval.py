@@ -5,8 +5,9 @@
     its main text and title extracted with trafilatura, then judged page by page: the spam
     verdict and why, the existing DocumentProcessor's verdict without the spam step, and a
     reader's verdict (READER below: written after reading each page, not computed).
-(b) Planted spam in real clean text: the clean texts of benchmarks/quality_eval.py (same
-    loaders) plus clean web pages (web_extraction references, news titles, shop reviews).
+(b) Planted spam in real clean text: the clean texts of benchmarks/quality_eval.py
+    (roots_measure.data.clean_items) plus clean web pages (web_extraction references, news
+    titles, shop reviews).
     A fixed share of the documents gets spam lines inserted at random line positions
     (gambling, porn; lines copied from the CC excerpt's spam pages, "cc", or written for this
     benchmark, "written"), at several doses; soft-404 pages are made of a few real clean lines
@@ -31,8 +32,8 @@ from pathlib import Path
 
 from pipelines.datadir import dataset_path
 from pipelines.web.spam import SpamThresholds, spam_verdict
-
-CC_WARC = ("cc_resiliparse", "warcfile.warc.gz")
+from roots_measure.data import clean_items, corpus
+from roots_measure.web_spam import cc_pages
 
 # A reader's verdict on each HTML response of the excerpt (spam / soft_404 / not_spam), from
 # reading the decoded page and its extracted text. "keep" says whether a reader keeps the text
@@ -58,32 +59,6 @@ READER = {
 
 
 # ----------------------------------------------------------------------------- (a) CC pages
-def cc_pages(path: Path | None = None) -> list[dict]:
-    """url, title, text, encoding of each HTML response of the CC excerpt."""
-    import trafilatura
-    from warcio.archiveiterator import ArchiveIterator
-
-    from pipelines.web.decode import decode_html
-
-    path = path or dataset_path("warc_samples") / CC_WARC[0] / CC_WARC[1]
-    pages = []
-    with open(path, "rb") as f:
-        for rec in ArchiveIterator(f):
-            if rec.rec_type != "response":
-                continue
-            ctype = rec.http_headers.get_header("Content-Type") or ""
-            if "html" not in ctype.lower():
-                continue
-            m = re.search(r"charset=([\w.:-]+)", ctype, re.IGNORECASE)
-            body = rec.content_stream().read()
-            dec = decode_html(body, m.group(1) if m else None)
-            url = rec.rec_headers.get_header("WARC-Target-URI")
-            html = dec.text or ""
-            text = trafilatura.extract(html, url=url) or ""
-            meta = trafilatura.extract_metadata(html)
-            pages.append({"url": url, "encoding": dec.encoding, "title": meta.title if meta else None, "text": text})
-    return pages
-
 
 def _pipeline():
     from pipelines.config import PipelineConfig
@@ -180,12 +155,10 @@ DOSES = (1, 2, 4, "half")
 
 def clean_docs(limit: int | None = None) -> list[dict]:
     """quality_eval's clean texts (group = its retention group) and more clean web text."""
-    from quality_eval import _corpus, clean_items
-
-    corpus = _corpus()
+    docs_all = corpus()
     docs = [{"text": c["text"], "source": c["source"], "group": c["group"], "url": None, "qe": True}
-            for c in clean_items(corpus)]
-    for d in corpus:
+            for c in clean_items(docs_all)]
+    for d in docs_all:
         if d["source"] in ("zh-news-titles", "zh-ecommerce-reviews", "web-trafilatura-eval",
                            "web-article-extraction-benchmark", "cc-ccnet-en"):
             docs.append({"text": d["text"], "source": d["source"], "group": "extra", "url": d.get("url"), "qe": False})

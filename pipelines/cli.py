@@ -6,7 +6,6 @@
     roots-pipeline stats out/            # print a run's stats and redraw its funnel chart
     roots-pipeline inspect out/ --reason stopwords [--html drops.html]   # read what one filter dropped
     roots-pipeline extract --input 'crawl/*.warc.gz' --output pages.jsonl   # main text of each page, no filters
-    roots-pipeline train-quality --output quality.bin   # the quality classifier (defaults: shared data)
 
 Flags this CLI does not know are handed to Beam's PipelineOptions unchanged.
 """
@@ -47,12 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", help="print a finished run's statistics and draw funnel.png (and funnel.html)")
     st.add_argument("output")
     from .inspection import add_inspect_arguments
-    from .quality_model import add_train_arguments
 
     add_inspect_arguments(sub.add_parser("inspect", help="print (and --html) a sample of a run's documents "
                                                           "dropped for one reason"))
-    add_train_arguments(sub.add_parser("train-quality", help="train the fastText quality classifier "
-                                                             "(quality_score) from clean and junk texts"))
     from .web.extract_cli import add_extract_arguments
 
     add_extract_arguments(sub.add_parser("extract", help="main text of every HTML page in WARC / HTML files, "
@@ -96,20 +92,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.dedup == "none":
                 raise UsageError("refresh deduplicates against earlier releases: --dedup none is not allowed")
             refresh(args, extra)
-        elif args.command in ("inspect", "train-quality", "extract"):
+        elif args.command in ("inspect", "extract"):
             if extra:
                 raise UsageError(f"unknown arguments: {' '.join(extra)}")
             if args.command == "extract":
                 from .web.extract_cli import extract_main
 
                 return extract_main(args)
-            if args.command == "inspect":
-                from .inspection import inspect_main
+            from .inspection import inspect_main
 
-                return inspect_main(args)
-            from .quality_model import train_main
-
-            return train_main(args)
+            return inspect_main(args)
         elif args.command == "stats":
             if extra:
                 raise UsageError(f"unknown arguments: {' '.join(extra)}")

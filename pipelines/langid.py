@@ -17,7 +17,7 @@ import tempfile
 import threading
 from typing import Iterable, Sequence
 
-from .text.script import CHINESE_CODES, han_dominance
+from .text.script import CHINESE_CODES, ZH_MIN_HAN_SHARE, han_dominance
 
 
 def bundled_model_path() -> str:
@@ -69,7 +69,7 @@ def script_override(text: str) -> tuple[str, float] | None:
     language ID ask it about the same text one after the other (a str caches its hash, so a
     hit costs one comparison)."""
     share, japanese_or_korean = han_dominance(text)
-    if share >= 0.5 and not japanese_or_korean:
+    if share >= ZH_MIN_HAN_SHARE and not japanese_or_korean:  # script.looks_chinese, with the share
         return "zh", share
     return None
 
@@ -134,20 +134,3 @@ class LanguageIdentifier:
     def __reduce__(self):
         # Ship the path, not the model: each worker reloads it in setup.
         return (LanguageIdentifier, (self.model_path, self.max_chars, self.use_script_rules))
-
-
-def evaluate_langid(predict: "callable", rows: Sequence[dict]) -> dict:
-    """3-way (zh/en/other) accuracy per label3 class, plus per-language accuracy."""
-    per_class: dict[str, list[int]] = {}
-    per_lang: dict[str, list[int]] = {}
-    preds = predict([r["text"] for r in rows])
-    for row, (lang, _) in zip(rows, preds):
-        pred3 = lang if lang in ("zh", "en") else "other"
-        ok = int(pred3 == row["label3"])
-        per_class.setdefault(row["label3"], []).append(ok)
-        per_lang.setdefault(row["lang"], []).append(int(lang == row["lang"]))
-    return {
-        "label3": {k: sum(v) / len(v) for k, v in sorted(per_class.items())},
-        "lang": {k: sum(v) / len(v) for k, v in sorted(per_lang.items())},
-        "n": len(rows),
-    }

@@ -17,12 +17,16 @@ import time
 from pathlib import Path
 
 from . import __version__
+from . import release
 from . import stats as stats_lib
 from . import storage
+from .records import canonical
 
 LOCAL_RUNNER_DEFAULTS = ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
-_OUTPUT_PARTS = ("data", "dropped", "dead_letter", "dedup_index", "stats.json", "funnel.html", "funnel.png",
-                 "_shards")  # a crashed sharded run's shard folders
+# manifest.json first: an output being replaced must stop claiming to be a finished release
+# before any of its files goes.
+_OUTPUT_PARTS = ("manifest.json", "data", "dropped", "dead_letter", "dedup_index", "stats.json", "funnel.html",
+                 "funnel.png", "README.md", "_shards")  # a crashed sharded run's shard folders
 
 
 class UsageError(Exception):
@@ -644,8 +648,26 @@ def _launch(args, spec, inputs, dedup: tuple, progress_dir, *, beam_args: list[s
                             wind_down_s=round(ended - documents["done"], 3))
     stats_lib.write_json(stats, stats_path)
     stats_lib.write_funnel_html(stats, join(args.output, "funnel.html"))
+    _write_release(args, config, inputs, stats, dedup, beam_args)
     _print_summary(stats, args.output, "funnel.html")
     return stats
+
+
+def _write_release(args, config, inputs: list[str] | None, stats: dict, dedup: tuple, beam_args: list[str]) -> None:
+    """The output's dataset card (README.md) and manifest.json (pipelines.release), after every
+    other file: digests of the files, the resolved config, the code and the inputs. A refresh
+    adds its release fields."""
+    from .io import expand_inputs
+
+    known = getattr(args, "input_fingerprints", None) or {}
+    paths = [canonical(p) for p in (inputs if inputs is not None else expand_inputs(args.input))]
+    fields = release.release_fields(
+        config_raw=config.raw, config_path=args.config,
+        inputs=[release.input_entry(p, known.get(p)) for p in paths], stats=stats,
+        run={"command": "refresh" if getattr(args, "release_fields", None) else "run", "dedup": list(dedup),
+             "runner_args": beam_args},
+        extra=getattr(args, "release_fields", None))
+    release.write_release(args.output, fields, stats)
 
 
 def _local_workers(beam_args: list[str]) -> tuple[int, str]:

@@ -159,11 +159,12 @@ def build(p: beam.Pipeline, spec: RunSpec):
     parts: list[_Part] = []
     if spec.dedup:
         from .dedup import DedupConfig, Deduplicate
+        from .text.segment import Segmenter, backend_from_config
 
         dedup_cfg = DedupConfig.from_dict({**(spec.config.raw.get("dedup") or {}), "methods": tuple(spec.dedup)})
         deduped = kept | "Dedup" >> Deduplicate(
             dedup_cfg, index_output=join(spec.output, "dedup_index"), prior_indexes=list(spec.prior_indexes),
-            index_part=spec.index_part,
+            index_part=spec.index_part, segmenter=Segmenter(backend_from_config(spec.config.raw)),
             # Ranges are planned for local runs only, at most read.shard_mb each: their
             # signatures and decisions fit in memory. A remote job's input has no such bound.
             in_memory=spec.ranges is not None)

@@ -126,7 +126,6 @@ class ComputeSignals(Step):
         self.segmenter = segment.Segmenter(segment.backend_from_config(config.raw))
 
     def setup(self):
-        segment.configure(self.segmenter.backend)  # dedup's word shingles (segment.words) in this process too
         if any(is_chinese(l) for l in self.config.languages):
             self.segmenter.load()
 

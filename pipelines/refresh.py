@@ -3,8 +3,9 @@
     roots-pipeline refresh --input 'gs://raw/2026-11-*/*.jsonl.gz' --releases gs://corpus/releases/
 
 A release directory is `RELEASES/release-NNNNN/` holding the usual run outputs (data/,
-dropped/, dead_letter/, dedup_index/, stats.json, funnel.html) and `manifest.json`, which lists
-every input file it consumed with a content fingerprint. A release exists only once its
+dropped/, dead_letter/, dedup_index/, stats.json, funnel.html, the dataset card README.md) and
+`manifest.json` (pipelines.release: every file's SHA-256, the config, the code version, and every
+input file it consumed with a content fingerprint) plus the release's number and predecessors. A release exists only once its
 manifest does: the manifest is written last, so a crash leaves no half-release that readers
 or the next refresh would trust.
 
@@ -15,8 +16,6 @@ scratch on the next call and ends with the same release as an uninterrupted one.
 """
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import os
 import re
 import sys
@@ -24,13 +23,12 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from . import __version__
 from . import stats as stats_lib
 from . import storage
 from .io import canonical
 from .lock import LockHeld, RefreshLock
+from .release import MANIFEST, fingerprint, read_manifest  # noqa: F401 - fingerprint: this module's API
 
-MANIFEST = "manifest.json"
 _RELEASE_RE = re.compile(r"^release-(\d{5})$")
 _STAGING_PREFIX = "_staging-"
 
@@ -48,19 +46,6 @@ class Release:
     @property
     def dedup_index(self) -> str:
         return FileSystems.join(self.path, "dedup_index")
-
-
-def fingerprint(path: str) -> str:
-    """Content fingerprint: SHA-256 for local files; object stores already keep a checksum
-    (GCS: crc32c/md5), which is cheaper than downloading the file to hash it."""
-    if "://" not in path:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return "sha256:" + h.hexdigest()
-    size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-    return f"{FileSystems.get_scheme(path)}:{FileSystems.checksum(path)}:{size}"
 
 
 def list_releases(releases_dir: str) -> list[Release]:
@@ -182,17 +167,11 @@ def _refresh_locked(args, extra: list[str], inputs: list[str], releases_dir: str
     args.overwrite = True
     args.prior_index = [r.dedup_index for r in releases] + list(args.prior_index or [])
     args.wait = True  # the manifest may only be written once the data is complete
-    stats = run(args, extra)
-    manifest = {
-        "release": number,
-        "name": name,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "roots_version": __version__,
-        "previous": [r.name for r in releases],
-        "inputs": [{"path": path, "fingerprint": fp} for path, fp in new],
-        "stats": {k: stats[k] for k in ("read", "kept", "malformed", "dropped", "bytes")},
-    }
-    stats_lib.write_json(manifest, FileSystems.join(staging, MANIFEST))
+    # The run writes the manifest (pipelines.release) with these fields added, last of its files.
+    args.release_fields = {"release": number, "name": name, "previous": [r.name for r in releases]}
+    args.input_fingerprints = dict(new)
+    run(args, extra)
+    manifest, _ = read_manifest(staging)
     publish(staging, final)
     print(f"refresh: published {final}", file=sys.stderr)
     return Release(number, final, manifest)

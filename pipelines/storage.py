@@ -6,12 +6,15 @@ here lists and deletes by prefix instead, so local and gs:// paths behave alike.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+
+from .files import atomic_write
 
 # Beam deletes/copies in batches itself; chunking keeps one failed call from hiding the rest.
 _BATCH = 1000
@@ -107,23 +110,37 @@ def replace_file(path: str, write) -> None:
     """Replace the file `path` with what `write(f)` writes to a binary file object (or with
     `write` itself when it is bytes), written under a temporary name first and then renamed
     over `path`: a reader (or a crash) sees the old file or the new one, never a torn one."""
-    head, name = path.rsplit("/", 1) if is_remote(path) else os.path.split(path)
+    if not is_remote(path):
+        atomic_write(path, write)
+        return
+    head, name = path.rsplit("/", 1)
     tmp = join(head, f".tmp-{os.getpid()}-{name}")
     if isinstance(write, bytes):
         write_bytes(tmp, write)
     else:
         with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             write(f)
-    if is_remote(path):
-        FileSystems.rename([tmp], [path])
-    else:
-        os.replace(tmp, path)
+    FileSystems.rename([tmp], [path])
 
 
 def read_bytes(path: str) -> bytes:
     """The stored bytes (a .gz file is not decompressed)."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         return f.read()
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 (hex) of the stored bytes of a local or remote file, streamed."""
+    digest = hashlib.sha256()
+    if not is_remote(path):  # plain open: Beam's local filesystem adds nothing but overhead here
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def exists(path: str) -> bool:

@@ -4,7 +4,8 @@
     -> evaluation on every built-in task -> fine-tuning as a sentiment classifier
     (ChnSentiCorp + SST-2; scored rows never trained on) -> the pretrained row, the
     fine-tuned row and the baselines scored on the same rows -> leaderboard page
-    (with paired-bootstrap significance)
+    (with paired-bootstrap significance and a lineage page per row) -> every row's
+    lineage verified down to the corpus release and its input files
 
 Each stage runs the product's own CLI in a child process (so its peak memory can be measured
 alone), logs to OUT/logs/<stage>.log, and prints one line when it ends. The timings and peak
@@ -56,6 +57,9 @@ def stages(out: Path, args) -> list[Stage]:
         # argv filled in when the stage starts: every results file then present gets a row, so
         # checkpoints evaluated earlier stay on the board without being re-run.
         Stage("leaderboard", [py, "-m", "roots_eval.cli", "leaderboard"], f"{site}/index.html"),
+        # Every row's score traced back and re-hashed: results -> checkpoint -> token shards ->
+        # corpus release -> config and input files (roots_eval.lineage).
+        Stage("lineage", [py, "-m", "roots_eval.cli", "lineage", str(site), "--verify"], f"{site}/lineage/"),
     ]
 
 

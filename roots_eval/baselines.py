@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from roots_eval.evaluator import EvalConfig
-from roots_eval.models.base import LanguageModel
+from roots_eval.models.base import EvalModel
 from roots_eval.task import Task
 
 STRATEGIES = ("majority", "random")
@@ -62,7 +62,7 @@ def majority_index(task: Task, docs: list[dict], choices) -> int:
     return max(sorted(counts), key=lambda i: counts[i])  # ties: the first class
 
 
-class BaselineModel(LanguageModel):
+class BaselineModel(EvalModel):
     """Answers every request of the given tasks by its rule (see the module docstring)."""
 
     kind = "baseline"

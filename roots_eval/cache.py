@@ -1,7 +1,7 @@
 """A SQLite cache of model outputs, so an interrupted run resumes where it stopped.
 
 Keys hash the model's cache identity (checkpoint hash, backend, a digest of the scoring code,
-BOS, dtype, device kind, library versions: `LanguageModel.cache_identity`) with the full request,
+BOS, dtype, device kind, library versions: `EvalModel.cache_identity`) with the full request,
 so a changed checkpoint, scoring fix, precision, prompt or generation setting never reuses a
 stale output. The batch size is not in the key: it does not change the numbers (tested).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from roots_eval.models.base import GenerationRequest, LanguageModel, LoglikelihoodRequest
+from roots_eval.models.base import EvalModel, GenerationRequest, LoglikelihoodRequest
 
 
 class OutputCache:
@@ -49,10 +49,10 @@ class OutputCache:
         self._db.close()
 
 
-class CachedModel(LanguageModel):
+class CachedModel(EvalModel):
     """Answers from the cache what it can; sends the rest to the model in chunks, saving each."""
 
-    def __init__(self, model: LanguageModel, cache: OutputCache, chunk_size: int = 64, show_progress: bool = True):
+    def __init__(self, model: EvalModel, cache: OutputCache, chunk_size: int = 64, show_progress: bool = True):
         self.model, self.cache, self.chunk_size = model, cache, chunk_size
         self.show_progress = show_progress
         self.model_id, self.kind = model.model_id, model.kind

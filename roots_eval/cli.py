@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task both scored)")
     cmp_.add_argument("--iters", type=int, default=10000)
 
+    lin = sub.add_parser("lineage", help="the chain from a score to the data that made it: results -> checkpoint "
+                         "-> token shards -> corpus release -> config + inputs")
+    lin.add_argument("target", help="a results JSON, a checkpoint / run / classifier folder, or a leaderboard folder")
+    lin.add_argument("--model", default=None, help="the leaderboard row (model id) when TARGET is a leaderboard")
+    lin.add_argument("--verify", action="store_true",
+                     help="recompute every digest along the chain; exit 1 naming the first file that does not match")
+    lin.add_argument("--json", action="store_true", help="the chain as a JSON list of links (kind, path, digest)")
+
     tasks = sub.add_parser("list-tasks", help="list the task registry")
     tasks.add_argument("--task-dir", action="append", default=[])
     return parser
@@ -87,6 +95,10 @@ def main(argv=None) -> int:
         return _baselines(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "lineage":
+        from roots_eval.lineage import main as lineage
+
+        return lineage(args)
     return _run(args)
 
 
@@ -144,29 +156,23 @@ def _list_tasks(args) -> int:
 
 
 def _run(args) -> int:
-    import torch
-
     from roots_eval.evaluator import EvalConfig
-    from roots_eval.models import ModelLoadError, load_model
-    from roots_eval.runner import run
-    from roots_eval.task import load_tasks
+    from roots_eval.models import ModelLoadError
+    from roots_eval.runner import evaluate
+    from roots_eval.task import TaskError
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    tasks, errors = load_tasks(args.tasks, [Path(d) for d in args.task_dir])
-    for name, message in errors.items():
-        print(f"[roots-eval] task {name} skipped: {message}", file=sys.stderr)
-    if not tasks:
-        print("[roots-eval] no task to run", file=sys.stderr)
-        return 2
+    config = EvalConfig(limit=args.limit, num_fewshot=args.num_fewshot, max_new_tokens=args.max_new_tokens,
+                        bootstrap_iters=args.bootstrap_iters)
     try:
-        model = load_model(args.model, args.model_type, device=device, batch_size=args.batch_size, dtype=args.dtype)
+        results = evaluate(args.model, args.tasks, args.output, config, model_type=args.model_type, device=args.device,
+                           batch_size=args.batch_size, dtype=args.dtype, task_dirs=args.task_dir,
+                           use_cache=not args.no_cache)
+    except TaskError as exc:  # no task loaded (each one that did not is reported above)
+        print(f"[roots-eval] {exc}", file=sys.stderr)
+        return 2
     except ModelLoadError as exc:
         print(f"[roots-eval] error: {exc}", file=sys.stderr)
         return 2
-    config = EvalConfig(limit=args.limit, num_fewshot=args.num_fewshot, max_new_tokens=args.max_new_tokens,
-                        bootstrap_iters=args.bootstrap_iters)
-    results = run(model, tasks, args.output, config, task_errors=errors, use_cache=not args.no_cache,
-                  extra_config={"batch_size": args.batch_size, "device": device, "dtype": args.dtype})
     print(f"[roots-eval] wrote {args.output}: {len(results['results'])} task(s) scored, {len(results['errors'])} failed",
           file=sys.stderr)
     return 1 if results["errors"] else 0

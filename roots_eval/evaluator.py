@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
+from pipelines.files import write_jsonl
 from roots_eval import metrics as metric_modules
-from roots_eval.models.base import GenerationRequest, LanguageModel, LoglikelihoodRequest, cut_at_stop
+from roots_eval.models.base import EvalModel, GenerationRequest, LoglikelihoodRequest, cut_at_stop
 from roots_eval.task import Task
 
 
@@ -26,7 +26,7 @@ class EvalConfig:
     seed: int = 1234
 
 
-def run_task(model: LanguageModel, task: Task, config: EvalConfig, samples_path: Path | None = None) -> dict:
+def run_task(model: EvalModel, task: Task, config: EvalConfig, samples_path: Path | None = None) -> dict:
     started = time.perf_counter()
     if config.num_fewshot is not None:
         task = dataclasses.replace(task, num_fewshot=config.num_fewshot)
@@ -75,10 +75,7 @@ def run_task(model: LanguageModel, task: Task, config: EvalConfig, samples_path:
     for i, sample in enumerate(samples):
         sample["scores"] = {k: v[i] for k, v in per_sample.items()}
     if samples_path is not None:
-        samples_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(samples_path, "w", encoding="utf-8") as handle:
-            for sample in samples:
-                handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
+        write_jsonl(samples_path, samples)
     return {
         "task": task.name,
         "version": task.version,

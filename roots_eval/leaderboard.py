@@ -1,4 +1,5 @@
-"""Leaderboard from any set of results files: leaderboard.md and a static, sortable index.html."""
+"""Leaderboard from any set of results files: leaderboard.md and a static, sortable index.html,
+with a lineage page per row (lineage/) and a model card per checkpoint row (cards/)."""
 from __future__ import annotations
 
 import html
@@ -173,15 +174,16 @@ def render_markdown(groups) -> str:
             lines += [f"## Group {k}", ""]
         lines += [f"Settings: {group['description']}.", ""]
         lines += _markdown_table(group) + [""]
-    lines += ["## Models", "", "| Model | Group | Type | Parameters | Checkpoint | Dtype | Device | Tasks | Limit | Created | Commit |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["## Models", "", "| Model | Group | Type | Parameters | Checkpoint | Dtype | Device | Tasks | Limit | Created | Commit "
+              "| Lineage |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, group in enumerate(groups, 1):
         for s in group["summary"]:
             m, d = s["model"], s["row"]["data"]
             lines.append(f"| {m['id']} | {k} | {m.get('type', '')} | {m.get('parameters', '')} | "
                          f"`{str(m.get('checkpoint_hash', ''))[:19]}` | {m.get('dtype', '')} | {m.get('device', '')} "
                          f"| {s['tasks_scored']} | {d['config'].get('limit')} | {d.get('created', '')} "
-                         f"| {str(d.get('git_commit') or '')[:10]} |")
+                         f"| {str(d.get('git_commit') or '')[:10]} | "
+                         + (f"[page]({s['lineage']})" if s.get("lineage") else "") + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -238,7 +240,10 @@ def _html_table(group, table_id: str, out_dir: Path) -> str:
     # rows stay in input order here; the page's script ranks them, so a reader without
     # JavaScript still sees every number
     for rank, s in enumerate(group["summary"], 1):
-        cells = [f"<td>{rank}</td>", f'<td class="model">{esc(s["model"]["id"])}</td>',
+        name = esc(s["model"]["id"])
+        if s.get("lineage"):
+            name = f'<a href="{esc(s["lineage"])}" title="where this row came from">{name}</a>'
+        cells = [f"<td>{rank}</td>", f'<td class="model">{name}</td>',
                  f'<td data-value="{"" if s["average"] is None else repr(s["average"])}">{_fmt(s["average"])}</td>']
         for lang in languages:
             v = s["by_language"][lang]
@@ -281,7 +286,8 @@ def render_html(groups, out_dir: Path) -> str:
 <h1>ROOTS leaderboard</h1>
 <p>{models} model(s) in {len(groups)} group(s) of comparable results (same --limit, generation cap, task versions,
 few-shot settings and data). Scores are 0–100 with bootstrap standard errors; averages cover the tasks every model
-of a group was scored on (* marks a task left out). Click a header to sort, a score to open its per-sample log.</p>
+of a group was scored on (* marks a task left out). Click a header to sort, a score to open its per-sample log,
+a model to see its lineage (checkpoint, training data, corpus release).</p>
 {chr(10).join(sections)}
 <h2>Models</h2>
 <table id="models"><thead><tr><th class=model>Model</th><th class=model>Group</th><th class=model>Type</th><th class=model>Parameters</th><th class=model>Checkpoint</th><th class=model>Dtype</th><th class=model>Device</th><th class=model>Tasks</th><th class=model>Limit</th><th class=model>Created</th><th class=model>Commit</th><th class=model>roots-eval</th></tr></thead>
@@ -385,6 +391,55 @@ def plot_progress(runs, out_dir: Path) -> list[str]:
     return files
 
 
+def board_models(groups) -> list[dict]:
+    """leaderboard.json's `models`: one entry per row, with the results file it came from (by
+    digest) and where its lineage page is (each summary row gets its `entry` and `lineage` link)."""
+    from pipelines.storage import file_sha256
+    from roots_eval.lineage_page import slugs
+
+    summaries = [(k, s) for k, g in enumerate(groups, 1) for s in g["summary"]]
+    entries = []
+    for (k, s), slug in zip(summaries, slugs([s["model"]["id"] for _, s in summaries])):
+        path = s["row"]["path"].resolve()
+        s["lineage"] = f"lineage/{slug}.html"
+        s["entry"] = {"id": s["model"]["id"], "group": k, "average": s["average"], "by_language": s["by_language"],
+                      "scores": {name: v[0] for name, v in s["scores"].items()},
+                      "results": {"path": str(path), "sha256": file_sha256(str(path))},
+                      "lineage": s["lineage"], "card": None}
+        entries.append(s["entry"])
+    return entries
+
+
+def write_lineage(out_dir: Path, groups) -> None:
+    """Per row its lineage page, and per checkpoint (or fine-tuned classifier) on the board one
+    model card with the scores of all its rows (roots_eval.lineage_page, roots_eval.model_card).
+    Pages and cards of an earlier build of this folder go first: a card left from a row no
+    longer here would be taken for current."""
+    from roots_eval import lineage_page, model_card
+
+    for old in [*out_dir.glob("lineage/*.html"), *out_dir.glob("cards/*/README.md")]:
+        old.unlink()
+    (out_dir / "lineage").mkdir(exist_ok=True)
+    rows = [(s["entry"], s["row"]["data"], *lineage_page.trace_results(s["row"]["path"]))
+            for g in groups for s in g["summary"]]
+    models: dict[str, list] = {}
+    for row in rows:
+        key = model_card.model_key(row[2])
+        if key is not None:
+            models.setdefault(key, []).append(row)
+    for same_model in models.values():
+        card = f"cards/{Path(same_model[0][0]['lineage']).stem}/README.md"
+        (out_dir / card).parent.mkdir(parents=True, exist_ok=True)
+        text = model_card.model_card([(entry, data) for entry, data, _, _ in same_model], same_model[0][2])
+        (out_dir / card).write_text(text, encoding="utf-8")
+        for entry, *_ in same_model:
+            entry["card"] = card
+    for entry, data, links, problem in rows:
+        page = lineage_page.render_page(entry, data, links, problem, out_dir / "lineage",
+                                        entry["card"] and f"../{entry['card']}")
+        (out_dir / entry["lineage"]).write_text(page, encoding="utf-8")
+
+
 def build_leaderboard(result_paths, output) -> int:
     out_dir = Path(output)
     rows, errors = collect(result_paths)
@@ -395,6 +450,8 @@ def build_leaderboard(result_paths, output) -> int:
         return 2
     groups = build_groups(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
+    models = board_models(groups)
+    write_lineage(out_dir, groups)
     tests = significance_tables(groups)
     charts = plot_progress(run_progress(rows), out_dir)
     extra_md = _significance_markdown(tests) + [line for c in charts for line in (f"![scores across checkpoints]({c})", "")]
@@ -409,9 +466,7 @@ def build_leaderboard(result_paths, output) -> int:
     (out_dir / "leaderboard.json").write_text(json.dumps({
         "groups": [{"settings": g["settings"], "description": g["description"], "tasks": g["columns"],
                     "averaged_tasks": g["common"], "models": [s["model"]["id"] for s in g["summary"]]} for g in groups],
-        "models": [{"id": s["model"]["id"], "group": k, "average": s["average"], "by_language": s["by_language"],
-                    "scores": {name: v[0] for name, v in s["scores"].items()}}
-                   for k, g in enumerate(groups, 1) for s in g["summary"]],
+        "models": models,
         "significance": tests,
         "progress_charts": charts,
         "skipped": errors,

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
+
+from pipelines.files import atomic_write
+from pipelines.version import git_commit, package_version
 
 SCHEMA = "roots-eval/results"
 SCHEMA_VERSION = 1
@@ -14,24 +15,6 @@ _TASK_FIELDS = ("version", "language", "category", "dataset", "n", "primary_metr
 
 class ResultsError(ValueError):
     """A results file cannot be used; the message names the file and the field."""
-
-
-def package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("roots")
-    except Exception:  # not installed as a distribution (e.g. run from a bare checkout)
-        return "0+unknown"
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def new_results(model_meta: dict, config: dict) -> dict:
@@ -51,11 +34,7 @@ def new_results(model_meta: dict, config: dict) -> dict:
 
 def write_results(results: dict, path: str | Path) -> None:
     """Atomic write, so an interrupted run never leaves a truncated file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
 def load_results(path: str | Path) -> dict:

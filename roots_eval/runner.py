@@ -9,9 +9,9 @@ from pathlib import Path
 
 from roots_eval.cache import CachedModel, OutputCache
 from roots_eval.evaluator import EvalConfig, run_task
-from roots_eval.models.base import LanguageModel
+from roots_eval.models.base import EvalModel
 from roots_eval.results import new_results, write_results
-from roots_eval.task import Task
+from roots_eval.task import Task, TaskError, load_tasks
 
 
 def sidecar_paths(output: Path) -> tuple[Path, Path]:
@@ -20,7 +20,32 @@ def sidecar_paths(output: Path) -> tuple[Path, Path]:
     return Path(f"{stem}.samples"), Path(f"{stem}.cache.sqlite")
 
 
-def run(model: LanguageModel, tasks: list[Task], output: str | Path, config: EvalConfig,
+def evaluate(model: str | Path | EvalModel, tasks: str = "all", output: str | Path = "results.json",
+             config: EvalConfig | None = None, *, model_type: str = "auto", device: str | None = None,
+             batch_size: int | str = "auto", dtype: str = "auto", task_dirs=(), use_cache: bool = True) -> dict:
+    """`roots-eval run` from Python: score `model` (a roots_model checkpoint, classifier or
+    Hugging Face folder, or an EvalModel) on `tasks` ("all", or a comma list of names, datasets,
+    categories, languages) and write the results JSON `output` (samples and the output cache
+    beside it). Returns the results; a task that fails to load or to run is under "errors".
+    Raises ModelLoadError when the model cannot be loaded, TaskError when no task loads."""
+    task_list, errors = load_tasks(tasks, [Path(d) for d in task_dirs])
+    for name, message in errors.items():
+        print(f"[roots-eval] task {name} skipped: {message}", file=sys.stderr)
+    if not task_list:
+        raise TaskError("no task to run")
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(model, EvalModel):
+        from roots_eval.models import load_model
+
+        model = load_model(model, model_type, device=device, batch_size=batch_size, dtype=dtype)
+    return run(model, task_list, output, config or EvalConfig(), task_errors=errors, use_cache=use_cache,
+               extra_config={"batch_size": batch_size, "device": device, "dtype": dtype})
+
+
+def run(model: EvalModel, tasks: list[Task], output: str | Path, config: EvalConfig,
         task_errors: dict[str, str] | None = None, use_cache: bool = True, extra_config: dict | None = None) -> dict:
     output = Path(output)
     samples_dir, cache_path = sidecar_paths(output)

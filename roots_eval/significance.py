@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.files import read_jsonl
+
 
 def paired_bootstrap(a, b, iters: int = 10000, seed: int = 1234) -> dict:
     """{"delta": mean(a - b), "p_value": P(resampled mean(a - b) <= 0), "ci95": [lo, hi], "n"}."""
@@ -35,7 +37,7 @@ def sample_scores(results_path, task: str) -> tuple[str, dict[str, float]]:
     samples_file = Path(entry["samples_file"])
     if not samples_file.is_absolute():
         samples_file = results_path.parent / samples_file
-    rows = [json.loads(line) for line in samples_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = list(read_jsonl(samples_file))
     keys = list(rows[0].get("scores", {})) if rows else []
     if not keys:
         raise ValueError(f"{samples_file}: no per-sample scores")

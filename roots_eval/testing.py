@@ -2,11 +2,14 @@
 (must score 100) and one that answers nothing or always the wrong class (must score 0)."""
 from __future__ import annotations
 
-from roots_eval.models.base import LanguageModel
+from dataclasses import dataclass
+from pathlib import Path
+
+from roots_eval.models.base import EvalModel
 from roots_eval.task import Task
 
 
-class _ScriptedModel(LanguageModel):
+class _ScriptedModel(EvalModel):
     """Knows, for every prompt of the given tasks, the gold answer; counts what it is asked."""
 
     def __init__(self, tasks: list[Task], limit: int | None = None, num_fewshot: int | None = None, model_id="scripted"):
@@ -56,3 +59,46 @@ class EmptyModel(_ScriptedModel):
 
     def _answer(self, reference):
         return ""
+
+
+# -- a whole lineage chain, made by the real tools on a slice of the real corpus --------------
+@dataclass
+class LineageChain:
+    corpus: Path  # a pipeline output folder: a corpus release (manifest.json)
+    tokenizer: Path
+    run: Path  # the pretraining run folder (tokens/, metrics.jsonl, checkpoints/)
+    results: Path  # a results file of the run's checkpoint
+    site: Path  # a leaderboard over `results`
+    model_id: str
+
+
+def lineage_chain(work, docs: int = 600, steps: int = 4, task: str = "cls_chnsenticorp",
+                  limit: int = 5) -> LineageChain:
+    """corpus slice -> `roots-pipeline run` (1 worker) -> tokenizer -> `tiny` pretraining for
+    `steps` steps -> `roots-eval run` on one task -> leaderboard, under `work` (~30 s)."""
+    import subprocess
+    import sys
+
+    from roots_eval.cli import main as roots_eval
+    from roots_model.testing import corpus_slice
+    from roots_model.tokenizer import train_from_corpus
+    from roots_model.train import TrainConfig, pretrain
+
+    work = Path(work)
+    raw = corpus_slice(work / "raw", docs, corpus_file="docs-00005-of-00006.jsonl")
+    corpus = work / "corpus"
+    subprocess.run([sys.executable, "-m", "pipelines", "run", f"--input={raw}/slice.jsonl", f"--output={corpus}",
+                    "--no_progress", "--direct_num_workers=1"], check=True, capture_output=True)
+    train_from_corpus(corpus, work / "tok", 1024, heldout_fraction=0.05)
+    run = work / "tiny-lineage"
+    pretrain(TrainConfig(data=str(corpus), tokenizer=str(work / "tok"), output=str(run), preset="tiny",
+                         max_steps=steps, batch_size=8, seq_len=128, lr=3e-3, warmup_steps=1, seed=0, log_interval=1,
+                         eval_interval=steps, eval_batches=2, checkpoint_interval=steps, val_fraction=0.05, workers=1,
+                         progress=False, tensorboard=False))
+    results = work / "results" / f"{run.name}.json"
+    code = roots_eval(["run", "--model", str(run), "--tasks", task, "--limit", str(limit), "--bootstrap-iters", "50",
+                       "--output", str(results), "--device", "cpu"])
+    if code != 0:
+        raise RuntimeError(f"roots-eval run exited {code}")
+    roots_eval(["leaderboard", str(results), "--output", str(work / "site")])
+    return LineageChain(corpus, work / "tok", run, results, work / "site", run.name)

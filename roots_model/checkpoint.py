@@ -162,6 +162,13 @@ def verify(path: Path) -> dict:
     return manifest
 
 
+def digest(path) -> str:
+    """A checkpoint's identity: the SHA-256 of its checkpoint.json, which holds the SHA-256 of
+    every other file (so the weights need not be read again)."""
+    digest = hashlib.sha256((Path(path) / MANIFEST).read_bytes())
+    return "sha256:" + digest.hexdigest()
+
+
 def load(path, device="cpu", verify_files: bool = True) -> LoadedCheckpoint:
     """The model (eval mode, on `device`), tokenizer and config of a checkpoint."""
     path = resolve(path)

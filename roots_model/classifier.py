@@ -46,6 +46,11 @@ def default_pooling(backbone) -> str:
     return "last" if getattr(backbone.config, "causal", True) else "mean"
 
 
+def checkpoint_source(path) -> dict:
+    """{path, checkpoint_hash} of a roots_model checkpoint folder."""
+    return {"path": str(Path(path).resolve()), "checkpoint_hash": checkpoint.digest(path)}
+
+
 class TextClassifier(nn.Module):
     def __init__(self, backbone, tokenizer, labels: list | None = None, max_length: int = 128,
                  pooling: str | None = None):
@@ -58,6 +63,9 @@ class TextClassifier(nn.Module):
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         self.labels: list | None = None
         self.head: nn.Linear | None = None
+        # The pretrained checkpoint this was fine-tuned from ({path, checkpoint_hash}), saved with
+        # it: the link `roots-eval lineage` follows from a classifier back to its corpus.
+        self.base: dict | None = None
         if labels is not None:
             self._make_head(list(labels))
 
@@ -69,7 +77,9 @@ class TextClassifier(nn.Module):
         if labels is None and num_labels is not None:
             labels = list(range(num_labels))
         loaded = checkpoint.load(ckpt_path, device=device)
-        return cls(loaded.model, loaded.tokenizer, labels, max_length, pooling)
+        model = cls(loaded.model, loaded.tokenizer, labels, max_length, pooling)
+        model.base = checkpoint_source(loaded.path)
+        return model
 
     def _make_head(self, labels: list):
         if len(labels) < 2:
@@ -186,7 +196,7 @@ class TextClassifier(nn.Module):
             else:
                 checkpoint.save(tmp / BACKBONE_DIR, self.backbone, self.tokenizer, self.backbone.config)
             save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, tmp / HEAD_FILE)
-            meta = {"labels": self.labels, "max_length": self.max_length, "pooling": self.pooling}
+            meta = {"labels": self.labels, "max_length": self.max_length, "pooling": self.pooling, "base": self.base}
             (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False))
         return directory
 
@@ -211,4 +221,5 @@ class TextClassifier(nn.Module):
         # classifiers saved before `pooling` was recorded averaged the hidden states
         model = cls(backbone, tokenizer, meta["labels"], meta["max_length"], meta.get("pooling", "mean"))
         model.head.load_state_dict(head)
+        model.base = meta.get("base")
         return model.eval()

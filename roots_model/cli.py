@@ -17,15 +17,66 @@ Under torchrun use `python -m roots_model pretrain ...` (same arguments).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import typing
 
+from pipelines.errors import ConfigError
 from roots_model.checkpoint import CheckpointError
 from roots_model.documents import DataError
 from roots_model.model import PRESETS
 from roots_model.tokenizer import TokenizerError
-from roots_model.train import ConfigError
+from roots_model.train import CORPUS_RELEASE_HELP, TrainConfig
+
+
+def _flag_type(hint) -> type:
+    """int for `int | None`: the type a flag's value is parsed to."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config_cls) -> None:
+    """One flag per field of the dataclass `config_cls`, in field order, from the field's type,
+    default and `roots_model.train.setting` metadata: a field without a default is a required
+    flag; a bool is --NAME (off by default), --NAME/--no-NAME (on or None by default) or, for
+    cli="negative", --no-NAME alone; int and float fields parse to their type; choices are checked."""
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        cli, help_, choices = f.metadata.get("cli", True), f.metadata.get("help"), f.metadata.get("choices")
+        if cli is False:
+            continue
+        kw = {"help": argparse.SUPPRESS} if cli == "hidden" else {"help": help_} if help_ is not None else {}
+        if choices is not None:
+            kw["choices"] = list(choices)
+        name, kind = f.name.replace("_", "-"), _flag_type(hints[f.name])
+        if cli == "negative":
+            parser.add_argument(f"--no-{name}", action="store_true", **kw)
+            continue
+        if f.default is dataclasses.MISSING:
+            kw["required"] = True
+        elif kind is bool and f.default is False:
+            kw["action"] = "store_true"
+        elif kind is bool:  # on, or None (decided at run time), by default
+            kw.update(action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            kw["default"] = f.default
+        if kind in (int, float):
+            kw["type"] = kind
+        parser.add_argument(f"--{name}", **kw)
+
+
+def config_from_args(config_cls, args: argparse.Namespace):
+    """The `config_cls` the flags of `add_config_flags` were parsed into."""
+    values = {}
+    for f in dataclasses.fields(config_cls):
+        cli = f.metadata.get("cli", True)
+        if cli == "negative":
+            values[f.name] = not getattr(args, "no_" + f.name)
+        elif cli is not False:
+            values[f.name] = getattr(args, f.name)
+    return config_cls(**values)
 
 
 def _tokenizer(args):
@@ -41,18 +92,17 @@ def _tokenizer(args):
 def _prepare(args):
     from roots_model.data import prepare_tokens
 
-    manifest = prepare_tokens(args.data, args.tokenizer, args.output, args.val_fraction, args.workers)
+    manifest = prepare_tokens(args.data, args.tokenizer, args.output, args.val_fraction, args.workers,
+                              corpus_release=args.corpus_release)
     for split in ("train", "val"):
         tokens = sum(e["shards"][split]["tokens"] for e in manifest["files"].values())
         print(f"{split}: {tokens:,} tokens")
 
 
 def _pretrain(args):
-    from roots_model.train import TrainConfig, pretrain
+    from roots_model.train import pretrain
 
-    values = {k: v for k, v in vars(args).items() if k not in ("command", "func", "no_progress", "no_tensorboard")}
-    cfg = TrainConfig(**values, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
-    result = pretrain(cfg)
+    result = pretrain(config_from_args(TrainConfig, args))
     if os.environ.get("RANK", "0") == "0":
         print(json.dumps(result))
 
@@ -152,48 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.add_argument("--val-fraction", type=float, default=0.01)
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--corpus-release", default=None, help=CORPUS_RELEASE_HELP)
     p.set_defaults(func=_prepare)
 
     p = sub.add_parser("pretrain", help="pretrain a model (torchrun: python -m roots_model pretrain)")
-    p.add_argument("--data", required=True,
-                   help="document folder or file (parquet, jsonl, jsonl.gz), token folder from `prepare`, or a "
-                        "datasets source with a `text` column: csv/json file, save_to_disk folder, hub id, or a "
-                        "JSON mapping of load_dataset arguments")
-    p.add_argument("--tokenizer", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--preset", default="tiny", choices=list(PRESETS))
-    p.add_argument("--objective", default="ar", choices=["ar", "mlm"],
-                   help="ar: next token (decoder); mlm: masked tokens, 15%% 80/10/10 (bidirectional encoder)")
-    p.add_argument("--whole-word-mask", action=argparse.BooleanOptionalAction, default=True,
-                   help="mlm: mask whole words (jieba for Chinese) rather than single tokens")
-    p.add_argument("--max-steps", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=None, help="sequences per process per micro-step")
-    p.add_argument("--grad-accum", type=int, default=1)
-    p.add_argument("--seq-len", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--min-lr-ratio", type=float, default=0.1)
-    p.add_argument("--warmup-steps", type=int, default=None)
-    p.add_argument("--weight-decay", type=float, default=0.1)
-    p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=1337)
-    p.add_argument("--val-fraction", type=float, default=0.01)
-    p.add_argument("--log-interval", type=int, default=10)
-    p.add_argument("--eval-interval", type=int, default=200)
-    p.add_argument("--eval-batches", type=int, default=8)
-    p.add_argument("--checkpoint-interval", type=int, default=500)
-    p.add_argument("--keep-checkpoints", type=int, default=2)
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile the model (default: on for CUDA, off on CPU)")
-    p.add_argument("--strategy", default="auto", choices=["auto", "none", "ddp", "fsdp"])
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
-    p.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU when not known")
-    p.add_argument("--workers", type=int, default=None, help="tokenizer processes")
-    p.add_argument("--stop-after-step", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--no-tensorboard", action="store_true")
+    add_config_flags(p, TrainConfig)
     p.set_defaults(func=_pretrain)
 
     p = sub.add_parser("generate", help="continue prompts with a checkpoint")

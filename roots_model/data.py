@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from pipelines.files import atomic_write
 from roots_model.documents import DataError, find_data_files, is_heldout, iter_documents  # noqa: F401 (DataError: API)
 from roots_model.tokenizer import eos_id, load_tokenizer, tokenizer_file
 
@@ -54,7 +55,7 @@ def _tokenize_file(job: dict) -> dict:
     eos = eos_id(tokenizer)
     dtype = np.dtype(job["dtype"])
     out = Path(job["output"])
-    entry = {"source": job["source"], "fingerprint": job["fingerprint"], "shards": {}}
+    entry = {"source": job["source"], "fingerprint": job["fingerprint"], "sha256": job["sha256"], "shards": {}}
     buffers: dict[str, list[np.ndarray]] = {"train": [], "val": []}
     counts = {"train": 0, "val": 0}
 
@@ -75,18 +76,20 @@ def _tokenize_file(job: dict) -> dict:
     for split, parts in buffers.items():
         tokens = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
         name = f"{split}-{job['key']}.bin"
-        tmp = out / f".{name}.tmp"
-        tokens.tofile(tmp)
-        os.replace(tmp, out / name)
-        entry["shards"][split] = {"file": name, "tokens": int(tokens.size), "documents": counts[split]}
+        atomic_write(out / name, tokens.tofile)
+        entry["shards"][split] = {"file": name, "tokens": int(tokens.size), "documents": counts[split],
+                                  "sha256": hashlib.sha256(tokens.tobytes()).hexdigest()}
     return entry
 
 
-def prepare_tokens(data, tokenizer_path, output, val_fraction: float = 0.01, workers: int | None = None) -> dict:
+def prepare_tokens(data, tokenizer_path, output, val_fraction: float = 0.01, workers: int | None = None,
+                   corpus_release: str | None = None) -> dict:
     """Tokenize the documents under `data` into shards in `output`; returns the manifest.
 
     Resumable: files already listed in the manifest (same tokenizer, same input size and
-    mtime) are skipped.
+    mtime) are skipped. The manifest names the corpus release the documents belong to (the
+    release folder `data` is or is in, or `corpus_release`, e.g. the gs:// release a local
+    copy came from) by its manifest's digest, after checking every file against it.
     """
     files = find_data_files(data)
     tok_file = tokenizer_file(tokenizer_path)
@@ -94,8 +97,10 @@ def prepare_tokens(data, tokenizer_path, output, val_fraction: float = 0.01, wor
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     tok_hash = hashlib.sha256(tok_file.read_bytes()).hexdigest()
-    manifest = {"version": MANIFEST_VERSION, "tokenizer_sha256": tok_hash,
-                "dtype": np.dtype(token_dtype(tokenizer.get_vocab_size())).name,
+    corpus, digests = release_link(files, data, corpus_release)
+    from pipelines.storage import file_sha256  # deferred, as in release_link
+    manifest = {"version": MANIFEST_VERSION, "tokenizer_sha256": tok_hash, "tokenizer": str(tok_file.resolve()),
+                "corpus": corpus, "dtype": np.dtype(token_dtype(tokenizer.get_vocab_size())).name,
                 "val_fraction": val_fraction, "files": {}}
     old = _read_manifest(out)
     if old and old.get("tokenizer_sha256") == tok_hash and old.get("val_fraction") == val_fraction:
@@ -111,6 +116,7 @@ def prepare_tokens(data, tokenizer_path, output, val_fraction: float = 0.01, wor
         if done and done["fingerprint"] == file_fingerprint(path):
             continue
         jobs.append({"source": str(path), "fingerprint": file_fingerprint(path), "key": shard_key(path),
+                     "sha256": digests.get(path) or file_sha256(str(path)),
                      "tokenizer": str(tok_file), "dtype": manifest["dtype"], "output": str(out),
                      "val_fraction": val_fraction})
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
@@ -134,6 +140,49 @@ def prepare_tokens(data, tokenizer_path, output, val_fraction: float = 0.01, wor
     return manifest
 
 
+def release_link(files: list[Path], data, explicit: str | None) -> tuple[dict | None, dict[Path, str]]:
+    """({"manifest": path, "sha256": digest} of the corpus release the files come from, or None
+    when they come from no release; {file: sha256}). Each file must be the release's file of
+    the same name (data/NAME) byte for byte: tokens of an edited corpus would otherwise be
+    credited to the release."""
+    # Deferred: pipelines.release brings Beam's file systems (~1 s), which tokenizer workers
+    # and training never need.
+    from pipelines import release
+    from pipelines.storage import file_sha256
+
+    if explicit:
+        where = release.manifest_path(explicit if "://" in explicit else os.path.abspath(explicit))
+    else:
+        root = Path(data).resolve()
+        folders = [root] if root.is_dir() else []
+        folders += [files[0].parent.parent] if files[0].parent.name == "data" else []
+        where = next((str(f / release.MANIFEST) for f in folders if (f / release.MANIFEST).is_file()), None)
+        if where is None:
+            return None, {}
+    try:
+        manifest, digest = release.read_manifest(where)
+    except release.ReleaseError as e:
+        if not explicit and "not a corpus release" in str(e):
+            return None, {}  # a manifest.json of something else (a token folder)
+        raise DataError(str(e)) from None
+    digests = {}
+    for path in files:
+        expected = manifest.get("files", {}).get(f"data/{path.name}")
+        if expected is None:
+            raise DataError(f"{path} is not a data file of the corpus release {where}")
+        digests[path] = file_sha256(str(path))
+        if digests[path] != expected["sha256"]:
+            raise DataError(f"{path} does not match the corpus release {where} (changed after the release?)")
+    return {"manifest": where, "sha256": digest}, digests
+
+
+def is_token_folder(path) -> bool:
+    """Whether `path` holds prepared token shards: its manifest.json is a token manifest (a
+    pipeline output folder has a manifest.json too: its corpus release manifest)."""
+    manifest = _read_manifest(Path(path))
+    return manifest is not None and "tokenizer_sha256" in manifest
+
+
 def _read_manifest(out: Path) -> dict | None:
     try:
         return json.loads((out / MANIFEST).read_text())
@@ -142,9 +191,7 @@ def _read_manifest(out: Path) -> dict | None:
 
 
 def _write_manifest(out: Path, manifest: dict):
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, out / MANIFEST)
+    atomic_write(out / MANIFEST, json.dumps(manifest, indent=1))
 
 
 def _entry_intact(out: Path, entry: dict, itemsize: int) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from roots_model import checkpoint
-from roots_model.classifier import META_FILE, TextClassifier
+from roots_model.classifier import META_FILE, TextClassifier, checkpoint_source
 from roots_model.tokenizer import encode, eos_id
 
 
@@ -151,6 +151,8 @@ class LanguageModel:
         """A TextClassifier on this backbone (trained in place; the backbone is shared).
         `pooling`: "last" (decoder default) or "mean" (encoder default)."""
         clf = TextClassifier(self.backbone, self.tokenizer, labels_order, max_length, pooling)
+        if self.kind == "roots" and self.path is not None:
+            clf.base = checkpoint_source(self.path)
         clf.finetune(texts, labels, **kwargs)
         return clf
 

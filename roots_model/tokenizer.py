@@ -18,6 +18,7 @@ from typing import Iterable
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from pipelines.files import atomic_write
 from roots_model.documents import guess_lang, is_heldout, iter_documents
 
 EOS = "<|endoftext|>"
@@ -151,9 +152,7 @@ def train_from_corpus(data, output, vocab_size: int, heldout_fraction: float = 0
     tokenizer = train_tokenizer(training_texts(), vocab_size, min_frequency=min_frequency)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{TOKENIZER_FILE}.tmp"
-    tokenizer.save(str(tmp))
-    os.replace(tmp, out / TOKENIZER_FILE)
+    atomic_write(out / TOKENIZER_FILE, tokenizer.to_str(pretty=True))  # the bytes `tokenizer.save` writes
     report = {
         "vocab_size": tokenizer.get_vocab_size(),
         "training_chars": budget["chars"],

@@ -27,25 +27,23 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from pipelines.errors import ConfigError
+from pipelines.files import atomic_write, read_jsonl
 from roots_model import checkpoint, train_state
-from roots_model.data import MANIFEST, PackedSequences, prepare_tokens
+from roots_model.data import MANIFEST, PackedSequences, is_token_folder, prepare_tokens
 from roots_model.documents import DataError
 from roots_model.model import GPT, PRESETS, ModelConfig, flops_per_token, preset
 from roots_model.mlm import MaskedLM, mlm_model_overrides
 from roots_model.objectives import Objective
 from roots_model.tokenizer import load_tokenizer
 from roots_model.train_state import unwrap
-
-
-class ConfigError(ValueError):
-    pass
 
 
 # Training defaults per preset (command-line flags override them).
@@ -66,22 +64,44 @@ PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "GH200": 989e12, "A100": 312e12, "
 RESUME_MUST_MATCH = ("seq_len", "seed", "val_fraction", "preset", "model_overrides", "objective")
 
 
+STRATEGIES = ("auto", "none", "ddp", "fsdp")
+DTYPES = ("auto", "float32", "bfloat16")
+OBJECTIVES = ("ar", "mlm")
+CORPUS_RELEASE_HELP = ("the corpus release (folder or manifest.json, local or gs://) --data is a copy of; found "
+                       "by itself when --data is a release folder. Every file is checked against it")
+
+
+def setting(default=MISSING, help=None, choices=None, cli=True, default_factory=MISSING):
+    """A TrainConfig field with what `roots-train pretrain` needs to make its flag (roots_model.cli
+    builds the flags from these fields: a setting's default and help are written once, here).
+    cli: True (a flag --NAME), False (no flag), "hidden" (a flag left out of --help), "negative"
+    (a setting on by default, turned off by --no-NAME)."""
+    metadata = {"help": help, "choices": choices, "cli": cli}
+    return field(default=default, default_factory=default_factory, metadata=metadata)
+
+
 @dataclass
 class TrainConfig:
-    data: str
-    tokenizer: str
-    output: str
-    preset: str = "tiny"
+    # The flags of `roots-train pretrain` in this order; see `setting`.
+    data: str = setting(help="document folder or file (parquet, jsonl, jsonl.gz), token folder from `prepare`, or a "
+                             "datasets source with a `text` column: csv/json file, save_to_disk folder, hub id, or a "
+                             "JSON mapping of load_dataset arguments")
+    tokenizer: str = setting()
+    output: str = setting()
+    preset: str = setting("tiny", choices=tuple(PRESETS))
+    objective: str = setting("ar", choices=OBJECTIVES,  # ar: causal; mlm: bidirectional, roots_model.mlm
+                             help="ar: next token (decoder); mlm: masked tokens, 15%% 80/10/10 (bidirectional encoder)")
+    whole_word_mask: bool = setting(True, help="mlm: mask whole words (jieba for Chinese) rather than single tokens")
     max_steps: int = 1000
-    batch_size: int | None = None  # sequences per process per micro-step
+    batch_size: int | None = setting(None, help="sequences per process per micro-step")
     grad_accum: int = 1
     seq_len: int | None = None
     lr: float | None = None
     min_lr_ratio: float = 0.1
     warmup_steps: int | None = None  # default: the preset's, at most a tenth of max_steps
     weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
+    beta1: float = setting(0.9, cli=False)
+    beta2: float = setting(0.95, cli=False)
     grad_clip: float = 1.0
     dropout: float = 0.0
     seed: int = 1337
@@ -91,28 +111,29 @@ class TrainConfig:
     eval_batches: int = 8
     checkpoint_interval: int = 500
     keep_checkpoints: int = 2
-    resume: bool = False
-    compile: bool | None = None  # None: on for CUDA, off on CPU (compiling costs more than it saves there)
-    strategy: str = "auto"  # auto | none | ddp | fsdp
+    resume: bool = setting(False, help="continue from the newest checkpoint in --output")
+    # None: on for CUDA, off on CPU (compiling costs more than it saves there)
+    compile: bool | None = setting(None, help="torch.compile the model (default: on for CUDA, off on CPU)")
+    strategy: str = setting("auto", choices=STRATEGIES)
     device: str = "auto"
-    dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16
-    peak_tflops: float | None = None  # for MFU where the device is not in PEAK_FLOPS
-    workers: int | None = None  # tokenizer processes when --data holds documents
-    progress: bool = True
-    tensorboard: bool = True
-    stop_after_step: int | None = None  # leave as if killed after this step (tests, preemption drills)
-    model_overrides: dict = field(default_factory=dict)
-    objective: str = "ar"  # ar (next token, causal) | mlm (masked tokens, bidirectional; roots_model.mlm)
-    whole_word_mask: bool = True  # mlm: mask jieba / space-delimited words whole
+    dtype: str = setting("auto", choices=DTYPES)  # auto: bf16 on GPU, fp32 on CPU
+    peak_tflops: float | None = setting(None, help="device peak for MFU when not known")  # not in PEAK_FLOPS
+    workers: int | None = setting(None, help="tokenizer processes")  # when --data holds documents
+    corpus_release: str | None = setting(None, help=CORPUS_RELEASE_HELP)
+    # leave as if killed after this step (tests, preemption drills)
+    stop_after_step: int | None = setting(None, cli="hidden")
+    progress: bool = setting(True, cli="negative")
+    tensorboard: bool = setting(True, cli="negative")
+    model_overrides: dict = setting(default_factory=dict, cli=False)
 
     def __post_init__(self):
         if self.preset not in PRESET_TRAINING:
             raise ConfigError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESET_TRAINING)}")
-        if self.strategy not in ("auto", "none", "ddp", "fsdp"):
+        if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown strategy {self.strategy!r}: auto, none, ddp or fsdp")
-        if self.objective not in ("ar", "mlm"):
+        if self.objective not in OBJECTIVES:
             raise ConfigError(f"unknown objective {self.objective!r}: ar or mlm")
-        if self.dtype not in ("auto", "float32", "bfloat16"):
+        if self.dtype not in DTYPES:
             raise ConfigError(f"unknown dtype {self.dtype!r}: auto, float32 or bfloat16")
         defaults = PRESET_TRAINING[self.preset]
         if self.warmup_steps is None:
@@ -220,7 +241,7 @@ def setup_distributed(device_name: str) -> tuple[Distributed, torch.device]:
 def token_folder(cfg: TrainConfig, env: Distributed) -> Path:
     """Prepared token shards: --data itself, or OUTPUT/tokens made from its documents (a
     datasets source is first written out as OUTPUT/documents/documents.jsonl)."""
-    if (Path(cfg.data) / MANIFEST).is_file():
+    if is_token_folder(cfg.data):
         return Path(cfg.data)
     tokens = Path(cfg.output) / "tokens"
     if env.main:
@@ -233,7 +254,8 @@ def token_folder(cfg: TrainConfig, env: Distributed) -> Path:
             except Exception as exc:  # datasets raises its own types for an unknown or unreadable source
                 raise DataError(f"--data {cfg.data}: not a document folder, token folder or readable "
                                 f"datasets source ({type(exc).__name__}: {exc})") from exc
-        prepare_tokens(data, cfg.tokenizer, tokens, val_fraction=cfg.val_fraction, workers=cfg.workers)
+        prepare_tokens(data, cfg.tokenizer, tokens, val_fraction=cfg.val_fraction, workers=cfg.workers,
+                       corpus_release=cfg.corpus_release)
     env.barrier()
     return tokens
 
@@ -318,7 +340,7 @@ class MetricsLog:
         if self.path.exists():
             kept = [line for line in self.path.read_text().splitlines()
                     if line.strip() and json.loads(line)["step"] <= start_step]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        atomic_write(self.path, "".join(line + "\n" for line in kept))
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -344,7 +366,7 @@ def plot_loss(metrics_path: Path, png_path: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    records = list(read_jsonl(metrics_path))
     if not records:
         return
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -470,8 +492,59 @@ def _resume_point(cfg: TrainConfig) -> Path | None:
         return None  # nothing saved yet: start from scratch
 
 
-def _fit(cfg: TrainConfig, env: Distributed, device: torch.device, model: GPT | None, objective: Objective,
-         extra_files: dict | None) -> dict:
+@dataclass
+class _Run:
+    """What the loop works with, set up once by `_start`: the (wrapped) model and its optimizer,
+    the data, and where the run stands (`step`, `samples_seen`: enough to resume exactly)."""
+    cfg: TrainConfig
+    env: Distributed
+    device: torch.device
+    strategy: str  # none | ddp | fsdp
+    compiled: bool
+    output: Path
+    tokenizer: object
+    config: ModelConfig
+    model: torch.nn.Module  # under DDP/FSDP: the wrapper
+    train_model: torch.nn.Module  # `model`, or its torch.compile
+    objective: Objective
+    optimizer: torch.optim.Optimizer
+    autocast: object
+    train_data: PackedSequences
+    val_data: PackedSequences
+    fingerprint: str  # of the token shards: a resume on other data is refused
+    lineage: dict
+    extra_files: dict | None
+    step: int = 0
+    samples_seen: int = 0
+
+    @property
+    def global_batch(self) -> int:
+        return self.cfg.batch_size * self.cfg.grad_accum * self.env.world_size
+
+    def micro_batch_start(self, position: int, micro: int) -> int:
+        return position + (micro * self.env.world_size + self.env.rank) * self.cfg.batch_size
+
+
+def _saved_state(cfg: TrainConfig, env: Distributed, fingerprint: str, model: GPT | None):
+    """(checkpoint, its training state, its ModelConfig) to resume from, or (None, {}, None)."""
+    resume_from = _resume_point(cfg)
+    if resume_from is None:
+        return None, {}, None
+    checkpoint.verify(resume_from)
+    saved = json.loads((resume_from / checkpoint.STATE_JSON).read_text()) \
+        if (resume_from / checkpoint.STATE_JSON).exists() else {}
+    if "step" not in saved:
+        raise checkpoint.CheckpointError(f"{resume_from} has no training state to resume from")
+    check_resumable(saved, cfg, env, fingerprint, resume_from)
+    saved_config = ModelConfig.from_dict(json.loads((resume_from / checkpoint.CONFIG).read_text()))
+    if model is not None and model.config != saved_config:
+        raise checkpoint.CheckpointError(f"{resume_from} holds a {saved_config} model, this run trains {model.config}")
+    return resume_from, saved, saved_config
+
+
+def _start(cfg: TrainConfig, env: Distributed, device: torch.device, model: GPT | None, objective: Objective,
+           extra_files: dict | None) -> _Run:
+    """Settle the run's settings, check it fits, build (or restore) model and optimizer."""
     strategy = cfg.strategy if cfg.strategy != "auto" else ("ddp" if env.world_size > 1 else "none")
     if strategy != "none" and env.world_size == 1:
         strategy = "none"  # DDP/FSDP of one process is the plain loop, minus the overhead
@@ -483,23 +556,16 @@ def _fit(cfg: TrainConfig, env: Distributed, device: torch.device, model: GPT | 
     tokenizer = load_tokenizer(cfg.tokenizer)
     tokens = token_folder(cfg, env)
     fingerprint = data_fingerprint(tokens)
+    # The checkpoint names the token shards' manifest by digest (`roots-eval lineage` follows it
+    # on to the tokenizer and the corpus release).
+    token_manifest = (tokens / MANIFEST).resolve()
+    lineage = {"tokens": {"manifest": str(token_manifest),
+                          "sha256": hashlib.sha256(token_manifest.read_bytes()).hexdigest()}}
     train_data = PackedSequences(tokens, "train", cfg.seq_len, seed=cfg.seed)
     val_data = PackedSequences(tokens, "val", cfg.seq_len, sequential=True)
 
-    resume_from = _resume_point(cfg)
-    saved = {}
-    if resume_from is not None:
-        checkpoint.verify(resume_from)
-        saved = json.loads((resume_from / checkpoint.STATE_JSON).read_text()) \
-            if (resume_from / checkpoint.STATE_JSON).exists() else {}
-        if "step" not in saved:
-            raise checkpoint.CheckpointError(f"{resume_from} has no training state to resume from")
-        check_resumable(saved, cfg, env, fingerprint, resume_from)
-        saved_config = ModelConfig.from_dict(json.loads((resume_from / checkpoint.CONFIG).read_text()))
-        if model is not None and model.config != saved_config:
-            raise checkpoint.CheckpointError(f"{resume_from} holds a {saved_config} model, this run trains {model.config}")
-        config = saved_config
-    else:
+    resume_from, saved, config = _saved_state(cfg, env, fingerprint, model)
+    if resume_from is None:
         config = model.config if model is not None else preset(cfg.preset, tokenizer.get_vocab_size(),
                                                                dropout=cfg.dropout, **cfg.model_overrides)
     if cfg.seq_len > config.block_size:
@@ -525,54 +591,87 @@ def _fit(cfg: TrainConfig, env: Distributed, device: torch.device, model: GPT | 
         torch.manual_seed(cfg.seed + env.rank)  # dropout draws differ per process
     train_model = torch.compile(model) if compile_model else model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if cfg.dtype == "bfloat16" else nullcontext()
+    return _Run(cfg, env, device, strategy, compile_model, output, tokenizer, config, model, train_model, objective,
+                optimizer, autocast, train_data, val_data, fingerprint, lineage, extra_files, step, samples_seen)
 
-    metrics = MetricsLog(output, step, cfg.tensorboard) if env.main else None
-    global_batch = cfg.batch_size * cfg.grad_accum * env.world_size
-    tokens_per_step = global_batch * cfg.seq_len
+
+def _train_step(run: _Run, loader: Prefetcher, lr: float):
+    """One optimizer step at `lr` over grad_accum micro-batches; advances run.step and
+    run.samples_seen. Returns the step's loss (a device tensor, unsynced) and gradient norm."""
+    cfg, model = run.cfg, run.model
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    loss_sum = torch.zeros((), device=run.device)
+    for micro in range(cfg.grad_accum):
+        x, y = loader.get(run.micro_batch_start(run.samples_seen, micro), cfg.batch_size)
+        # the next micro-batch (or the next step's first) is read while this one runs
+        following = (run.samples_seen, micro + 1) if micro + 1 < cfg.grad_accum else (run.samples_seen + run.global_batch, 0)
+        loader.prefetch(run.micro_batch_start(*following), cfg.batch_size)
+        sync = micro == cfg.grad_accum - 1
+        if run.strategy == "fsdp":
+            unwrap(model).set_requires_gradient_sync(sync)
+        no_sync = model.no_sync() if run.strategy == "ddp" and not sync else nullcontext()
+        with no_sync:
+            with run.autocast:
+                loss = run.objective.loss(run.train_model, x, y) / cfg.grad_accum
+            loss.backward()
+        loss_sum += loss.detach()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    run.objective.after_step(model)
+    run.step += 1
+    run.samples_seen += run.global_batch
+    return loss_sum, grad_norm
+
+
+def _validate(run: _Run) -> dict:
+    """{val_loss, val_perplexity} now (None where there is no validation window)."""
+    val_loss = evaluate(run.train_model, run.val_data, run.cfg, run.env, run.device, run.autocast, run.objective)
+    return {"val_loss": val_loss, "val_perplexity": math.exp(min(val_loss, 50)) if val_loss is not None else None}
+
+
+def _save_checkpoint(run: _Run, metrics: MetricsLog | None) -> Path:
+    """checkpoints/step-N: weights, optimizer, RNG and where the data stands; older ones pruned."""
+    cfg = run.cfg
+    state = {"step": run.step, "samples_seen": run.samples_seen, "train_config": _jsonable(cfg),
+             "world_size": run.env.world_size, "data_fingerprint": run.fingerprint, "lineage": run.lineage,
+             "scheduler": {"name": "warmup_cosine", "step": run.step, "lr": cfg.lr, "warmup_steps": cfg.warmup_steps,
+                           "max_steps": cfg.max_steps, "min_lr_ratio": cfg.min_lr_ratio}}
+    path = train_state.save(checkpoint.run_checkpoint_path(run.output, run.step), run.model, run.optimizer,
+                            run.tokenizer, run.config, state, run.env.rank, run.extra_files)
+    if run.env.main:
+        checkpoint.prune(run.output, cfg.keep_checkpoints)
+        plot_loss(metrics.path, run.output / "loss.png")
+    run.env.barrier()
+    return path
+
+
+def _fit(cfg: TrainConfig, env: Distributed, device: torch.device, model: GPT | None, objective: Objective,
+         extra_files: dict | None) -> dict:
+    run = _start(cfg, env, device, model, objective, extra_files)
+    metrics = MetricsLog(run.output, run.step, cfg.tensorboard) if env.main else None
+    tokens_per_step = run.global_batch * cfg.seq_len
     peak = _peak_flops(device, cfg)
-    flops_step = flops_per_token(config, cfg.seq_len) * tokens_per_step
+    flops_step = flops_per_token(run.config, cfg.seq_len) * tokens_per_step
     if env.main:
-        tqdm.write(f"model: {unwrap(model).num_params() / 1e6:.2f}M parameters, {config}\n"
-                   f"train: {train_data.num_tokens:,} tokens, {train_data.num_windows:,} sequences; "
-                   f"val: {val_data.num_windows:,} sequences; global batch {global_batch} x {cfg.seq_len} tokens; "
-                   f"warmup {cfg.warmup_steps} of {cfg.max_steps} steps; {cfg.dtype}"
-                   f"{', compiled' if compile_model else ''}; {strategy} on {env.world_size} x {device}"
-                   + (f"; resumed at step {step}" if step else ""))
-    bar = tqdm(total=cfg.max_steps, initial=step, desc="train", unit="step", disable=not (env.main and cfg.progress))
+        tqdm.write(f"model: {unwrap(run.model).num_params() / 1e6:.2f}M parameters, {run.config}\n"
+                   f"train: {run.train_data.num_tokens:,} tokens, {run.train_data.num_windows:,} sequences; "
+                   f"val: {run.val_data.num_windows:,} sequences; global batch {run.global_batch} x {cfg.seq_len} "
+                   f"tokens; warmup {cfg.warmup_steps} of {cfg.max_steps} steps; {cfg.dtype}"
+                   f"{', compiled' if run.compiled else ''}; {run.strategy} on {env.world_size} x {device}"
+                   + (f"; resumed at step {run.step}" if run.step else ""))
+    bar = tqdm(total=cfg.max_steps, initial=run.step, desc="train", unit="step",
+               disable=not (env.main and cfg.progress))
     last = {"loss": None, "val_loss": None}
     interval_start, interval_steps = time.perf_counter(), 0
     saved_path = None
-    loader = Prefetcher(train_data, device)
-
-    def micro_batch_start(position: int, micro: int) -> int:
-        return position + (micro * env.world_size + env.rank) * cfg.batch_size
-
+    loader = Prefetcher(run.train_data, device)
     try:
-        while step < cfg.max_steps:
-            lr = learning_rate(step, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss_sum = torch.zeros((), device=device)
-            for micro in range(cfg.grad_accum):
-                x, y = loader.get(micro_batch_start(samples_seen, micro), cfg.batch_size)
-                # the next micro-batch (or the next step's first) is read while this one runs
-                following = (samples_seen, micro + 1) if micro + 1 < cfg.grad_accum else (samples_seen + global_batch, 0)
-                loader.prefetch(micro_batch_start(*following), cfg.batch_size)
-                sync = micro == cfg.grad_accum - 1
-                if strategy == "fsdp":
-                    unwrap(model).set_requires_gradient_sync(sync)
-                no_sync = model.no_sync() if strategy == "ddp" and not sync else nullcontext()
-                with no_sync:
-                    with autocast:
-                        loss = objective.loss(train_model, x, y) / cfg.grad_accum
-                    loss.backward()
-                loss_sum += loss.detach()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            objective.after_step(model)
-            step += 1
-            samples_seen += global_batch
+        while run.step < cfg.max_steps:
+            lr = learning_rate(run.step, cfg)
+            loss_sum, grad_norm = _train_step(run, loader, lr)
+            step = run.step
             interval_steps += 1
             bar.update(1)
 
@@ -585,19 +684,17 @@ def _fit(cfg: TrainConfig, env: Distributed, device: torch.device, model: GPT | 
                 tokens_per_s = interval_steps * tokens_per_step / elapsed
                 record = {"step": step, "loss": loss_value, "lr": lr, "tokens_per_s": round(tokens_per_s, 1),
                           "mfu": round(flops_step * interval_steps / elapsed / (peak * env.world_size), 4) if peak else None,
-                          "grad_norm": float(grad_norm), "tokens_seen": samples_seen * cfg.seq_len}
+                          "grad_norm": float(grad_norm), "tokens_seen": run.samples_seen * cfg.seq_len}
                 if do_eval:
-                    record["val_loss"] = evaluate(train_model, val_data, cfg, env, device, autocast, objective)
-                    record["val_perplexity"] = (math.exp(min(record["val_loss"], 50))
-                                                if record["val_loss"] is not None else None)
+                    record.update(_validate(run))
                     last["val_loss"] = record["val_loss"]
                 last["loss"] = loss_value
                 if env.main:
                     metrics.write(record)
+                    bar.set_postfix(loss=f"{loss_value:.3f}")
                     mfu = f"{record['mfu']:.1%}" if record["mfu"] is not None else "n/a"
                     val = (f" val {record['val_loss']:.4f} ppl {record['val_perplexity']:.1f}"
                            if do_eval and record["val_loss"] is not None else "")
-                    bar.set_postfix(loss=f"{loss_value:.3f}")
                     tqdm.write(f"step {step}/{cfg.max_steps} loss {loss_value:.4f} lr {lr:.2e} "
                                f"tokens/s {tokens_per_s:,.0f} mfu {mfu}{val}")
                 interval_start, interval_steps = time.perf_counter(), 0
@@ -605,28 +702,18 @@ def _fit(cfg: TrainConfig, env: Distributed, device: torch.device, model: GPT | 
             if cfg.stop_after_step is not None and step >= cfg.stop_after_step and step < cfg.max_steps:
                 break  # simulated kill: no final checkpoint
             if step % cfg.checkpoint_interval == 0 or step == cfg.max_steps:
-                state = {"step": step, "samples_seen": samples_seen, "train_config": _jsonable(cfg),
-                         "world_size": env.world_size, "data_fingerprint": fingerprint,
-                         "scheduler": {"name": "warmup_cosine", "step": step, "lr": cfg.lr,
-                                       "warmup_steps": cfg.warmup_steps, "max_steps": cfg.max_steps,
-                                       "min_lr_ratio": cfg.min_lr_ratio}}
-                saved_path = train_state.save(checkpoint.run_checkpoint_path(output, step), model, optimizer, tokenizer,
-                                              config, state, env.rank, extra_files)
-                if env.main:
-                    checkpoint.prune(output, cfg.keep_checkpoints)
-                    plot_loss(metrics.path, output / "loss.png")
-                env.barrier()
+                saved_path = _save_checkpoint(run, metrics)
                 interval_start = time.perf_counter()  # saving is not training time
     except torch.OutOfMemoryError as e:
-        raise ConfigError(f"out of memory at step {step + 1} (preset {cfg.preset}, batch_size={cfg.batch_size}, "
+        raise ConfigError(f"out of memory at step {run.step + 1} (preset {cfg.preset}, batch_size={cfg.batch_size}, "
                           f"seq_len={cfg.seq_len}); use a smaller --batch-size with more --grad-accum: {e}") from None
     finally:
         loader.close()
         bar.close()
         if metrics:
             metrics.close()
-    return {"step": step, "loss": last["loss"], "val_loss": last["val_loss"],
-            "checkpoint": str(saved_path) if saved_path else None, "output": str(output)}
+    return {"step": run.step, "loss": last["loss"], "val_loss": last["val_loss"],
+            "checkpoint": str(saved_path) if saved_path else None, "output": str(run.output)}
 
 
 def _peak_flops(device: torch.device, cfg: TrainConfig) -> float | None:

@@ -12,7 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines.datadir import dataset_path
 from pipelines.dedup import REASON_EXACT, REASON_NEAR, DedupConfig, Deduplicate
 from pipelines.dedup.components import ConnectedComponents
-from pipelines.dedup.quality import (
+from roots_measure.dedup import (
     build_sample,
     clusters_from_dropped,
     load_corpus,

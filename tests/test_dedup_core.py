@@ -17,9 +17,9 @@ from pipelines.dedup import (
 )
 from pipelines.dedup.buckets import (EXACT_BAND, agrees, candidate_pairs, match_prior, new_node, prior_dropped_node,
                                      prior_node, prior_pair_edges)
-from pipelines.dedup.quality import build_sample, load_corpus, reference_shingles
 from pipelines.dedup.config import minhash_scheme
 from pipelines.dedup.sketch import Sketcher
+from roots_measure.dedup import build_sample, load_corpus, reference_shingles
 
 CFG = DedupConfig()
 

@@ -14,7 +14,7 @@ def test_demo_chain_end_to_end(tmp_path, capsys):
                  "--vocab-size", "4000"]) == 0
     printed = capsys.readouterr().out
     stages = ["corpus pipeline", "tokenizer", "pretraining", "evaluation", "fine-tuning", "sentiment evaluation",
-              "leaderboard"]
+              "leaderboard", "lineage"]
     for i, stage in enumerate(stages, 1):
         assert f"[{i}/{len(stages)}] {stage}: done in" in printed
     report = json.loads((out / "demo_report.json").read_text())
@@ -45,3 +45,22 @@ def test_demo_chain_end_to_end(tmp_path, capsys):
     assert {"roots-tiny-demo", "roots-tiny-demo-clf", "baseline-majority", "baseline-random"} <= set(sentiment["models"])
     html = (out / "site" / "index.html").read_text()
     assert "roots-tiny-demo" in html or results["model"]["id"] in html
+
+    # Every model row verifies back to the corpus release and the shared input files it came from
+    from pipelines.datadir import dataset_path
+    from roots_eval.cli import main as roots_eval
+
+    inputs = sorted(str(p) for p in dataset_path("corpus_web_mixed").glob("*.jsonl"))
+    release = str(out / "corpus" / "manifest.json")
+    for model in ("roots-tiny-demo", "roots-tiny-demo-clf"):
+        capsys.readouterr()
+        assert roots_eval(["lineage", str(out / "site"), "--model", model, "--json", "--verify"]) == 0
+        links = json.loads(capsys.readouterr().out)
+        assert [l["path"] for l in links if l["kind"] == "corpus-release"] == [release]
+        assert sorted(l["path"] for l in links if l["kind"] == "input") == inputs
+    # ... and a kept corpus file edited after the demo is named by --verify
+    kept = sorted((out / "corpus" / "data").glob("*.parquet"))[0]
+    kept.write_bytes(kept.read_bytes() + b"\0")
+    capsys.readouterr()
+    assert roots_eval(["lineage", str(out / "site"), "--verify"]) == 1
+    assert str(kept) in capsys.readouterr().err

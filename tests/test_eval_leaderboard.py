@@ -3,8 +3,6 @@ import copy
 import json
 import os
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -54,15 +52,6 @@ def test_markdown_leaderboard(result_files, tmp_path, capsys):
     assert mixed_entry["by_language"] == {"en": pytest.approx(80.0), "zh": pytest.approx(30.0)}
 
 
-def find_chromium():
-    """A headless-capable Chromium on PATH, or None. Tests never install one (.ci/run does)."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 class _Table(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -91,25 +80,14 @@ class _Table(HTMLParser):
             self._cell.append(data)
 
 
-def test_html_leaderboard_renders_sorted_in_headless_chromium(result_files, tmp_path):
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no chromium, chromium-browser or google-chrome on PATH: the rendered page is not checked "
-                    "(install Chromium, as .ci/run does, to run this test)")
+def test_html_leaderboard_renders_sorted_in_headless_chromium(result_files, tmp_path, page_dom):
     root, files = result_files
     site = tmp_path / "site"
     assert main(["leaderboard", *map(str, files), "--output", str(site)]) == 0
     raw = (site / "index.html").read_text(encoding="utf-8")
     assert raw.index(">silent<") < raw.index(">gold<")  # unsorted before the script runs
-    proc = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--dump-dom", (site / "index.html").as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
     table = _Table()
-    table.feed(proc.stdout)
+    table.feed(page_dom(site / "index.html"))
     assert table.sorted_by == "average:desc"
     header, *body = table.rows
     cells = [[c for c in row if isinstance(c, str)] for row in body]
@@ -122,7 +100,11 @@ def test_html_leaderboard_renders_sorted_in_headless_chromium(result_files, tmp_
     sst2 = next(i for i, h in enumerate(header) if h.startswith("cls_sst2"))
     assert cells[1][sst2].startswith("80.00")
     links = [href for row in body for kind, href in (c for c in row if isinstance(c, tuple))]
-    assert links and all(re.search(r"\.samples/.+\.jsonl$", h) for h in links)
+    # each row's model cell opens its lineage page (tests/test_lineage_pages.py), each score its samples
+    pages = [h for h in links if h.startswith("lineage/")]
+    samples = [h for h in links if h not in pages]
+    assert pages == [f"lineage/{m}.html" for m in ("gold", "mixed", "silent")]
+    assert samples and all(re.search(r"\.samples/.+\.jsonl$", h) for h in samples)
     assert all((site / h).resolve().is_file() for h in links)
 
 

@@ -6,6 +6,7 @@ is a small local server, so Beam's credential lookup succeeds at once instead of
 from __future__ import annotations
 
 import gzip
+import hashlib
 import http.server
 import io
 import json
@@ -384,3 +385,43 @@ def test_warc_crawl_on_gcs_read_in_ranges(gcs, tmp_path):
     assert stats["read"] == records and stats["malformed"] == 0
     assert stats["web"]["blocklists"] == {"adult": 1}
     assert stats["kept"] > 0
+
+
+def test_lineage_links_a_gcs_release_to_a_local_checkpoint(gcs, tmp_path, capsys):
+    """A release written to a bucket, its data copied to the training machine: the token shards
+    name the gs:// release by digest, `roots-eval lineage --verify` reads it there, and an object
+    changed on the bucket afterwards is named."""
+    from pipelines import storage
+    from roots_eval.cli import main as roots_eval
+    from roots_model.testing import corpus_slice
+    from roots_model.tokenizer import train_from_corpus
+    from roots_model.train import TrainConfig, pretrain
+
+    bucket = gcs.bucket("roots-lineage")
+    raw = corpus_slice(tmp_path / "raw", 400, corpus_file="docs-00005-of-00006.jsonl") / "slice.jsonl"
+    _put(f"gs://{bucket}/raw/slice.jsonl", raw.read_bytes())
+    release = f"gs://{bucket}/corpus"
+    assert _run("--input", f"gs://{bucket}/raw/slice.jsonl", "--output", release, "--direct_num_workers=1") == 0
+    local = tmp_path / "copy"
+    local.mkdir()
+    for path in storage.list_files(f"{release}/data"):  # what `gsutil cp` would do
+        (local / path.rsplit("/", 1)[1]).write_bytes(storage.read_bytes(path))
+    train_from_corpus(local, tmp_path / "tok", 512, heldout_fraction=0.05)
+    run = tmp_path / "run"
+    pretrain(TrainConfig(data=str(local), tokenizer=str(tmp_path / "tok"), output=str(run), max_steps=2, batch_size=4,
+                         seq_len=64, warmup_steps=1, eval_interval=2, eval_batches=1, checkpoint_interval=2,
+                         val_fraction=0.05, workers=1, progress=False, tensorboard=False, corpus_release=release))
+    capsys.readouterr()
+    assert roots_eval(["lineage", str(run), "--json"]) == 0
+    links = {link["kind"]: link for link in json.loads(capsys.readouterr().out)}
+    manifest = storage.read_bytes(f"{release}/manifest.json")
+    assert links["corpus-release"]["path"] == f"{release}/manifest.json"
+    assert links["corpus-release"]["digest"] == "sha256:" + hashlib.sha256(manifest).hexdigest()
+    assert links["input"]["path"] == f"gs://{bucket}/raw/slice.jsonl"
+    assert roots_eval(["lineage", str(run), "--verify"]) == 0, capsys.readouterr().err
+
+    kept = storage.list_files(f"{release}/data")[0]
+    _put(kept, storage.read_bytes(kept) + b"\0")
+    capsys.readouterr()
+    assert roots_eval(["lineage", str(run), "--verify"]) == 1
+    assert kept in capsys.readouterr().err

@@ -5,7 +5,8 @@ import pickle
 import pytest
 
 from pipelines.datadir import dataset_path
-from pipelines.langid import LanguageIdentifier, bundled_model_path, evaluate_langid, script_override
+from pipelines.langid import LanguageIdentifier, bundled_model_path, script_override
+from roots_measure.langid import evaluate_langid
 
 
 @pytest.fixture(scope="module")

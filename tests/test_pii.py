@@ -1,8 +1,6 @@
 """PII redaction: checksums, each kind in Chinese and English text, near misses left alone, and
 precision/recall on a planted set built from the shared data (benchmarks/pii_eval.py)."""
 import datetime
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,9 +14,7 @@ from pipelines.text.pii import (
     luhn_is_valid,
     redact,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
+from roots_measure.pii import build_planted_set, evaluate
 
 
 def _iso7064_mod11_2(body17: str) -> str:
@@ -159,8 +155,6 @@ def test_step_sets_counts_and_never_drops():
 
 def test_planted_set_precision_and_recall():
     """A slice of the benchmark: real sentences with planted PII and near misses."""
-    from pii_eval import build_planted_set, evaluate
-
     rep = evaluate(build_planted_set(per_kind=60, seed=3))
     for kind, c in rep["per_kind"].items():
         print(kind, c)
@@ -176,8 +170,6 @@ def test_seven_digit_gate_is_implied_by_every_number_pattern():
     if every match of those patterns contains a gate match. Checked on the planted benchmark
     texts (every kind, near misses) and on random digit strings with every separator shape."""
     import random
-
-    from pii_eval import build_planted_set
 
     from pipelines.text import pii
 
@@ -221,8 +213,6 @@ def test_ip_gates_are_implied_by_every_match(kind, make, extra, ordinary):
     """_candidates runs an IP pattern only where its cheap gate matches: sound only if every
     match of the pattern contains a gate match (planted texts and random near-addresses)."""
     import random
-
-    from pii_eval import build_planted_set
 
     from pipelines.text import pii
 

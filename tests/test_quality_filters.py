@@ -1,9 +1,7 @@
 """Issue 13's filter changes on real snippets: the Han-script rule, `too_short`, digits,
 Traditional Chinese on the Simplified path, the new signals, and the quality evaluation."""
 import json
-import sys
 import unicodedata
-from pathlib import Path
 
 import pytest
 from opencc_pyo3 import OpenCC
@@ -113,12 +111,11 @@ def test_sentence_line_ratio_weights_lines_by_length():
 
 @pytest.fixture(scope="module")
 def quality_report():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import quality_eval
+    from roots_measure import filter_eval
 
-    items = quality_eval.build_items(half="check", limit=40)
-    rows, _ = quality_eval.evaluate(items, PipelineConfig.load())
-    return quality_eval, quality_eval.report(rows)
+    items = filter_eval.build_items(half="check", limit=40)
+    rows, _ = filter_eval.evaluate(items, PipelineConfig.load())
+    return filter_eval, filter_eval.report(rows)
 
 
 def test_quality_evaluation_slice_meets_the_targets(quality_report):

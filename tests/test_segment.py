@@ -8,8 +8,8 @@ import pytest
 from pipelines.config import PipelineConfig
 from pipelines.text import normalize as norm
 from pipelines.text import segment
-from pipelines.text.segment_agreement import decision_differences, run_processor, word_agreement
-from pipelines.text.script import HAN_RE
+from pipelines.text.script import HAN_RE, is_chinese
+from roots_measure.segment import decision_differences, run_processor, word_agreement
 
 # Both backends load jieba's default dictionary; the whole point of rjieba is speed.
 BACKENDS = ("jieba", "rjieba")
@@ -65,15 +65,29 @@ def test_backend_choice_config_and_pickling():
     with pytest.raises(ValueError, match="unknown segmentation backend 'pkuseg'"):
         segment.backend_from_config({"segment": {"backend": "pkuseg"}})
     with pytest.raises(ValueError):
-        segment.configure("hmm")
+        segment.Segmenter("hmm")
     seg = pickle.loads(pickle.dumps(segment.Segmenter("jieba").load()))
     assert seg.backend == "jieba" and seg.words("今天天气不错。", "zh") == ["今天天气", "不错"]
-    previous = segment._default_backend
-    try:
-        segment.configure("jieba")
-        assert segment._default_backend == "jieba"
-    finally:
-        segment.configure(previous)
+
+
+class _FixedCuts(segment.Segmenter):
+    """Cuts every Chinese text into the same two words: shows which segmenter was asked."""
+
+    def words(self, text, lang):
+        return ["甲乙", "丙"] if is_chinese(lang) else super().words(text, lang)
+
+
+def test_dedup_shingles_use_the_segmenter_they_are_given_not_a_process_setting():
+    from pipelines.dedup.config import DedupConfig
+    from pipelines.dedup.sketch import Sketcher, shingles
+
+    cfg = DedupConfig(cjk_unit="word", cjk_ngram=1, methods=("minhash",))
+    assert shingles("今天天气不错", "zh", cfg, _FixedCuts()) == {"甲乙", "丙"}
+    assert shingles("今天天气不错", "zh", cfg, segment.Segmenter("jieba")) == {"今天天气", "不错"}
+    fixed, default = Sketcher(cfg, _FixedCuts()), Sketcher(cfg)
+    assert fixed("今天天气不错", "zh")[2] == Sketcher(cfg, _FixedCuts())("甲乙丙丁", "zh")[2]  # same shingles
+    assert fixed("今天天气不错", "zh")[2] != default("今天天气不错", "zh")[2]
+    assert not hasattr(segment, "configure")  # no process-wide backend for a step to depend on
 
 
 def test_quality_filter_decisions_within_half_a_percent(corpus_docs):

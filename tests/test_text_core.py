@@ -159,11 +159,7 @@ def test_user_yaml_overrides_thresholds(tmp_path):
 
 # --- boilerplate lines ---------------------------------------------------------------------
 def test_boilerplate_filter_quality_on_labeled_pages():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from boilerplate_eval import evaluate
+    from roots_measure.boilerplate import evaluate
 
     r = evaluate()
     assert r["main_total"] > 500 and r["boiler_total"] > 500
@@ -342,15 +338,11 @@ def test_loosened_phrases_keep_only_what_re2_reads_as_re_does():
 def test_the_remover_drops_no_clean_prose_whole():
     """Every clean text of benchmarks/quality_eval.py survives the remover; the few it edits
     lose a Wikipedia title or a stray link line (65 texts, 77 before the link-label anchoring)."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import quality_eval
+    from roots_measure.data import clean_items, corpus
 
     remover = BoilerplateRemover(PipelineConfig.load().boilerplate())
     changed = dropped = 0
-    for item in quality_eval.clean_items(quality_eval._corpus()):
+    for item in clean_items(corpus()):
         text = normalize(item["text"])
         cleaned, removed = remover(text)
         changed += removed > 0

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from ..document import SIGNAL_NAMES
+from ..errors import ConfigError
 from ..text.segment import BACKENDS
 
 DEFAULT_FILE = "pipelines/config/default.yaml"
@@ -24,10 +25,6 @@ _CHOICES = {
     "segment": {"backend": BACKENDS},
 }
 _LANG_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
-
-
-class ConfigError(ValueError):
-    pass
 
 
 class _Checker:

@@ -21,12 +21,13 @@ from pipelines.dedup.config import DedupConfig
 from pipelines.text.chinese import to_simplified
 from pipelines.text.normalize import fold_for_comparison
 from pipelines.text.script import is_chinese
-from pipelines.text.segment import words
+from pipelines.text.segment import Segmenter
 
 # Languages written without spaces between words besides Chinese: a regex "word" there is a
 # whole clause, so they are shingled on characters like Chinese.
 _UNSEGMENTED = {"ja", "th", "lo", "km", "my", "bo"}
 _DEFAULT = DedupConfig()
+_DEFAULT_SEGMENTER = Segmenter()  # the package default backend; a pipeline passes its configured one
 
 
 def fold_script(text: str, cfg: DedupConfig = _DEFAULT) -> str:
@@ -66,16 +67,18 @@ def _ngrams(units: Sequence[str], n: int, sep: str) -> set[str]:
     return {sep.join(gram) for gram in zip(*(units[i:] for i in range(n)))}
 
 
-def _shingles_of_folded_script(text: str, lang: str | None, cfg: DedupConfig, folded: str | None = None) -> set[str]:
+def _shingles_of_folded_script(text: str, lang: str | None, cfg: DedupConfig, segmenter: Segmenter,
+                                folded: str | None = None) -> set[str]:
     if uses_char_shingles(lang, cfg):
         return _ngrams(fold_for_comparison(text) if folded is None else folded, cfg.cjk_ngram, "")
     n = cfg.cjk_ngram if is_chinese(lang) else cfg.word_ngram
-    return _ngrams(words(text.casefold(), lang), n, " ")
+    return _ngrams(segmenter.words(text.casefold(), lang), n, " ")
 
 
-def shingles(text: str, lang: str | None, cfg: DedupConfig) -> set[str]:
-    """The shingle set of one document (empty when it has no word characters)."""
-    return _shingles_of_folded_script(fold_script(text, cfg), lang, cfg)
+def shingles(text: str, lang: str | None, cfg: DedupConfig, segmenter: Segmenter = _DEFAULT_SEGMENTER) -> set[str]:
+    """The shingle set of one document (empty when it has no word characters); `segmenter`
+    cuts Chinese words when cfg.cjk_unit is "word"."""
+    return _shingles_of_folded_script(fold_script(text, cfg), lang, cfg, segmenter)
 
 
 class _RensaHasher:
@@ -167,8 +170,8 @@ class Sketcher:
     """One document -> (exact key or None, band keys, signature bytes or None), the script
     folded and the text normalized once for both the exact key and the character shingles."""
 
-    def __init__(self, cfg: DedupConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: DedupConfig, segmenter: Segmenter = _DEFAULT_SEGMENTER):
+        self.cfg, self.segmenter = cfg, segmenter
         self.exact = "exact" in cfg.methods
         self.minhash = "minhash" in cfg.methods
         self.bands, self.rows = cfg.bands_rows
@@ -181,7 +184,7 @@ class Sketcher:
         key = _exact_key_of_folded(folded) if self.exact else None
         if not self.minhash:
             return key, [], None
-        shingle_set = _shingles_of_folded_script(text, lang, cfg, folded)
+        shingle_set = _shingles_of_folded_script(text, lang, cfg, self.segmenter, folded)
         if not shingle_set:
             return key, [], None
         values = self.hasher.signature(shingle_set)

@@ -27,6 +27,7 @@ from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.index import (PriorCandidates, WriteIndex, bucket_shard, check_index, doc_shard, index_listing,
                                    read_prior_buckets)
 from pipelines.dedup.sketch import Sketcher, signature_from_bytes
+from pipelines.text.segment import Segmenter
 
 REASON_EXACT = "duplicate_exact"
 REASON_NEAR = "duplicate_near"
@@ -56,13 +57,13 @@ class SketchDocs(beam.DoFn):
     element per band; SIG (node, (signature bytes, exact key)) of each document in LSH; and
     with an index to write, SKETCH (node, (exact key, band hashes, signature or None))."""
 
-    def __init__(self, cfg: DedupConfig, with_index: bool):
-        self.cfg = cfg
+    def __init__(self, cfg: DedupConfig, with_index: bool, segmenter: Segmenter):
+        self.cfg, self.segmenter = cfg, segmenter
         self.with_index = with_index
         self.no_shingles = Metrics.counter("dedup", "docs_without_shingles")
 
     def setup(self):
-        self.sketcher = Sketcher(self.cfg)
+        self.sketcher = Sketcher(self.cfg, self.segmenter)
         self.shards = self.cfg.num_bucket_shards
 
     def start_bundle(self):
@@ -382,9 +383,11 @@ class Deduplicate(beam.PTransform):
     """
 
     def __init__(self, cfg: DedupConfig | dict | None = None, index_output: str | None = None, prior_indexes=(),
-                 index_part: str = "", in_memory: bool = False):
+                 index_part: str = "", in_memory: bool = False, segmenter: Segmenter | None = None):
         super().__init__()
         self.in_memory = in_memory
+        # cuts Chinese words for cjk_unit "word" shingles: the pipeline's configured backend
+        self.segmenter = segmenter or Segmenter()
         self.cfg = cfg if isinstance(cfg, DedupConfig) else DedupConfig.from_dict(cfg)
         self.index_output = index_output
         self.prior_indexes = list(prior_indexes or ())
@@ -395,7 +398,7 @@ class Deduplicate(beam.PTransform):
         for path in self.prior_indexes:
             check_index(path, cfg)
         with_index = bool(self.index_output)
-        sketched = docs | "Sketch" >> beam.ParDo(SketchDocs(cfg, with_index)).with_outputs(
+        sketched = docs | "Sketch" >> beam.ParDo(SketchDocs(cfg, with_index, self.segmenter)).with_outputs(
             ENTRIES, SIG, SKETCH, main="docs")
         buckets = (
             sketched[ENTRIES]

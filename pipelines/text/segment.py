@@ -35,7 +35,6 @@ _HAS_WORD_CHAR = re.compile(r"\w", re.UNICODE)
 _lock = threading.Lock()
 _jieba = None
 _cutters: dict[str, Callable[[str], list[str]]] = {}
-_default_backend = DEFAULT_BACKEND
 
 
 def load_jieba():
@@ -121,12 +120,7 @@ def has_words(text: str, n: int) -> bool:
     return n <= 0 or next(itertools.islice(_WORD_RE.finditer(text), n - 1, None), None) is not None
 
 
-def configure(backend: str) -> None:
-    """Set this process's backend for `words()` (the function dedup shingling calls)."""
-    global _default_backend
-    _default_backend = check_backend(backend)
-
-
-def words(text: str, lang: str | None, backend: str | None = None) -> list[str]:
-    """The words of `text` in language `lang` with `backend` (default: the configured one)."""
-    return Segmenter(backend or _default_backend).words(text, lang)
+def words(text: str, lang: str | None, backend: str = DEFAULT_BACKEND) -> list[str]:
+    """The words of `text` in language `lang` with `backend`. No process-wide setting: a step
+    that segments with the configured backend is given its `Segmenter` (dedup shingling too)."""
+    return Segmenter(backend).words(text, lang)

@@ -6,15 +6,15 @@ import json
 from pathlib import Path
 
 from roots_eval.models.base import (
+    EvalModel,
     GenerationRequest,
-    LanguageModel,
     LoglikelihoodRequest,
     ModelLoadError,
 )
 
 MODEL_TYPES = ("auto", "roots", "classifier", "hf")
 
-__all__ = ["GenerationRequest", "LanguageModel", "LoglikelihoodRequest", "ModelLoadError", "load_model", "MODEL_TYPES"]
+__all__ = ["EvalModel", "GenerationRequest", "LoglikelihoodRequest", "ModelLoadError", "load_model", "MODEL_TYPES"]
 
 
 def detect_type(path: Path) -> str:
@@ -38,7 +38,7 @@ def detect_type(path: Path) -> str:
 
 
 def load_model(path: str | Path, model_type: str = "auto", device: str = "cpu", batch_size: int | str = 8,
-               show_progress: bool = True, dtype: str = "auto") -> LanguageModel:
+               show_progress: bool = True, dtype: str = "auto") -> EvalModel:
     """`dtype`: "auto" (the checkpoint's training precision on a GPU, float32 on CPU) or a dtype name."""
     path = Path(path)
     kind = detect_type(path) if model_type == "auto" else model_type

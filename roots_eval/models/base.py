@@ -26,8 +26,10 @@ class GenerationRequest:
     max_new_tokens: int = 64
 
 
-class LanguageModel:
-    """Subclasses implement loglikelihood and generate; a classifier implements classify."""
+class EvalModel:
+    """What the harness scores (lm-evaluation-harness's `LM`): subclasses implement
+    loglikelihood and generate; a classifier implements classify. Not roots_model's
+    `LanguageModel` (the user API), which `HFMaskedLM` wraps behind this one."""
 
     model_id: str = "model"
     kind: str = "lm"

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from roots_eval.models.base import LanguageModel, ModelLoadError, hash_path
+from roots_eval.models.base import EvalModel, ModelLoadError, hash_path
 
 
-class RootsClassifier(LanguageModel):
+class RootsClassifier(EvalModel):
     kind = "classifier"
 
     def __init__(self, path: str | Path, device: str = "cpu", batch_size: int | str = 32):
@@ -29,7 +29,8 @@ class RootsClassifier(LanguageModel):
         return self._fingerprint
 
     def metadata(self) -> dict:
-        return {"id": self.model_id, "type": self.kind, "path": str(self.path), "checkpoint_hash": self._fingerprint,
+        return {"id": self.model_id, "type": self.kind, "path": str(self.path.resolve()),
+                "checkpoint_hash": self._fingerprint, "base": self.classifier.base,
                 "parameters": sum(p.numel() for p in self.classifier.parameters()), "labels": self.class_labels()}
 
     def class_labels(self) -> list:

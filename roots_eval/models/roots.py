@@ -1,7 +1,6 @@
-"""roots_model checkpoints behind the LanguageModel interface."""
+"""roots_model checkpoints behind the EvalModel interface."""
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -14,11 +13,9 @@ from roots_eval.models.torch_lm import TorchCausalLM, choose_dtype
 
 
 def checkpoint_fingerprint(path: Path) -> str:
-    # checkpoint.json already holds the SHA-256 of every file; hashing it avoids re-reading the weights
-    manifest = path / "checkpoint.json"
-    if manifest.is_file():
-        return "sha256:" + hashlib.sha256(manifest.read_bytes()).hexdigest()
-    return hash_path(path)
+    from roots_model import checkpoint as ckpt
+
+    return ckpt.digest(path) if (path / ckpt.MANIFEST).is_file() else hash_path(path)
 
 
 def _is_quantized(path) -> bool:
@@ -88,7 +85,7 @@ class RootsLM(TorchCausalLM):
         return {
             "id": self.model_id,
             "type": self.kind,
-            "path": str(self.path),
+            "path": str(self.path.resolve()),  # absolute: `roots-eval lineage` follows it from anywhere
             "checkpoint_hash": self._fingerprint,
             "parameters": count_parameters(self.model),  # int8 weights are buffers, not parameters
             "block_size": self.max_length,

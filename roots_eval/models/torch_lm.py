@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from roots_eval.models.base import LanguageModel, LoglikelihoodRequest
+from roots_eval.models.base import EvalModel, LoglikelihoodRequest
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TRAINED_NAMES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16"}
@@ -47,7 +47,7 @@ def largest_fitting_batch(probe, start: int) -> int:
     return 1
 
 
-class TorchCausalLM(LanguageModel):
+class TorchCausalLM(EvalModel):
     """Subclasses provide encode/decode, `forward_logits` and `max_length`."""
 
     device: str = "cpu"

@@ -9,7 +9,7 @@ Every output is an ordinary checkpoint folder (`roots_model.checkpoint.load` rea
 checkpoint manifest) and `report.json` (size, parameters, CPU tokens/s, validation
 perplexity and optional harness scores, each next to the original's). See docs/compress.md.
 """
-from roots_model.train import ConfigError
+from pipelines.errors import ConfigError
 
 
 class CompressError(ConfigError):

@@ -19,7 +19,7 @@ from roots_model.compress.finetune import Distillation, MaskedRecovery, train_co
 from roots_model.compress.quantize import METHODS as QUANT_METHODS
 from roots_model.compress.quantize import build_quantized_model, quantize_state_dict
 from roots_model.compress.report import SPEED_PROMPT, default_token_dir, write_report
-from roots_model.data import MANIFEST, PackedSequences
+from roots_model.data import MANIFEST, PackedSequences, is_token_folder
 from roots_model.model import GPT, PRESETS, preset
 from roots_model.tokenizer import encode, eos_id, load_tokenizer
 from roots_model.train import TrainConfig
@@ -126,7 +126,7 @@ def _check_uncompressed(loaded):
 def _check_token_shards(data, checkpoint_path):
     """Token shards made with another tokenizer would feed the model ids it never learned."""
     manifest_path = Path(data) / MANIFEST
-    if not manifest_path.is_file():
+    if not is_token_folder(data):
         return  # a document folder: it is tokenized with the checkpoint's own tokenizer
     made_with = json.loads(manifest_path.read_text()).get("tokenizer_sha256")
     ours = hashlib.sha256((Path(checkpoint_path) / checkpoint.TOKENIZER).read_bytes()).hexdigest()
@@ -137,14 +137,14 @@ def _check_token_shards(data, checkpoint_path):
 
 def _token_dir(data, checkpoint_path) -> Path | None:
     if data is not None:
-        if not (Path(data) / MANIFEST).is_file():
+        if not is_token_folder(data):
             raise CompressError(f"--data {data} holds no token manifest: run `roots-train prepare` first")
         return Path(data)
     return default_token_dir(checkpoint_path) if checkpoint_path else None
 
 
 def _tokens_of(cfg: TrainConfig) -> Path:
-    return Path(cfg.data) if (Path(cfg.data) / MANIFEST).is_file() else Path(cfg.output) / "tokens"
+    return Path(cfg.data) if is_token_folder(cfg.data) else Path(cfg.output) / "tokens"
 
 
 @torch.no_grad()

@@ -24,7 +24,7 @@ import torch
 
 from roots_model import checkpoint
 from roots_model.compress.quantize import count_parameters
-from roots_model.data import MANIFEST, PackedSequences
+from roots_model.data import PackedSequences, is_token_folder
 from roots_model.model import KVCache, loss_fn
 from roots_model.tokenizer import encode, eos_id
 
@@ -36,7 +36,7 @@ def default_token_dir(path) -> Path | None:
     state = checkpoint.load(path, verify_files=False).state if path else {}
     train_config = state.get("train_config") or {}
     for candidate in (train_config.get("data"), train_config.get("output") and Path(train_config["output"]) / "tokens"):
-        if candidate and (Path(candidate) / MANIFEST).is_file():
+        if candidate and is_token_folder(candidate):
             return Path(candidate)
     return None
 

@@ -1,14 +1,9 @@
 """Chinese web spam and soft-404 rules: synthetic cases for each rule, the real Common Crawl
 excerpt against a reader's labels, and no false positives on real clean text."""
-import sys
-from pathlib import Path
-
 import pytest
 
 from pipelines.web.spam import (REASON_GAMBLING, REASON_OBFUSCATED, REASON_PORN, REASON_SOFT_404, SpamThresholds,
                                 phrase_hits, spam_reason, spam_verdict, url_hits)
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 # A news story ABOUT gambling: the words come up again and again, the spam vocabulary does not.
 # Plain prose without any spam phrase (a library story), for long texts.
@@ -152,8 +147,7 @@ def cc_pages():
 
     if not (dataset_path("warc_samples") / "cc_resiliparse" / "warcfile.warc.gz").exists():
         pytest.skip("warc_samples not available")
-    sys.path.insert(0, str(BENCH))
-    from web_spam_eval import cc_pages as load
+    from roots_measure.web_spam import cc_pages as load
 
     return load()
 
@@ -171,14 +165,13 @@ def test_cc_excerpt_matches_the_reader(cc_pages):
 # ------------------------------------------------------------------ clean text
 @pytest.fixture(scope="module")
 def clean_texts():
-    sys.path.insert(0, str(BENCH))
-    from quality_eval import _corpus, clean_items
+    from roots_measure.data import clean_items, corpus
 
     try:
-        corpus = _corpus()
+        docs = corpus()
     except FileNotFoundError:
         pytest.skip("corpus_web_mixed not available")
-    return clean_items(corpus)
+    return clean_items(docs)
 
 
 def test_no_false_positives_on_clean_text(clean_texts):

@@ -9,7 +9,8 @@ import copy
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import segment
+from pipelines.text import segment
+from pipelines.text.script import is_chinese
 
 
 def word_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
@@ -58,16 +59,10 @@ def word_agreement(texts: list[str], lang: str, reference: str, candidate: str) 
 @contextlib.contextmanager
 def backend(config, name: str):
     """A pipeline config whose processor segments with backend `name` (the `segment.backend`
-    key), with this process's default backend set to it too (for code that calls
-    `segment.words` without a segmenter of its own); the default is restored afterwards."""
+    key; every step reads it from there, none from process-wide state)."""
     raw = copy.deepcopy(config.raw)
     raw.setdefault("segment", {})["backend"] = name
-    previous = segment._default_backend
-    segment.configure(name)
-    try:
-        yield type(config)(raw)
-    finally:
-        segment.configure(previous)
+    yield type(config)(raw)
 
 
 @dataclass
@@ -84,8 +79,6 @@ class Decisions:
 def run_processor(config, docs: list[dict], backend_name: str) -> Decisions:
     """Run `pipelines.process.DocumentProcessor` on copies of `docs` with one backend."""
     from pipelines.process import DocumentProcessor
-
-    from .script import is_chinese
 
     out = Decisions()
     with backend(config, backend_name) as cfg:

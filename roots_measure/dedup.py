@@ -1,5 +1,5 @@
 """Measuring dedup quality on real data: samples with planted near-duplicates, exact
-Jaccard by brute force, pairwise precision / recall. Used by the tests and the benchmark.
+Jaccard by brute force, pairwise precision / recall. Used by the tests and benchmarks/bench_dedup.py.
 
 Ground truth (`reference_pairs`) comes from `reference_shingles`, a shingling written here
 on its own (plain Unicode regexes, its own OpenCC converter), not from the code under test:
@@ -9,7 +9,6 @@ peers that bring their own shingling.
 """
 from __future__ import annotations
 
-import json
 import random
 import re
 import unicodedata
@@ -21,6 +20,7 @@ import numpy as np
 
 from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.sketch import exact_key, shingles
+from pipelines.files import read_jsonl
 from pipelines.text.script import han_share, is_chinese
 from pipelines.text.segment import load_jieba
 
@@ -34,13 +34,9 @@ def guess_lang(text: str) -> str:
 
 
 def load_corpus(corpus_dir: Path) -> list[dict]:
-    docs = []
-    for path in sorted(Path(corpus_dir).glob("*.jsonl")):
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                doc = json.loads(line)
-                doc["lang"] = guess_lang(doc["text"])
-                docs.append(doc)
+    docs = [doc for path in sorted(Path(corpus_dir).glob("*.jsonl")) for doc in read_jsonl(path)]
+    for doc in docs:
+        doc["lang"] = guess_lang(doc["text"])
     return docs
 
 
