@@ -34,6 +34,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.files import atomic_write
+
 STEPS = ("refresh", "train", "evaluate", "leaderboard")
 BUDGET_FILE = "budget.json"
 SITE_INPUTS = "site.inputs.json"  # the results digests the site was last built from
@@ -109,9 +111,7 @@ class Chain:
                 raise ChainError(f"{self.work} holds proxies trained with {recorded}; this run asks for {wanted}: "
                                  f"scores would not be comparable (use another --work for another budget)")
         elif tokenizer_sha256 is not None:
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(wanted, indent=1) + "\n")
-            os.replace(tmp, path)
+            atomic_write(path, json.dumps(wanted, indent=1) + "\n")
 
     def ensure_tokenizer(self, first_release) -> str:
         """The tokenizer's digest; trained once from the first release unless one was given."""
@@ -217,7 +217,7 @@ class Chain:
             return
         stamp.unlink(missing_ok=True)  # a build that dies half-way is redone next time
         run_cli(["-m", "roots_eval.cli", "leaderboard", *inputs, "--output", str(site)], "leaderboard")
-        stamp.write_text(json.dumps(inputs, indent=1) + "\n")
+        atomic_write(stamp, json.dumps(inputs, indent=1) + "\n")
         log(f"leaderboard: {len(files)} release row(s) -> {site / 'index.html'}")
 
 

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipelines.files import atomic_write
 from roots_eval.results import ResultsError, load_results
 
 CATEGORY_ORDER = {"classification": 0, "translation": 1, "qa": 2, "summarization": 3, "language_modeling": 4}
@@ -431,13 +432,13 @@ def write_lineage(out_dir: Path, groups) -> None:
         card = f"cards/{Path(same_model[0][0]['lineage']).stem}/README.md"
         (out_dir / card).parent.mkdir(parents=True, exist_ok=True)
         text = model_card.model_card([(entry, data) for entry, data, _, _ in same_model], same_model[0][2])
-        (out_dir / card).write_text(text, encoding="utf-8")
+        atomic_write(out_dir / card, text)
         for entry, *_ in same_model:
             entry["card"] = card
     for entry, data, links, problem in rows:
         page = lineage_page.render_page(entry, data, links, problem, out_dir / "lineage",
                                         entry["card"] and f"../{entry['card']}")
-        (out_dir / entry["lineage"]).write_text(page, encoding="utf-8")
+        atomic_write(out_dir / entry["lineage"], page)
 
 
 def build_leaderboard(result_paths, output) -> int:
@@ -455,21 +456,21 @@ def build_leaderboard(result_paths, output) -> int:
     tests = significance_tables(groups)
     charts = plot_progress(run_progress(rows), out_dir)
     extra_md = _significance_markdown(tests) + [line for c in charts for line in (f"![scores across checkpoints]({c})", "")]
-    (out_dir / "leaderboard.md").write_text(render_markdown(groups) + "\n" + "\n".join(extra_md), encoding="utf-8")
+    atomic_write(out_dir / "leaderboard.md", render_markdown(groups) + "\n" + "\n".join(extra_md))
     page = render_html(groups, out_dir)
     if tests or charts:
         extra = "".join(f'<h2>Scores across checkpoints</h2><img src="{html.escape(c)}" alt="scores vs step">' for c in charts)
         if tests:
             extra += _significance_html(tests)
         page = page.replace("<h2>Models</h2>", extra + "\n<h2>Models</h2>", 1)
-    (out_dir / "index.html").write_text(page, encoding="utf-8")
-    (out_dir / "leaderboard.json").write_text(json.dumps({
+    atomic_write(out_dir / "index.html", page)
+    atomic_write(out_dir / "leaderboard.json", json.dumps({
         "groups": [{"settings": g["settings"], "description": g["description"], "tasks": g["columns"],
                     "averaged_tasks": g["common"], "models": [s["model"]["id"] for s in g["summary"]]} for g in groups],
         "models": models,
         "significance": tests,
         "progress_charts": charts,
         "skipped": errors,
-    }, indent=2, ensure_ascii=False), encoding="utf-8")
+    }, indent=2, ensure_ascii=False))
     print(f"[roots-eval] leaderboard of {len(rows)} model(s) in {len(groups)} group(s) written to {out_dir}", file=sys.stderr)
     return 1 if errors else 0

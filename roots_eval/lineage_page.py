@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from pipelines import storage
+from pipelines.files import read_jsonl
 
 # the links a fully traced row has (roots_eval.lineage.KINDS less the leaderboard row itself
 # and the optional fine-tuned classifier), and why each can be absent
@@ -98,7 +99,7 @@ def _metrics(ckpt_path: str, step: int | None) -> list[dict]:
     path = Path(ckpt_path).parent.parent / "metrics.jsonl"
     if Path(ckpt_path).parent.name != "checkpoints" or not path.is_file():
         return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = list(read_jsonl(path))
     return [r for r in rows if step is None or r["step"] <= step]
 
 
