@@ -28,6 +28,7 @@ import torch
 
 from roots_model import checkpoint
 from roots_model.compress.commands import distill, prune, quantize
+from roots_model.compress.config import DistillConfig, PruneConfig
 from roots_model.compress.finetune import train_compressed
 from roots_model.compress.report import measure
 from roots_model.testing import tiny_train_config, tiny_workspace
@@ -83,15 +84,17 @@ def main():
     orig = measure(base, **measure_opts)
     n = args.recovery_steps
     quantize(base, work / "int8", report=False)
-    prune(base, work / "mag50", 0.5, "magnitude", report=False)
-    prune(base, work / "mag50-ft", 0.5, "magnitude", finetune_steps=n, data=tokens, report=False, progress=False)
-    prune(base, work / "mlp50", 0.5, "mlp-channels", data=tokens, report=False)
-    prune(base, work / "mlp50-ft", 0.5, "mlp-channels", finetune_steps=n, data=tokens, report=False, progress=False)
+    prune(PruneConfig(base, work / "mag50", 0.5, "magnitude", report=False))
+    prune(PruneConfig(base, work / "mag50-ft", 0.5, "magnitude", finetune_steps=n, data=tokens, report=False,
+                      progress=False))
+    prune(PruneConfig(base, work / "mlp50", 0.5, "mlp-channels", data=tokens, report=False))
+    prune(PruneConfig(base, work / "mlp50-ft", 0.5, "mlp-channels", finetune_steps=n, data=tokens, report=False,
+                      progress=False))
     continued(base, work / "orig-ft", n, tokens)
     student = {"n_embd": 64, "n_head": 2, "n_kv_head": 1}
-    distill(base, work / "student", tokens, "tiny", student, temperature=1.0, alpha=0.9, report=False,
-            max_steps=args.steps, batch_size=8, seq_len=128, lr=3e-3, seed=0, eval_interval=args.steps,
-            checkpoint_interval=args.steps, progress=False, tensorboard=False)
+    distill(DistillConfig(base, tokens, work / "student", "tiny", student, temperature=1.0, alpha=0.9, report=False,
+                          max_steps=args.steps, batch_size=8, seq_len=128, lr=3e-3, seed=0, eval_interval=args.steps,
+                          checkpoint_interval=args.steps, progress=False))
     cfg = tiny_train_config(work / "student-plain", steps=args.steps, progress=False)
     torch.manual_seed(cfg.seed)
     from roots_model.model import GPT, preset
@@ -113,8 +116,8 @@ def main():
         wide_base = pretrain_base(work / "wide", args.wide_steps, **wide)
         wide_orig = measure(wide_base, **measure_opts)
         quantize(wide_base, work / "wide-int8", report=False)
-        prune(wide_base, work / "wide-mlp50-ft", 0.5, "mlp-channels", finetune_steps=n, data=tokens, report=False,
-              progress=False)
+        prune(PruneConfig(wide_base, work / "wide-mlp50-ft", 0.5, "mlp-channels", finetune_steps=n, data=tokens,
+                          report=False, progress=False))
         continued(wide_base, work / "wide-orig-ft", n, tokens)
         wide_rows = [row("original (n_embd 512)", wide_orig, wide_orig)]
         for name, path in [("int8-dynamic", "wide-int8"), (f"mlp-channels 50% + {n} steps", "wide-mlp50-ft"),

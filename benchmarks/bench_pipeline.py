@@ -15,6 +15,9 @@ Contenders
                        (in_memory mode: the CLI runs one worker in process) writing Parquet kept + JSONL.gz dropped +
                        stats.json + funnel.png. One worker = one core's worth of document processing.
   ours, CLI 2 workers  the same with the CLI's local default, 2 workers multi_processing (per core = /2).
+  ours, CLI 2 workers, stock Beam runtime   the same with `--runtime beam`: Beam's own FnApiRunner and
+                       worker processes (each a fresh Python), none of pipelines/runtime (no warm worker
+                       pool, state sampler at Beam's 200 ms, no heap freeze): what that runtime buys.
   demo pipeline stage  not a per-core contender: the corpus stage of `python -m roots_demo` as the demo
                        runs it (`python -m pipelines run --overwrite --no_progress --direct_num_workers=2`,
                        the default config, so dedup exact + MinHash is on), wall time against the
@@ -121,9 +124,11 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
         if mode == "ours_demo":  # roots_demo's corpus stage: its arguments, the default config (dedup on)
             argv = ["run", "--input", os.path.join(input_dir, "*.jsonl"), f"--output={out}", "--overwrite",
                     "--no_progress", "--direct_num_workers=2"]
-        else:
+        else:  # ours_cli1, ours_cli2, ours_cli2_beam
+            workers = mode.removesuffix("_beam")[-1]
             argv = ["run", "--input", os.path.join(input_dir, "*.jsonl"), "--output", out, "--dedup", "none",
-                    "--no_progress", f"--direct_num_workers={mode[-1]}"]
+                    "--no_progress", f"--direct_num_workers={workers}"]
+            argv += ["--runtime", "beam"] if mode.endswith("_beam") else []
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         rc = cli.main(argv)
         wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
@@ -140,7 +145,7 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
 
         docs = [rec for p in sorted(Path(input_dir).glob("*.jsonl"))
                 for kind, rec in iter_records(str(p), ReadSpec()) if kind == "doc"]
-        # As the CLI's launcher and worker pool do (pipelines/launch.py): the parsed corpus
+        # As the CLI's launcher and worker pool do (pipelines/runtime): the parsed corpus
         # leaves the cyclic collector's reach, so no full collection scans it again, and the
         # forked processes' collections do not copy its pages.
         gc.freeze()
@@ -217,6 +222,7 @@ PHASES = ("startup", "processing", "wind_down")  # stats.json `run`: {phase}_s
 LABELS = {
     "ours_cli1": ("ours: roots-pipeline CLI, 1 worker", 1),
     "ours_cli2": ("ours: roots-pipeline CLI, 2 workers", 2),
+    "ours_cli2_beam": ("ours: roots-pipeline CLI, 2 workers, --runtime beam (stock Beam)", 2),
     "ours_core": ("ours: DocumentProcessor core, 1 process", 1),
     "ours_core2": ("ours: DocumentProcessor core, 2 processes", 2),
     "ours_demo": ("ours: demo pipeline stage (dedup on), 2 workers", 2),
@@ -291,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         rss_note = "peak RSS: ru_maxrss of the largest single process (psutil not installed)"
 
-    modes = ["datatrove", "ours_cli1", "ours_core"] + ([] if args.skip_multi else ["ours_cli2", "ours_core2"])
+    modes = ["datatrove", "ours_cli1", "ours_core"] + ([] if args.skip_multi else ["ours_cli2", "ours_cli2_beam",
+                                                                                   "ours_core2"])
     modes += [] if args.skip_demo else ["ours_demo"]
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     with tempfile.TemporaryDirectory(prefix="bench-input-") as tmp:
@@ -349,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"last bundle's documents): 1 worker {' / '.join(f'{one[k]:.2f}' for k in PHASES)} s, 2 workers "
                   f"{' / '.join(f'{two[k]:.2f}' for k in PHASES)} s; the processing alone runs at "
                   f"{one['processing'] / 2 / two['processing']:.0%} of 1 worker per core with 2")
+        stock = results["ours_cli2_beam"]
+        print(f"- the runtime (pipelines/runtime) with 2 workers: {stock['wall'] / two['wall']:.2f}x stock Beam's "
+              f"speed by wall clock ({stock['wall']:.1f} s with --runtime beam, {two['wall']:.1f} s), "
+              f"{stock['cpu'] / two['cpu']:.2f}x by CPU time")
         core2 = n_docs / results["ours_core2"]["wall"] / 2 / (n_docs / results["ours_core"]["wall"])
         print(f"- the bare core in 2 processes at once runs at {core2:.0%} of 1 process per core by wall clock "
               f"(no Beam, no reading or writing: what the second core gives when both are busy)")

@@ -121,7 +121,7 @@ def bench_segment(args, state) -> None:
 
 
 def bench_json(args, state) -> None:
-    import pipelines.io as io_mod
+    import pipelines.readers.jsonl as io_mod
     from pipelines.io import ReadSpec, iter_records
 
     spec = ReadSpec()

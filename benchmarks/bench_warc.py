@@ -20,8 +20,7 @@ from pathlib import Path
 
 
 from pipelines.datadir import dataset_path
-from pipelines.io import FileRange
-from pipelines.web.warc import read_web_range
+from pipelines.io import FileRange, ReadSpec, read_range
 
 SPEED_FILES = ["cc_resiliparse/warcfile.warc.gz", "cc_resiliparse/clueweb-quirk.warc.gz",
                "dolma_wget/sample-0000.warc.gz", "dolma_wget/sample-0001.warc.gz", "cc_whirlwind/whirlwind.warc"]
@@ -50,9 +49,10 @@ def read_warcio(path: str) -> int:
 
 
 def read_ours(path: str) -> int:
-    return sum(1 for _ in read_web_range(FileRange(path, 0, -1), "warc", 10 << 20))
+    return sum(1 for _ in read_range(FileRange(path, 0, -1), WARC))
 
 
+WARC = ReadSpec(format="warc", max_body_bytes=10 << 20)
 READERS = {"fastwarc": read_fastwarc, "warcio": read_warcio, "ours": read_ours}
 
 
@@ -90,7 +90,7 @@ def behaviour(root: Path) -> dict:
             except Exception as e:  # noqa: BLE001 - what each reader does with the fixture
                 row[name] = f"refused: {type(e).__name__}: {str(e).strip().splitlines()[0][:70]}"
         if not isinstance(row["ours"], str):
-            kinds = [k for k, _ in read_web_range(FileRange(str(path), 0, -1), "warc", 10 << 20)]
+            kinds = [k for k, _ in read_range(FileRange(str(path), 0, -1), WARC)]
             row["ours"] = f"{kinds.count('doc')} docs + {kinds.count('malformed')} dead letters"
         rows[f"{path.parent.name}/{path.name}"] = row
     return rows

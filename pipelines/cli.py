@@ -18,15 +18,9 @@ import sys
 
 from . import __version__
 from . import stats as stats_lib
+from .api import RunOptions, UsageError, run
 from .io import FORMATS
-from .launch import (  # noqa: F401 - re-exported: the CLI's public surface
-    LOCAL_RUNNER_DEFAULTS,
-    UsageError,
-    _beam_args,
-    _print_summary,
-    local_runner,
-    run,
-)
+from .runtime import RUNTIMES
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roots-pipeline", description=__doc__.split("\n\n")[0])
@@ -74,6 +68,20 @@ def _add_run_flags(p: argparse.ArgumentParser, input_help: str) -> None:
     p.add_argument("--no_progress", "--no-progress", action="store_true")
     p.add_argument("--wait", action="store_true",
                    help="remote runners: wait for the job, then check the counts and write funnel.html")
+    p.add_argument("--runtime", default="roots", choices=RUNTIMES,
+                   help="local runs: roots (default: forked warm workers, progress; pipelines/runtime) or beam "
+                        "(stock Beam's FnApiRunner and workers; the same outputs)")
+
+
+def run_options(args: argparse.Namespace, beam_args: list[str]) -> RunOptions:
+    """The RunOptions of a parsed `run` or `refresh` command line (Beam's flags: `beam_args`)."""
+    dedup = None if args.dedup is None else tuple(m for m in args.dedup.split(",") if m and m != "none")
+    return RunOptions(
+        inputs=list(args.input or []), output=getattr(args, "output", ""), config=args.config,
+        input_format=args.input_format, text_field=args.text_field, output_format=args.output_format,
+        write_dropped=not args.no_dropped, dedup=dedup, prior_indexes=list(args.prior_index),
+        num_shards=args.num_shards, progress=not args.no_progress, wait=args.wait,
+        overwrite=getattr(args, "overwrite", False), runtime=args.runtime, beam_args=list(beam_args))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,15 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
     try:
         if args.command == "run":
-            run(args, extra)
+            run(run_options(args, extra))
         elif args.command == "refresh":
             from .refresh import refresh
 
-            if not args.input:
-                raise UsageError("refresh needs --input")
-            if args.dedup == "none":
-                raise UsageError("refresh deduplicates against earlier releases: --dedup none is not allowed")
-            refresh(args, extra)
+            refresh(run_options(args, extra), args.releases, lock_ttl_hours=args.lock_ttl_hours)
         elif args.command in ("inspect", "extract"):
             if extra:
                 raise UsageError(f"unknown arguments: {' '.join(extra)}")
@@ -105,13 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "stats":
             if extra:
                 raise UsageError(f"unknown arguments: {' '.join(extra)}")
+            from . import stats_render
             from .pipeline import join
 
             stats = stats_lib.read_json(join(args.output, "stats.json"))
             stats_lib.check_conservation(stats)
-            stats_lib.write_funnel_html(stats, join(args.output, "funnel.html"))
-            stats_lib.draw_funnel(stats, join(args.output, "funnel.png"))
-            _print_summary(stats, args.output, "funnel.html  funnel.png")
+            stats_render.write_funnel_html(stats, join(args.output, "funnel.html"))
+            stats_render.draw_funnel(stats, join(args.output, "funnel.png"))
+            stats_render.print_summary(stats, args.output, "funnel.html  funnel.png")
     except UsageError as e:
         print(f"roots-pipeline: error: {e}", file=sys.stderr)
         return 2

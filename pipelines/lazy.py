@@ -1,6 +1,6 @@
 """Public names of a package resolved on first use (PEP 562), for package tops that must stay
-cheap to import: `roots_model` (its `data` module runs in tokenizer workers without torch) and
-`roots_eval`."""
+cheap to import: `pipelines` (`run` needs Beam; its workers import the package first),
+`roots_model` (its `data` module runs in tokenizer workers without torch) and `roots_eval`."""
 from __future__ import annotations
 
 import importlib

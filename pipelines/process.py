@@ -1,8 +1,9 @@
 """Document processing steps: small classes with one job and one interface.
 
 `step(doc) -> None | reason` mutates the document and returns a drop reason to stop it.
-`DocumentProcessor` chains them; counting and routing belong to the caller (the Beam DoFn),
-not to the steps. Nothing here knows about Beam.
+Each step registers itself (`pipelines.steps.register_step`: its place in the chain and the
+drop reasons it gives); `DocumentProcessor` chains the registered ones; counting and routing
+belong to the caller (the Beam DoFn), not to the steps. Nothing here knows about Beam.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Iterable, Iterator
 from .config import PipelineConfig
 from .langid import LanguageIdentifier, lid_sample, script_override, shared_identifier
 from .quality_model import ScoreQuality
+from .steps import build_steps, register_step
 from .text import segment
 from .text.boilerplate import BoilerplateRemover
 from .text.chinese import han_script, to_simplified
@@ -19,11 +21,15 @@ from .text.normalize import normalize
 from .text.pii import RedactPII
 from .text.script import is_chinese
 from .text.signals import compute_signals
-from .web.steps import page_steps, web_text_steps
 
 
 class Step:
     name = "step"
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig) -> "Step | None":
+        """The step this config asks for (None: none); a step without settings takes none."""
+        return cls()
 
     def setup(self) -> None:
         """Load expensive resources; called once per worker."""
@@ -32,17 +38,23 @@ class Step:
         raise NotImplementedError
 
 
+@register_step(order=10, reasons=("doc_too_long",))
 class RejectTooLong(Step):
     name = "doc_too_long"
 
     def __init__(self, max_chars: int):
         self.max_chars = max_chars
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(config.read.max_doc_chars)
+
     def __call__(self, doc):
         # Before normalization: ftfy on a 50 MB blob is the expensive way to learn it is not text.
         return self.name if len(doc["text"]) > self.max_chars else None
 
 
+@register_step(order=20)
 class Normalize(Step):
     name = "normalize"
 
@@ -50,6 +62,7 @@ class Normalize(Step):
         doc["text"] = normalize(doc["text"])
 
 
+@register_step(order=30, reasons=("boilerplate_page",))
 class RemoveBoilerplate(Step):
     """Removes boilerplate lines; a page that is boilerplate as a whole (the remover returns
     nothing of a non-empty text) is dropped as `boilerplate_page` with its text, redacted by
@@ -62,6 +75,10 @@ class RemoveBoilerplate(Step):
         self.remover = remover
         self.redact = redact
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(BoilerplateRemover(config.boilerplate), redact=RedactPII.from_config(config.pii))
+
     def __call__(self, doc):
         text, doc["boilerplate_lines_removed"] = self.remover(doc["text"])
         if not text and doc["text"].strip():
@@ -71,6 +88,8 @@ class RemoveBoilerplate(Step):
         doc["text"] = text
 
 
+# `empty` leads the document chain's rows of the funnel (stats.json has always listed it first).
+@register_step(order=40, reasons=("empty",), funnel=5)
 class RejectEmpty(Step):
     name = "empty"
 
@@ -78,6 +97,11 @@ class RejectEmpty(Step):
         return self.name if not doc["text"].strip() else None
 
 
+# Before anything is written: documents dropped from here on are redacted too.
+register_step("pii", order=50)(lambda config: RedactPII.from_config(config.pii))
+
+
+@register_step(order=60, reasons=("too_short", "language", "language_score"))
 class IdentifyLanguage(Step):
     """The language and its score (`LanguageIdentifier.identify`: fastText, refined by script),
     after one check of its own: text that is not Han-dominant and has fewer words than the
@@ -91,18 +115,18 @@ class IdentifyLanguage(Step):
     def __init__(self, config: PipelineConfig):
         self.config = config
         self.min_words = config.min_words_any_script()
-        self.max_chars = int(config.langid.get("max_chars", 2000))
+        self.max_chars = config.langid.max_chars
         self.identifier: LanguageIdentifier | None = None
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config)
 
     def setup(self):
         if self.identifier is None:
             lid = self.config.langid
-            model = lid.get("model")
-            self.identifier = shared_identifier(
-                None if model in (None, "bundled") else model,
-                max_chars=self.max_chars,
-                use_script_rules=bool(lid.get("script_rules", True)),
-            )
+            self.identifier = shared_identifier(lid.model_path, max_chars=self.max_chars,
+                                                use_script_rules=lid.script_rules)
 
     def __call__(self, doc):
         text = doc["text"]
@@ -118,19 +142,28 @@ class IdentifyLanguage(Step):
             return "language_score"
 
 
+@register_step(order=70)
 class ComputeSignals(Step):
     name = "signals"
 
     def __init__(self, config: PipelineConfig):
         self.config = config
-        self.segmenter = segment.Segmenter(segment.backend_from_config(config.raw))
+        self.segmenter = segment.Segmenter(config.segment.backend)
+        self._ngram_sizes: dict[str, tuple[int, int]] = {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config)
 
     def setup(self):
         if any(is_chinese(l) for l in self.config.languages):
             self.segmenter.load()
 
     def __call__(self, doc):
-        char_n, word_n = self.config.ngram_sizes(doc["lang"])
+        sizes = self._ngram_sizes.get(doc["lang"])
+        if sizes is None:
+            sizes = self._ngram_sizes[doc["lang"]] = self.config.ngram_sizes(doc["lang"])
+        char_n, word_n = sizes
         text = doc["text"]
         if is_chinese(doc["lang"]):
             # Scored on Simplified characters: the word lists and jieba's dictionary are Simplified.
@@ -140,12 +173,18 @@ class ComputeSignals(Step):
         doc["signals"] = compute_signals(text, words, doc["lang"], char_n, word_n)
 
 
+@register_step(order=80, reasons=lambda config: [f.name for f in config.filters])
 class ApplyQualityFilters(Step):
+    """The quality filters (`filters:`, pipelines/text/filters.py); a filter's name is its reason."""
     name = "quality"
 
     def __init__(self, config: PipelineConfig):
-        self.filters = config.filters()
+        self.filters = list(config.filters)
         self._plans: dict[str, list] = {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config)
 
     def __call__(self, doc):
         checks = self._plans.get(doc["lang"])
@@ -154,10 +193,20 @@ class ApplyQualityFilters(Step):
         return failure(checks, doc["signals"])
 
 
+register_step("quality_score", order=90,
+              reasons=lambda config: ["quality_score"] if config.quality_model.threshold is not None else [])(
+    lambda config: ScoreQuality.from_config(config.quality_model))
+
+
+@register_step(order=110)
 class ConvertScript(Step):
     """Optional (`chinese.output_script: simplified`): kept Traditional text written in
     Simplified characters. Off by default: the corpus keeps what was written."""
     name = "convert_script"
+
+    @classmethod
+    def from_config(cls, config):
+        return cls() if config.chinese.output_script == "simplified" else None
 
     def __call__(self, doc):
         if doc.get("script") == "Hant":
@@ -217,36 +266,24 @@ class StepChain:
 
 
 class DocumentProcessor(StepChain):
-    """Clean -> too short? -> identify language -> segment -> score -> filter, in that order."""
+    """The registered steps of the document chain: too long? -> clean -> boilerplate -> empty?
+    -> PII -> too short? / identify language -> segment and score -> filter -> (quality model,
+    web spam, script conversion), in that order."""
 
     def __init__(self, config: PipelineConfig):
         self.config = config
-        pii = RedactPII.from_config(config.raw.get("pii"))
-        self.steps: list[Step] = [
-            RejectTooLong(int(config.read.get("max_doc_chars", 1_000_000))),
-            Normalize(),
-            RemoveBoilerplate(BoilerplateRemover(config.boilerplate()), redact=pii),
-            RejectEmpty(),
-            # Before anything is written: documents dropped from here on are redacted too.
-            *[s for s in [pii] if s],
-            IdentifyLanguage(config),
-            ComputeSignals(config),
-            ApplyQualityFilters(config),
-            *[s for s in [ScoreQuality.from_config(config.raw.get("quality_model"))] if s],
-            *web_text_steps(config),
-        ]
-        if (config.raw.get("chinese") or {}).get("output_script", "original") == "simplified":
-            self.steps.append(ConvertScript())
+        self.steps: list[Step] = build_steps("document", config)
         self._ready = False
 
 
 class PageProcessor(StepChain):
-    """Web records -> main text (`pipelines.web.steps`): not a page, HTTP status, not HTML,
-    URL blocklist, decoding, extraction. Documents that are not web records pass untouched."""
+    """Web records -> main text (the registered page chain, `pipelines.web.steps`): not a page,
+    HTTP status, not HTML, URL blocklist, decoding, extraction. Documents that are not web
+    records pass untouched."""
 
     def __init__(self, config: PipelineConfig):
         self.config = config
-        self.steps = page_steps(config)
+        self.steps = build_steps("page", config)
         self._ready = False
 
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import dataclass
 
+from .config.schema import Section, setting
 from .text.chinese import to_simplified
-from .text.script import han_share, is_chinese
+from .text.script import is_chinese, looks_chinese
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,9 @@ _WS_RE = re.compile(r"\s+")
 
 
 def is_zh(text: str, lang: str | None) -> bool:
-    """Chinese by the document's `lang`, or without one by the script of its start
-    (the junk generators of roots_measure ask it about texts that have no `lang`)."""
-    return is_chinese(lang) if lang else han_share(text[:500]) >= 0.3
+    """Chinese by the document's `lang`, or without one by the script of its start (the one
+    rule, `looks_chinese`; the junk generators of roots_measure ask about texts with no `lang`)."""
+    return is_chinese(lang) if lang else looks_chinese(text[:500])
 
 
 def prepare(text: str, lang: str | None = None, max_chars: int = 4000) -> str:
@@ -104,6 +106,17 @@ def shared_scorer(model_path: str, max_chars: int = 4000) -> QualityScorer:
         return _shared[key]
 
 
+@dataclass(frozen=True)
+class QualityModelConfig(Section):
+    """EvalWeb-style model score after the rules (`roots-measure train-quality`)"""
+    section_name = "quality_model"
+    model: str | None = setting(None, "a fastText model path (local or gs://); null: no quality_score",
+                                label="a fastText model path")
+    threshold: float | None = setting(None, "null: score only (short clean texts score low: threshold per use); "
+                                            "a number drops below it", lo=0, hi=1)
+    max_chars: int = setting(4000, "characters of a text the model scores", lo=1, listed=False)
+
+
 class ScoreQuality:
     """Pipeline step (the `pipelines.process.Step` interface): sets doc["quality_score"];
     with a `threshold`, drops documents below it as "quality_score". Not a subclass of
@@ -120,17 +133,15 @@ class ScoreQuality:
         self.scorer: QualityScorer | None = None
 
     @classmethod
-    def from_config(cls, section: dict | None) -> "ScoreQuality | None":
-        """From a config's `quality_model:` mapping ({model, threshold, max_chars}); None
+    def from_config(cls, section: "QualityModelConfig | dict | None") -> "ScoreQuality | None":
+        """From the config's typed `quality_model:` section (a mapping is checked as one); None
         without a model."""
-        section = dict(section or {})
-        unknown = set(section) - {"model", "threshold", "max_chars"}
-        if unknown:
-            raise ValueError(f"quality_model: unknown keys {sorted(unknown)} (use model, threshold, max_chars)")
-        if not section.get("model"):
+        if not isinstance(section, QualityModelConfig):
+            section = QualityModelConfig.from_dict(section)
+        if not section.model:
             return None
-        t = section.get("threshold")
-        return cls(section["model"], None if t is None else float(t), int(section.get("max_chars", 4000)))
+        t = section.threshold
+        return cls(section.model, None if t is None else float(t), section.max_chars)
 
     def setup(self) -> None:
         if self.scorer is None:

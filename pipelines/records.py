@@ -1,5 +1,5 @@
 """What every reader shares: a file range, record keys, dead-letter records and the store's file
-object (`pipelines.io` reads JSONL, Parquet and text with them, `pipelines.web.warc` web crawls)."""
+object (the readers in `pipelines.readers` and the WARC framing in `pipelines.web.warc` use them)."""
 from __future__ import annotations
 
 import functools
@@ -20,6 +20,12 @@ class FileRange:
     start: int       # bytes, or the first row group of a Parquet file
     end: int         # exclusive; -1: to the end of the file
     row_groups: bool = False
+
+
+def byte_ranges(path: str, size: int, step: int) -> list[FileRange]:
+    """[0, step), [step, 2 step), ... the last one open-ended: the ranges of a file that can be
+    entered at any byte (its reader skips to the first record boundary at or after `start`)."""
+    return [FileRange(path, s, s + step if s + step < size else -1) for s in range(0, size, step)]
 
 
 def canonical(path: str) -> str:

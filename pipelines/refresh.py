@@ -16,6 +16,7 @@ scratch on the next call and ends with the same release as an uninterrupted one.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -25,6 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from . import stats as stats_lib
 from . import storage
+from .api import RunOptions, UsageError, run
 from .io import canonical
 from .lock import LockHeld, RefreshLock
 from .release import MANIFEST, fingerprint, read_manifest  # noqa: F401 - fingerprint: this module's API
@@ -118,35 +120,39 @@ def publish(staging: str, final: str) -> None:
     storage.delete_folder(staging)
 
 
-def refresh(args, extra: list[str]) -> Release | None:
-    """Process the new inputs into the next release; None when there is nothing new."""
-    from .launch import UsageError
+def refresh(options: RunOptions, releases_dir: str, lock_ttl_hours: float = 24.0) -> Release | None:
+    """Process the new inputs of `options.inputs` into the next release under `releases_dir`;
+    None when there is nothing new. `options` are a run's, but for what a refresh sets itself:
+    the output (a staging folder), overwrite, wait, the prior indexes (every release's, then
+    those given) and the release fields. `lock_ttl_hours`: the lock of a refresh that died is
+    taken over after this long."""
     from .io import expand_inputs
 
+    if not options.inputs:
+        raise UsageError("refresh needs --input")
+    if options.dedup == ():
+        raise UsageError("refresh deduplicates against earlier releases: --dedup none is not allowed")
     try:
-        storage.check_access([*args.input, args.releases])
+        storage.check_access([*options.inputs, releases_dir])
     except storage.StorageAccessError as e:
         raise UsageError(str(e)) from None
     try:
-        inputs = expand_inputs(args.input)
+        inputs = expand_inputs(options.inputs)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    releases_dir = args.releases
     if "://" not in releases_dir:
         os.makedirs(releases_dir, exist_ok=True)
     try:
-        lock = RefreshLock.acquire(releases_dir, ttl_s=float(args.lock_ttl_hours) * 3600)
+        lock = RefreshLock.acquire(releases_dir, ttl_s=float(lock_ttl_hours) * 3600)
     except LockHeld as e:
         raise UsageError(str(e)) from None
     try:
-        return _refresh_locked(args, extra, inputs, releases_dir)
+        return _refresh_locked(options, inputs, releases_dir)
     finally:
         lock.release()
 
 
-def _refresh_locked(args, extra: list[str], inputs: list[str], releases_dir: str) -> Release | None:
-    from .launch import run
-
+def _refresh_locked(options: RunOptions, inputs: list[str], releases_dir: str) -> Release | None:
     removed = remove_incomplete(releases_dir)
     if removed:
         print(f"refresh: removed unfinished {', '.join(removed)} (an earlier run did not complete)", file=sys.stderr)
@@ -162,15 +168,13 @@ def _refresh_locked(args, extra: list[str], inputs: list[str], releases_dir: str
     name = f"release-{number:05d}"
     staging = FileSystems.join(releases_dir, _STAGING_PREFIX + name)
     final = FileSystems.join(releases_dir, name)
-    args.input = [path for path, _ in new]
-    args.output = staging
-    args.overwrite = True
-    args.prior_index = [r.dedup_index for r in releases] + list(args.prior_index or [])
-    args.wait = True  # the manifest may only be written once the data is complete
-    # The run writes the manifest (pipelines.release) with these fields added, last of its files.
-    args.release_fields = {"release": number, "name": name, "previous": [r.name for r in releases]}
-    args.input_fingerprints = dict(new)
-    run(args, extra)
+    run(dataclasses.replace(
+        options, inputs=[path for path, _ in new], output=staging, overwrite=True,
+        prior_indexes=[r.dedup_index for r in releases] + list(options.prior_indexes),
+        wait=True,  # the manifest may only be written once the data is complete
+        # The run writes the manifest (pipelines.release) with these fields added, last of its files.
+        release_fields={"release": number, "name": name, "previous": [r.name for r in releases]},
+        input_fingerprints=dict(new)))
     manifest, _ = read_manifest(staging)
     publish(staging, final)
     print(f"refresh: published {final}", file=sys.stderr)

@@ -64,6 +64,31 @@ def plan_shards(files: list[tuple[str, int]], spec: ReadSpec, shard_bytes: int) 
     return [s for s in shards if s]
 
 
+def local_split_bytes(total: int, split_bytes: int) -> int:
+    """The range size of a local run (or of each shard): about 16 ranges (the runner hands each
+    worker every n-th range, so equal small ranges balance the workers without reshuffling
+    the documents), at least 1 MB, at most `read.split_mb`. Not a function of the worker
+    count: shards, and so a sharded run's output, are the same with any number of workers."""
+    return int(max(min(split_bytes, total // 16), 1 << 20))
+
+
+def plan_local(inputs: list[str], spec, config, workers: int) -> list[list[FileRange]]:
+    """The read ranges of a local run, in shards: one shard for an ordinary single job. The
+    launcher lists a local run's inputs anyway, so the job gets its ranges ready made (no
+    matching or splitting stages), and counts repeated ids in a few buckets (a shard's ids fit
+    in memory). Sets `spec`'s range size and id buckets."""
+    from apache_beam.io.filesystems import FileSystems
+
+    files = sorted({(m.path, m.size_in_bytes) for r in FileSystems.match(inputs) for m in r.metadata_list
+                    if not m.path.endswith("/")})
+    total = sum(size for _, size in files)
+    shard_bytes = config.shard_bytes if config.shard_bytes and total > config.shard_bytes else total + 1
+    spec.read = dataclasses.replace(spec.read, split_bytes=local_split_bytes(min(shard_bytes, total),
+                                                                            spec.read.split_bytes))
+    spec.id_buckets = 4 * max(workers, 1)
+    return plan_shards(files, spec.read, shard_bytes)
+
+
 def _shard_dir(output: str, k: int) -> str:
     return storage.join(output, SHARDS_DIR, f"shard-{k:05d}")
 
@@ -83,56 +108,20 @@ def _move_files(src: str, dst: str, prefix: str = "") -> None:
             os.replace(path, target)
 
 
-def _in_child(conn, fn, args):
-    try:
-        conn.send(("ok", fn(*args)))
-    except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
-        conn.send(("error", e))
-    finally:
-        conn.close()
-
-
-def in_fresh_process(fn, *args):
-    """fn(*args) in a forked child; its result or exception comes back. Each shard's job
-    runs in its own process so that what one job leaves allocated (Python's heap does not
-    shrink, runners cache state) is returned to the system before the next: measured, 4
-    shards in one process peaked at 3.6 GB where one shard takes 2.1 GB.
-
-    A fork of a process that has already processed text can hang in a native library whose
-    thread pool did not survive the fork (OpenCC); the launcher therefore forks shards from
-    its `WorkerPool` and uses this only where it has none."""
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_in_child, args=(child, fn, args))
-    proc.start()
-    child.close()
-    try:
-        status, value = parent.recv()
-    except EOFError:
-        proc.join()
-        raise RuntimeError(f"the shard's process died (exit code {proc.exitcode})") from None
-    proc.join()
-    if status == "error":
-        raise value
-    return value
-
-
 class ShardedRun:
     """Runs the shards of one local run in turn and merges them into one output.
 
     `run_shard(spec, k, n)` runs one Beam job for a RunSpec and returns its checked stats and
     the value of the `dedup/prior_clusters_joined` counter. `call(run_shard, *args)` runs it
-    in a process of its own and returns its result: `in_fresh_process` (a fork of this
-    process), or a launcher's `WorkerPool.call` (a fork of a warm process that has the models
-    loaded and has processed nothing, shared by all shards)."""
+    and returns its result: the runtime's (pipelines/runtime: in a fresh fork of a warm process
+    that has the models loaded and has processed nothing, shared by all shards, so that each
+    job's memory goes back to the system when it ends), or in this process."""
 
-    def __init__(self, spec, shards: list[list[FileRange]], run_shard: Callable, call: Callable | None = None):
+    def __init__(self, spec, shards: list[list[FileRange]], run_shard: Callable, call: Callable):
         self.spec = spec
         self.shards = shards
         self.run_shard = run_shard
-        self.call = call or in_fresh_process
+        self.call = call
 
     def _sub_spec(self, k: int):
         spec = self.spec

@@ -16,7 +16,7 @@ everything, as does ROOTS_LEAN_BEAM_IMPORT=0.
 Every object the ~1,600 modules loaded here make stays alive, so a collection during the imports finds
 nothing to free, while each full one scans everything loaded so far (~0.2 CPU-seconds in
 all): the collector is off while they load, and what they made is then frozen (out of its
-reach, as `launch.run` freezes the heap for a run), else the first collection after would
+reach, as the local runtime freezes the heap for a run), else the first collection after would
 scan it all at once.
 """
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Run statistics: every record becomes one event (kept, dropped with a reason, or
 malformed), and one CombineFn folds the events into stats.json, so the counts hold on any
-runner without relying on metric queries. The funnel chart is drawn from stats.json: every
-run writes funnel.html (an inline SVG, no dependency); `roots-pipeline stats OUT` also
-draws funnel.png with matplotlib, whose import would otherwise be paid by every run.
+runner without relying on metric queries. Drawing stats.json (funnel.html, funnel.png) is
+pipelines/stats_render.py.
 """
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 import apache_beam as beam
 
@@ -18,47 +18,69 @@ class ConservationError(AssertionError):
     """Documents were lost or counted twice: the independent read count disagrees."""
 
 
-# An event: (kind, lang, reason, raw bytes, kept bytes, input file, source, PII counts, web),
-# web: None, or a web record's (WARC type, encoding, encoding decision, domain, blocklist,
-# site-template lines removed).
-def kept_event(doc: dict) -> tuple:
-    return ("kept", doc.get("lang") or "und", None, doc.get("raw_bytes", 0),
-            len(doc["text"].encode("utf-8", "surrogatepass")), doc.get("input_file"), _source(doc), doc.get("pii"),
-            _web(doc))
+class WebEvent(NamedTuple):
+    """What a web record adds to stats.json's `web` section."""
+    warc_type: str
+    encoding: str | None
+    encoding_decision: str | None
+    domain: str
+    blocklist: str | None
+    template_lines: int  # site-template lines removed
 
 
-def dropped_event(doc: dict) -> tuple:
-    return ("dropped", doc.get("lang") or "und", doc["reason"], doc.get("raw_bytes", 0), 0, doc.get("input_file"),
-            _source(doc), None, _web(doc))
+class Event(NamedTuple):
+    """One record's part of the stats. The slots mean the same for every kind; what a kind
+    leaves unset is None or 0. dup_id: `lang` is the repeated id, `raw` its record count;
+    read: `raw` is the records the reader produced from `path`."""
+    kind: str                # kept | dropped | malformed | read | dup_id
+    lang: str | None
+    reason: str | None       # drop reason, or the malformed record's error kind
+    raw: int                 # raw bytes (read: records; dup_id: records)
+    kept: int                # kept bytes
+    path: str | None         # input file
+    source: str | None
+    pii: dict | None         # PII redactions of a kept document
+    web: WebEvent | None
 
 
-def _web(doc: dict) -> tuple | None:
+def kept_event(doc: dict) -> Event:
+    return Event("kept", doc.get("lang") or "und", None, doc.get("raw_bytes", 0),
+                 len(doc["text"].encode("utf-8", "surrogatepass")), doc.get("input_file"), _source(doc),
+                 doc.get("pii"), _web(doc))
+
+
+def dropped_event(doc: dict) -> Event:
+    return Event("dropped", doc.get("lang") or "und", doc["reason"], doc.get("raw_bytes", 0), 0,
+                 doc.get("input_file"), _source(doc), None, _web(doc))
+
+
+def _web(doc: dict) -> WebEvent | None:
     web = doc.get("web")
     if web is None:
         return None
-    return (web.get("warc_type") or "(file)", web.get("encoding"), web.get("encoding_decision"),
-            web.get("domain") or "(none)", web.get("blocklist"), doc.get("template_lines_removed") or 0)
+    return WebEvent(web.get("warc_type") or "(file)", web.get("encoding"), web.get("encoding_decision"),
+                    web.get("domain") or "(none)", web.get("blocklist"), doc.get("template_lines_removed") or 0)
 
 
 def _source(doc: dict) -> str:
     return str(doc.get("source") or "(none)")
 
 
-def malformed_event(record: dict) -> tuple:
+def malformed_event(record: dict) -> Event:
     kind = record["error"].split(":")[0].split(" after ")[0]
-    return ("malformed", "und", kind, 0, 0, record.get("input_file"), None, None, None)
+    return Event("malformed", "und", kind, 0, 0, record.get("input_file"), None, None, None)
 
 
-def read_count_event(item: tuple[str, int]) -> tuple:
+def read_count_event(item: tuple[str, int]) -> Event:
     """(input file, records the reader produced): counted where the records are read, so
     a step that loses or duplicates records downstream makes the check fail."""
     path, n = item
-    return ("read", None, None, n, 0, path, None, None, None)
+    return Event("read", None, None, n, 0, path, None, None, None)
 
 
-def duplicate_id_event(item: tuple[str, int]) -> tuple:
+def duplicate_id_event(item: tuple[str, int]) -> Event:
     doc_id, n = item
-    return ("dup_id", doc_id, None, n, 0, None, None, None, None)
+    return Event("dup_id", doc_id, None, n, 0, None, None, None, None)
 
 
 class StatsCombineFn(beam.CombineFn):
@@ -71,8 +93,8 @@ class StatsCombineFn(beam.CombineFn):
     def create_accumulator(self):
         return {"counts": {}, "files": {}, "dup": [0, 0, []], "sources": {}, "pii": {}}
 
-    def add_input(self, acc, event):
-        kind, lang, reason, raw, kept, path, source, pii, web = event
+    def add_input(self, acc, event: Event):
+        kind, lang, reason, raw, kept, path, source, pii, web = event  # Event's fields, in order
         if web is not None:
             _add_web(acc, web, reason or "kept")
         if source is not None:
@@ -126,8 +148,8 @@ def _new_web() -> dict:
             "template_lines_removed": 0}
 
 
-def _add_web(acc: dict, web: tuple, outcome: str) -> None:
-    warc_type, encoding, decision, domain, blocklist, template_lines = web
+def _add_web(acc: dict, web: WebEvent, outcome: str) -> None:
+    warc_type, encoding, decision, domain, blocklist, template_lines = web  # WebEvent's fields, in order
     w = acc.get("web") or acc.setdefault("web", _new_web())
     w["template_lines_removed"] += template_lines
     for table, name in (("warc_types", warc_type), ("encodings", encoding), ("encoding_decisions", decision),
@@ -331,7 +353,8 @@ def rebook_kept_as_dropped(stats: dict, doc: dict, reason: str) -> None:
     event added (per language, bytes, source, PII redactions) with it: a sharded run settling
     its bridges drops documents a shard's job had kept. Conservation is unchanged (the
     document is still accounted for once); the funnel is redrawn by the merge."""
-    _, lang, _, _, kept_bytes, _, source, pii, web = kept_event(doc)
+    event = kept_event(doc)
+    lang, kept_bytes, source, pii, web = event.lang, event.kept, event.source, event.pii, event.web
     stats["kept"] -= 1
     stats["dropped"][reason] = stats["dropped"].get(reason, 0) + 1
     per_lang = stats["languages"][lang]
@@ -343,7 +366,7 @@ def rebook_kept_as_dropped(stats: dict, doc: dict, reason: str) -> None:
     per_source["kept"] -= 1
     per_source["dropped"][reason] = per_source["dropped"].get(reason, 0) + 1
     if web is not None and "web" in stats:
-        row = stats["web"]["domains"].get(web[3])
+        row = stats["web"]["domains"].get(web.domain)
         if row is not None:
             row["kept"] -= 1
             row["dropped"][reason] = row["dropped"].get(reason, 0) + 1
@@ -383,128 +406,12 @@ def check_conservation(stats: dict) -> None:
             + (f"; {cons['mismatched_file_count']} file(s) disagree, e.g. {files}" if files else ""))
 
 
-def funnel_html(stats: dict) -> str:
-    """The funnel as a standalone HTML page: one row per stage, the bar split into documents
-    remaining (blue) and removed at that stage (orange), with exact counts as text and tooltips."""
-    from html import escape
-
-    rows = stats["funnel"]
-    top = max(rows[0]["remaining"], 1)
-    label_w, bar_w, row_h, pad = 150, 560, 22, 34
-    height = pad + row_h * len(rows) + 10
-    parts = []
-    for i, r in enumerate(rows):
-        y = pad + i * row_h
-        rem, rm = r["remaining"], r.get("removed", 0)
-        w_rem, w_rm = bar_w * rem / top, bar_w * rm / top
-        stage = escape(r["stage"])
-        tip = f"{stage}: {rem:,} remaining" + (f", {rm:,} removed" if rm else "")
-        parts.append(
-            f'<g><title>{tip}</title>'
-            f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{stage}</text>'
-            f'<rect x="{label_w}" y="{y + 3}" width="{w_rem:.1f}" height="{row_h - 6}" fill="#4c72b0"/>'
-            f'<rect x="{label_w + w_rem:.1f}" y="{y + 3}" width="{w_rm:.1f}" height="{row_h - 6}" fill="#dd8452"/>'
-            f'<text x="{label_w + w_rem + w_rm + 4:.1f}" y="{y + 15}">{rem:,}' + (f"  (\u2212{rm:,})" if rm else "")
-            + "</text></g>"
-        )
-    title = escape(f"ROOTS filter funnel: {stats['kept']:,} of {stats['read']:,} documents kept")
-    table = _sources_table(stats.get("sources", {}))
-    if "web" in stats:
-        table += _web_tables(stats["web"])
-    legend = (f'<rect x="{label_w}" y="8" width="10" height="10" fill="#4c72b0"/><text x="{label_w + 14}" y="17">remaining</text>'
-              f'<rect x="{label_w + 100}" y="8" width="10" height="10" fill="#dd8452"/>'
-              f'<text x="{label_w + 114}" y="17">removed at this stage</text>')
-    width = label_w + bar_w * 1.25
-    return (
-        f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n'
-        f'<body style="font-family:sans-serif"><h3>{title}</h3>\n'
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" font-size="12">'
-        f'{legend}{"".join(parts)}</svg>\n{table}</body></html>\n'
-    )
-
-
-def _sources_table(sources: dict, title: str = "Per source", column: str = "source") -> str:
-    """Per-source (or per-domain) rows under the funnel: what each lost, and to what."""
-    from html import escape
-
-    if not sources:
-        return ""
-    rows = []
-    for src, row in sources.items():
-        share = row["kept"] / row["read"] if row["read"] else 0.0
-        reasons = ", ".join(f"{escape(r)} {n:,}" for r, n in sorted(row["dropped"].items(), key=lambda kv: -kv[1])[:4])
-        rows.append(f'<tr><td>{escape(src)}</td><td align="right">{row["read"]:,}</td>'
-                    f'<td align="right">{row["kept"]:,}</td><td align="right">{share:.1%}</td><td>{reasons}</td></tr>')
-    return (f'<h3>{escape(title)}</h3><table cellpadding="3" style="border-collapse:collapse">'
-            f'<tr><th align="left">{escape(column)}</th><th>read</th><th>kept</th><th>kept %</th>'
-            '<th align="left">main drop reasons</th></tr>' + "".join(rows) + "</table>\n")
-
-
-_WEB_DOMAINS_SHOWN = 30
-
-
-def _web_tables(web: dict) -> str:
-    """A crawl's records by WARC type, pages by encoding, and its largest domains."""
-    from html import escape
-
-    def counts(table: dict) -> str:
-        return ", ".join(f"{escape(str(k))} {v:,}" for k, v in table.items()) or "none"
-
-    domains = dict(list(web["domains"].items())[:_WEB_DOMAINS_SHOWN])
-    more = len(web["domains"]) - len(domains)
-    return (f"<h3>Web records</h3><p>WARC types: {counts(web['warc_types'])}<br>"
-            f"encodings: {counts(web['encodings'])}<br>decided by: {counts(web['encoding_decisions'])}<br>"
-            f"site-template lines removed: {web['template_lines_removed']:,}"
-            + (f"<br>blocklists: {counts(web['blocklists'])}" if web["blocklists"] else "") + "</p>\n"
-            + _sources_table(domains, f"Per domain (the {len(domains)} with most pages"
-                             + (f"; {more:,} more in stats.json)" if more else ")"), "domain"))
-
-
-def write_funnel_html(stats: dict, html_path: str) -> None:
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.create(html_path) as f:
-        f.write(funnel_html(stats).encode("utf-8"))
-
-
-def draw_funnel(stats: dict, png_path: str) -> None:
-    """Horizontal bars: documents remaining after each stage, with what it removed."""
-    # The Figure API with the Agg canvas, not pyplot: no GUI backend lookup, no global state.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    rows = stats["funnel"]
-    labels = [r["stage"] for r in rows]
-    remaining = [r["remaining"] for r in rows]
-    removed = [r.get("removed", 0) for r in rows]
-    fig = Figure(figsize=(9, 0.45 * len(rows) + 1.5))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    y = range(len(rows))[::-1]
-    ax.barh(list(y), remaining, color="#4c72b0", label="remaining")
-    ax.barh(list(y), removed, left=remaining, color="#dd8452", label="removed at this stage")
-    for yi, rem, rm in zip(y, remaining, removed):
-        ax.text(rem + rm, yi, f" {rem:,}" + (f"  (-{rm:,})" if rm else ""), va="center", fontsize=8)
-    ax.set_yticks(list(y), labels)
-    ax.set_xlabel("documents")
-    ax.set_title(f"ROOTS filter funnel: {stats['kept']:,} of {stats['read']:,} documents kept")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_xlim(0, max(remaining[0], 1) * 1.25)
-    fig.tight_layout()
-    from apache_beam.io.filesystems import FileSystems
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    with FileSystems.create(png_path) as f:
-        f.write(buf.getvalue())
-
-
 def write_json(obj: dict, path: str) -> None:
-    from apache_beam.io.filesystems import FileSystems
+    """stats.json (every writer of it comes here), replaced atomically: a reader sees the
+    previous file or this one, never a torn one."""
+    from .storage import replace_file
 
-    with FileSystems.create(path) as f:
-        f.write(json.dumps(obj, ensure_ascii=False, indent=2).encode("utf-8"))
+    replace_file(path, json.dumps(obj, ensure_ascii=False, indent=2).encode("utf-8"))
 
 
 def read_json(path: str) -> dict:

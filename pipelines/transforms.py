@@ -5,9 +5,7 @@ Counting lives here, not in the steps: each DoFn increments Beam metrics by outc
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from collections import Counter
 
 import apache_beam as beam
@@ -17,6 +15,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from .config import PipelineConfig
 from .io import ReadSpec, match_pattern, plan_ranges, read_range
+from .runtime import ProgressFile
 
 MALFORMED = "malformed"
 DROPPED = "dropped"
@@ -152,30 +151,6 @@ class ReadInputs(beam.PTransform):
         )
 
 
-class _ProgressFile:
-    """Local runs: each worker rewrites a tiny file with its processed count; the launcher
-    sums them for the progress bar (workers are separate processes)."""
-
-    def __init__(self, directory: str | None):
-        self.path = os.path.join(directory, uuid.uuid4().hex) if directory else None
-        self.count = 0
-        self._last = 0.0
-
-    def add(self, n: int = 1):
-        self.count += n
-        if self.path and time.monotonic() - self._last > 0.5:
-            self.flush()
-
-    def flush(self):
-        if not self.path:
-            return
-        self._last = time.monotonic()
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(self.count))
-        os.replace(tmp, self.path)
-
-
 class ProcessDocuments(beam.DoFn):
     """Document -> kept (main output) or dropped with `reason` (DROPPED).
 
@@ -201,7 +176,7 @@ class ProcessDocuments(beam.DoFn):
 
         self.processor = (PageProcessor if self.pages else DocumentProcessor)(self.config)
         self.processor.setup()  # fastText model and jieba dictionary: once per worker
-        self.progress = _ProgressFile(None if self.pages else self.progress_dir)
+        self.progress = ProgressFile(None if self.pages else self.progress_dir)
 
     def teardown(self):
         processor = getattr(self, "processor", None)

@@ -21,16 +21,16 @@ import numpy as np
 from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.sketch import exact_key, shingles
 from pipelines.files import read_jsonl
-from pipelines.text.script import han_share, is_chinese
+from pipelines.text.script import is_chinese, looks_chinese
 from pipelines.text.segment import load_jieba
 
 _EN_SPLIT = re.compile(r"(\w+(?:['’\-]\w+)*)", re.UNICODE)
 
 
 def guess_lang(text: str) -> str:
-    """The corpus has no `lang` yet (language ID is upstream): "zh" when CJK ideographs make
-    up a fifth of the letters, else "en". Good enough to pick a shingling."""
-    return "zh" if han_share(text) > 0.2 else "en"
+    """The corpus has no `lang` yet (language ID is upstream): "zh" when the text looks
+    Chinese by the pipeline's one script rule (language ID's own), else "en". Picks a shingling."""
+    return "zh" if looks_chinese(text) else "en"
 
 
 def load_corpus(corpus_dir: Path) -> list[dict]:

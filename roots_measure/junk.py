@@ -27,7 +27,7 @@ from typing import Sequence
 from pipelines.datadir import dataset_path
 from pipelines.files import read_jsonl
 from pipelines.quality_model import TOKEN_RE, is_zh
-from pipelines.text.script import HAN_RE
+from pipelines.text.script import HAN_RE, looks_chinese
 
 from .data import unique
 
@@ -245,8 +245,14 @@ def boilerplate_junk(docs: list[dict]) -> list[tuple[str, str, str]]:
             snippets = row.get("boilerplate_snippets") or []
             lines = [l for l in raw.split("\n") if any(s.strip()[:40] in l for s in snippets if s.strip())]
         if len(lines) >= 3:
-            out.append(("\n".join(lines), "boilerplate_page", "zh" if HAN_RE.search("".join(lines)) else "en"))
+            out.append(("\n".join(lines), "boilerplate_page", _group(lines)))
         for s in row.get("boilerplate_snippets") or []:
             if s.strip():
-                out.append((s.strip(), "boilerplate_line", "zh" if HAN_RE.search(s) else "en"))
+                out.append((s.strip(), "boilerplate_line", _group([s])))
     return out
+
+
+def _group(lines: list[str]) -> str:
+    """The language group a piece of boilerplate is reported in: "zh" when it looks Chinese
+    (the pipeline's one rule; a lone Han name in an English footer does not make it Chinese)."""
+    return "zh" if looks_chinese("\n".join(lines)) else "en"

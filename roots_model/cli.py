@@ -25,8 +25,8 @@ import typing
 
 from pipelines.errors import ConfigError
 from roots_model.checkpoint import CheckpointError
+from roots_model.compress.config import REPORT_HELP, DistillConfig, PruneConfig
 from roots_model.documents import DataError
-from roots_model.model import PRESETS
 from roots_model.tokenizer import TokenizerError
 from roots_model.train import CORPUS_RELEASE_HELP, TrainConfig
 
@@ -138,10 +138,6 @@ def _export(args):
     print(export_llama(args.checkpoint, args.output))
 
 
-def _report_args(args) -> dict:
-    return {"report": not args.no_report}
-
-
 def _print_compressed(result: dict):
     from roots_model.compress.report import summary_line
 
@@ -153,33 +149,19 @@ def _print_compressed(result: dict):
 def _quantize(args):
     from roots_model.compress.commands import quantize
 
-    _print_compressed(quantize(args.checkpoint, args.output, args.method, args.data, **_report_args(args)))
+    _print_compressed(quantize(args.checkpoint, args.output, args.method, args.data, report=not args.no_report))
 
 
 def _distill(args):
     from roots_model.compress.commands import distill
 
-    train = {k: v for k, v in dict(max_steps=args.max_steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                                    warmup_steps=args.warmup_steps, seed=args.seed, eval_interval=args.eval_interval,
-                                    checkpoint_interval=args.checkpoint_interval, resume=args.resume,
-                                    progress=not args.no_progress, tensorboard=False).items() if v is not None}
-    overrides = json.loads(args.student_config) if args.student_config else None
-    _print_compressed(distill(args.teacher, args.output, args.data, args.preset, overrides, args.tokenizer,
-                              args.temperature, args.alpha, **_report_args(args), **train))
+    _print_compressed(distill(config_from_args(DistillConfig, args)))
 
 
 def _prune(args):
     from roots_model.compress.commands import prune
 
-    train = {k: v for k, v in dict(lr=args.lr, batch_size=args.batch_size, resume=args.resume,
-                                    progress=not args.no_progress).items() if v is not None}
-    _print_compressed(prune(args.checkpoint, args.output, args.sparsity, args.method, args.finetune_steps, args.data,
-                            **_report_args(args), **train))
-
-
-def _add_report_flags(p):
-    # Harness scores for both models: `roots-eval compression OUTPUT --tasks ...` afterwards.
-    p.add_argument("--no-report", action="store_true", help="skip report.json (no speed/perplexity measurement)")
+    _print_compressed(prune(config_from_args(PruneConfig, args)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,43 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.add_argument("--method", default="int8-dynamic", help="int8-dynamic")
     p.add_argument("--data", default=None, help="token folder for validation perplexity (default: the checkpoint's own)")
-    _add_report_flags(p)
+    p.add_argument("--no-report", action="store_true", help=REPORT_HELP)
     p.set_defaults(func=_quantize)
 
     p = sub.add_parser("distill", help="train a smaller student on a teacher's soft targets")
-    p.add_argument("--teacher", required=True)
-    p.add_argument("--data", required=True, help="token folder from `prepare`, or documents")
-    p.add_argument("--output", required=True)
-    p.add_argument("--preset", default="tiny", help=f"student preset: {', '.join(PRESETS)}")
-    p.add_argument("--student-config", default=None, help='JSON ModelConfig overrides, e.g. \'{"n_layer": 2}\'')
-    p.add_argument("--tokenizer", default=None, help="the student's tokenizer (must equal the teacher's)")
-    p.add_argument("--temperature", type=float, default=2.0)
-    p.add_argument("--alpha", type=float, default=0.5, help="weight of the soft-target (KL) term")
-    p.add_argument("--max-steps", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--seq-len", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--warmup-steps", type=int, default=None)
-    p.add_argument("--seed", type=int, default=1337)
-    p.add_argument("--eval-interval", type=int, default=200)
-    p.add_argument("--checkpoint-interval", type=int, default=500)
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
-    _add_report_flags(p)
+    add_config_flags(p, DistillConfig)
     p.set_defaults(func=_distill)
 
     p = sub.add_parser("prune", help="magnitude (unstructured) or mlp-channels (structured) pruning")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--sparsity", type=float, required=True, help="fraction removed, in (0, 1)")
-    p.add_argument("--method", default="magnitude", help="magnitude | mlp-channels")
-    p.add_argument("--finetune-steps", type=int, default=0, help="recovery fine-tuning steps")
-    p.add_argument("--data", default=None, help="token folder (fine-tuning, calibration, perplexity)")
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
-    _add_report_flags(p)
+    add_config_flags(p, PruneConfig)
     p.set_defaults(func=_prune)
     return parser
 

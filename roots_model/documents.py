@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from pipelines.text.script import HAN_RE, KANA_HANGUL_RE  # plain regexes: cheap for tokenizer workers
+from pipelines.text.script import count_cjk, count_han, looks_chinese  # plain regexes: cheap for tokenizer workers
 
 
 class DataError(ValueError):
@@ -75,18 +75,18 @@ def is_heldout(doc: dict, fraction: float) -> bool:
 
 
 def guess_lang(doc: dict) -> str:
-    """The document's `lang` field, else 'zh' / 'en' / 'other' from its script mix (Han,
-    kana and hangul as the pipeline's `pipelines.text.script` defines them)."""
+    """The document's `lang` field, else from the script of its start: 'zh' by the pipeline's
+    one "is this Chinese" rule (`pipelines.text.script.looks_chinese`), 'en' when ASCII
+    letters outnumber Han and nearly all its letters are ASCII (a question of its own: the
+    pipeline has no script rule for English), else 'other'."""
     lang = doc.get("lang")
     if lang:
         return str(lang).split("-")[0].lower()
     sample = doc["text"][:1000]
-    han = len(HAN_RE.findall(sample))
-    kana = len(KANA_HANGUL_RE.findall(sample))
-    latin = sum(1 for ch in sample if ch.isascii() and ch.isalpha())
-    other_letters = sum(1 for ch in sample if ch.isalpha() and not ch.isascii()) - han - kana
-    if han > max(latin, 10) and kana < han / 10:
+    if looks_chinese(sample):
         return "zh"
-    if latin > max(han, 10) and other_letters < latin / 20:
+    latin = sum(1 for ch in sample if ch.isascii() and ch.isalpha())
+    other_letters = sum(1 for ch in sample if ch.isalpha() and not ch.isascii()) - count_cjk(sample)
+    if latin > max(count_han(sample), 10) and other_letters < latin / 20:
         return "en"  # ASCII letters only: mostly English in our corpora
     return "other"

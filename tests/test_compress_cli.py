@@ -81,3 +81,29 @@ def test_an_int8_checkpoint_is_not_compressed_again(ckpt, tmp_path, capsys):
     assert main(["quantize", "--checkpoint", str(ckpt), "--output", str(out), "--no-report"]) == 0
     _fails(capsys, ["prune", "--checkpoint", str(out), "--output", str(tmp_path / "p"), "--sparsity", "0.5"],
            "is already int8-dynamic", tmp_path / "p")
+
+
+def _parsed(argv):
+    from roots_model.cli import build_parser, config_from_args
+    from roots_model.compress.config import DistillConfig, PruneConfig
+
+    return config_from_args({"distill": DistillConfig, "prune": PruneConfig}[argv[0]], build_parser().parse_args(argv))
+
+
+def test_distill_and_prune_flags_are_their_configs():
+    # The defaults the hand-written flags had (and prune's recovery fine-tuning used), by hand.
+    d = _parsed(["distill", "--teacher", "t", "--data", "d", "--output", "o"])
+    assert (d.preset, d.student_config, d.tokenizer, d.temperature, d.alpha) == ("tiny", None, None, 2.0, 0.5)
+    assert (d.max_steps, d.batch_size, d.seq_len, d.lr, d.warmup_steps) == (1000, None, None, None, None)
+    assert (d.seed, d.eval_interval, d.checkpoint_interval) == (1337, 200, 500)
+    assert (d.resume, d.progress, d.report, d.tensorboard, d.train) == (False, True, True, False, {})
+    d = _parsed(["distill", "--teacher", "t", "--data", "d", "--output", "o", "--student-config", '{"n_layer": 2}',
+                 "--max-steps", "7", "--lr", "0.01", "--resume", "--no-progress", "--no-report"])
+    assert (d.student_config, d.max_steps, d.lr, d.resume, d.progress, d.report) == ({"n_layer": 2}, 7, 0.01, True,
+                                                                                     False, False)
+    p = _parsed(["prune", "--checkpoint", "c", "--output", "o", "--sparsity", "0.5"])
+    assert (p.sparsity, p.method, p.finetune_steps, p.data, p.lr, p.batch_size) == (0.5, "magnitude", 0, None, 1e-3, 8)
+    assert (p.resume, p.progress, p.report, p.tensorboard) == (False, True, True, False)
+    p = _parsed(["prune", "--checkpoint", "c", "--output", "o", "--sparsity", "0.5", "--batch-size", "4",
+                 "--no-progress"])
+    assert (p.batch_size, p.progress) == (4, False)

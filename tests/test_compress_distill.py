@@ -7,6 +7,7 @@ import torch
 
 from roots_model import checkpoint
 from roots_model.compress.commands import distill
+from roots_model.compress.config import DistillConfig
 from roots_model.compress.finetune import train_compressed
 from roots_model.model import GPT, preset
 from roots_model.testing import tiny_checkpoint, tiny_train_config, tiny_workspace
@@ -22,13 +23,17 @@ def teacher(tmp_path_factory):
 
 def _train_options(steps, **extra):
     return dict(max_steps=steps, batch_size=8, seq_len=128, lr=3e-3, warmup_steps=5, seed=0, eval_interval=steps,
-                eval_batches=8, checkpoint_interval=steps, progress=False, tensorboard=False) | extra
+                checkpoint_interval=steps, progress=False, train={"eval_batches": 8}) | extra
+
+
+def _distill(teacher, output, **settings):
+    return distill(DistillConfig(teacher=teacher, data=tiny_workspace().tokens, output=output, student_config=STUDENT,
+                                 report=False, **settings))
 
 
 def test_distilled_student_beats_the_same_student_without_teacher(teacher, tmp_path):
-    steps, tokens = 40, tiny_workspace().tokens
-    distilled = distill(teacher, tmp_path / "kd", tokens, "tiny", STUDENT, temperature=1.0, alpha=0.9,
-                        report=False, **_train_options(steps))
+    steps = 40
+    distilled = _distill(teacher, tmp_path / "kd", temperature=1.0, alpha=0.9, **_train_options(steps))
     cfg = tiny_train_config(tmp_path / "plain", steps=steps, eval_batches=8, progress=False)
     torch.manual_seed(cfg.seed)
     student = GPT(preset("tiny", checkpoint.load(teacher).tokenizer.get_vocab_size(), **STUDENT))
@@ -41,11 +46,10 @@ def test_distilled_student_beats_the_same_student_without_teacher(teacher, tmp_p
 
 
 def test_distillation_resumes_like_an_uninterrupted_run(teacher, tmp_path):
-    tokens = tiny_workspace().tokens
     opts = _train_options(8, checkpoint_interval=4)
-    distill(teacher, tmp_path / "full", tokens, "tiny", STUDENT, report=False, **opts)
-    distill(teacher, tmp_path / "cut", tokens, "tiny", STUDENT, report=False, stop_after_step=6, **opts)
-    distill(teacher, tmp_path / "cut", tokens, "tiny", STUDENT, report=False, resume=True, **opts)
+    _distill(teacher, tmp_path / "full", **opts)
+    _distill(teacher, tmp_path / "cut", **opts | {"train": {"eval_batches": 8, "stop_after_step": 6}})
+    _distill(teacher, tmp_path / "cut", resume=True, **opts)
 
     def losses(run):
         return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -7,9 +7,14 @@ import torch
 
 from roots_model import checkpoint
 from roots_model.compress.commands import prune
+from roots_model.compress.config import PruneConfig
 from roots_model.compress.prune import measured_sparsity, prunable_weights
 from roots_model.generate import generate
 from roots_model.testing import tiny_checkpoint, tiny_workspace
+
+
+def _prune(path, output, sparsity, method, **settings):
+    return prune(PruneConfig(checkpoint=path, output=output, sparsity=sparsity, method=method, **settings))
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +25,7 @@ def original(tmp_path_factory):
 
 @pytest.mark.parametrize("sparsity", [0.3, 0.5, 0.9])
 def test_magnitude_pruning_reaches_the_requested_sparsity(original, tmp_path, sparsity):
-    prune(original, tmp_path / "p", sparsity, "magnitude", report=False)
+    _prune(original, tmp_path / "p", sparsity, "magnitude", report=False)
     pruned, dense = checkpoint.load(tmp_path / "p"), checkpoint.load(original)
     for name, weight in prunable_weights(pruned.model).items():
         zeros = int((weight == 0).sum())
@@ -34,7 +39,7 @@ def test_magnitude_pruning_reaches_the_requested_sparsity(original, tmp_path, sp
 
 
 def test_structured_pruning_shrinks_tensors_and_the_model_runs(original, tmp_path):
-    report = prune(original, tmp_path / "s", 0.5, "mlp-channels", data=tiny_workspace().tokens)
+    report = _prune(original, tmp_path / "s", 0.5, "mlp-channels", data=tiny_workspace().tokens)
     loaded = checkpoint.load(tmp_path / "s")
     before = checkpoint.load(original).config
     assert loaded.config.intermediate_size == before.intermediate_size // 2
@@ -50,8 +55,8 @@ def test_structured_pruning_shrinks_tensors_and_the_model_runs(original, tmp_pat
 
 def test_recovery_finetuning_keeps_the_zeros_and_lowers_loss(original, tmp_path):
     tokens = tiny_workspace().tokens
-    plain = prune(original, tmp_path / "plain", 0.7, "magnitude", data=tokens)
-    tuned = prune(original, tmp_path / "tuned", 0.7, "magnitude", finetune_steps=12, data=tokens, progress=False)
+    plain = _prune(original, tmp_path / "plain", 0.7, "magnitude", data=tokens)
+    tuned = _prune(original, tmp_path / "tuned", 0.7, "magnitude", finetune_steps=12, data=tokens, progress=False)
     loaded = checkpoint.load(tmp_path / "tuned")  # the run folder: its newest checkpoint
     assert loaded.compression["pruning"] == "magnitude"
     assert measured_sparsity(loaded.model)["prunable_sparsity"] == pytest.approx(0.7, abs=1e-4)

@@ -19,6 +19,12 @@ from pipelines.config import ConfigError, PipelineConfig
     ("boilerplate: {matcher: pcre}", "boilerplate.matcher", "expected one of re2, re"),
     ("signals: {char_ngram: {en: 0}}", "signals.char_ngram.en", "outside [1"),
     ("filter: {}", "filter", "unknown section"),
+    ("pii: {kinds: [passport]}", "pii.kinds", "expected a list of email, phone"),
+    ("quality_model: {threshold: 2}", "quality_model.threshold", "outside [0, 1]"),
+    ("dedup: {threshold: 1.5}", "dedup", "threshold must be in (0, 1]"),
+    ("web: {url_blocklists: a.txt}", "web.url_blocklists", "expected a list of paths"),
+    ("read: {text_unit: page}", "read.text_unit", "expected one of file, line, got 'page'"),
+    ("boilerplate: {phrases: ['(']}", "boilerplate.phrases", "not a regular expression"),
 ])
 def test_bad_values_are_named_by_file_and_key(tmp_path, yaml_text, key, message):
     path = tmp_path / "my.yaml"

@@ -2,7 +2,7 @@
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
-from pipelines.cli import _beam_args
+from pipelines.api import runner_args
 from pipelines.config import PipelineConfig
 from pipelines.pipeline import RunSpec, build
 
@@ -26,11 +26,11 @@ def _project_copy(tmp_path):
 
 def test_dataflow_dry_run_builds_the_job(tmp_path):
     # Without --setup_file the CLI names the repository's setup.py.
-    default = _beam_args(["--runner=DataflowRunner", "--project=roots-test", "--region=us-central1",
+    default = runner_args(["--runner=DataflowRunner", "--project=roots-test", "--region=us-central1",
                           "--temp_location=gs://roots-test-bucket/tmp", "--dry_run=True", "--no_auth"])
     assert any(a.startswith("--setup_file=") and a.endswith("setup.py") for a in default)
     setup_py = _project_copy(tmp_path) / "setup.py"
-    args = _beam_args(["--runner=DataflowRunner", "--project=roots-test", "--region=us-central1",
+    args = runner_args(["--runner=DataflowRunner", "--project=roots-test", "--region=us-central1",
                        "--temp_location=gs://roots-test-bucket/tmp", "--dry_run=True", "--no_auth",
                        f"--setup_file={setup_py}"])
     p = beam.Pipeline(options=PipelineOptions(args))
@@ -50,7 +50,7 @@ def test_local_runner_arguments():
     from apache_beam.options.pipeline_options import DirectOptions
 
     def direct(extra):
-        opts = PipelineOptions(_beam_args(extra)).view_as(DirectOptions)
+        opts = PipelineOptions(runner_args(extra)).view_as(DirectOptions)
         return opts.direct_num_workers, opts.direct_running_mode
 
     assert direct([]) == (2, "multi_processing")

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines.io as io_mod
+import pipelines.readers.jsonl as jsonl_reader
 from pipelines.io import FileRange, ReadSpec, detect_format, expand_inputs, iter_records, plan_ranges, read_range
 
 
@@ -201,7 +202,7 @@ def test_orjson_path_reads_what_json_reads(tmp_path, corpus_docs, monkeypatch):
         f.write(b'{"id": "dup", "text": "first", "text": ' + base + b'}\n')             # duplicate key: last wins
         f.write(b'{"id": "bad", "text": "x",}\n')                                      # invalid JSON
     fast = _records(path)
-    monkeypatch.setattr(io_mod, "_fast_record", lambda line, spec: None)  # json for every line
+    monkeypatch.setattr(jsonl_reader, "_fast_record", lambda line, spec: None)  # json for every line
     assert fast == _records(path)
     docs = {r["id"]: r for k, r in fast if k == "doc"}
     assert len(docs) == len(real) + 5

@@ -149,7 +149,7 @@ def test_step_sets_counts_and_never_drops():
     assert doc["pii"] == {"email": 1} and "13812345678" in doc["text"]
     with pytest.raises(ValueError, match="unknown PII kinds"):
         RedactPII(kinds=["passport"])
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match="pii.kind: unknown setting"):
         RedactPII.from_config({"kind": ["email"]})
 
 

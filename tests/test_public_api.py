@@ -59,3 +59,19 @@ def test_evaluate_scores_a_model_object_on_named_tasks(tmp_path):
     assert "unknown task 'no_such_task'" in results["errors"]["no_such_task"]
     assert results["results"]["cls_sst2"]["metrics"]["accuracy"]["value"] == 100.0
     assert (tmp_path / "r.json").is_file()
+
+
+def test_pipelines_run_resolves_lazily():
+    """`from pipelines import run, RunOptions`: the run API of pipelines.api, and importing the
+    package itself imports no Beam (its workers and the model side import it first)."""
+    code = """
+import sys
+import pipelines
+assert "apache_beam" not in sys.modules, "import pipelines imported Beam"
+from pipelines import RunOptions, UsageError, run
+import pipelines.api
+assert run is pipelines.api.run and RunOptions is pipelines.api.RunOptions and UsageError is pipelines.api.UsageError
+assert {"run", "RunOptions"} <= set(dir(pipelines))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -170,9 +170,10 @@ def test_worker_pool_forks_fresh_processes_with_the_models_loaded():
     running, would not survive the fork), and a job's exception comes back to the caller."""
     import os
 
-    from pipelines.launch import WorkerPool
+    from pipelines.api import preload
+    from pipelines.runtime import WorkerPool
 
-    with WorkerPool() as pool:
+    with WorkerPool(preload=preload) as pool:
         first, second = pool.call(os.getpid), pool.call(os.getpid)
         assert first != second and pool.call(os.getppid) == pool.pid
         assert pool.call(eval, "len(__import__('pipelines.langid', fromlist=['_shared'])._shared)") == 1
@@ -194,14 +195,15 @@ def test_a_pool_started_before_the_config_is_read_loads_what_the_config_asks_for
     when given and else the config's `dedup.methods`: the pool loads the dedup modules for
     its workers exactly when the run deduplicates, and the models of the config it was given.
     (Fresh Python pools: a fork of this process would inherit whatever the tests imported.)"""
-    from pipelines import launch
+    from pipelines.api import preload
+    from pipelines.runtime import WorkerPool, pool as pool_module
 
-    monkeypatch.setattr(launch, "_clean_for_fork", lambda: False)
+    monkeypatch.setattr(pool_module, "_clean_for_fork", lambda: False)
     exact = tmp_path / "exact.yaml"  # a config cannot turn dedup off: only --dedup none does
     exact.write_text("dedup:\n  methods: [exact]\n")
     loaded = "'pipelines.dedup.transforms' in __import__('sys').modules"
     for config, dedup, expected in ((None, None, True), (str(exact), None, True), (str(exact), False, False)):
-        with launch.WorkerPool(config, dedup) as pool:
+        with WorkerPool(config, dedup, preload) as pool:
             assert pool.call(eval, loaded) is expected, (config, dedup)
             assert pool.call(eval, "'rjieba' in __import__('pipelines.text.segment', fromlist=['_cutters'])._cutters")
 
@@ -209,19 +211,19 @@ def test_a_pool_started_before_the_config_is_read_loads_what_the_config_asks_for
 def test_a_refused_run_closes_the_pool_it_started(tmp_path, monkeypatch):
     """The pool of a 2-worker run starts before the arguments are checked; a run refused by
     those checks (here: a pattern that matches nothing) exits 2 and leaves no pool behind."""
-    from pipelines import launch
+    from pipelines.runtime import WorkerPool
 
     pools = []
-    init = launch.WorkerPool.__init__
+    init = WorkerPool.__init__
 
     def recording_init(self, *args, **kwargs):
         init(self, *args, **kwargs)
         pools.append(self)
 
-    monkeypatch.setattr(launch.WorkerPool, "__init__", recording_init)
+    monkeypatch.setattr(WorkerPool, "__init__", recording_init)
     assert main(["run", "--input", str(tmp_path / "nothing-*.jsonl"), "--output", str(tmp_path / "out"),
                  "--no_progress", "--direct_num_workers=2"]) == 2
-    assert len(pools) == 1 and launch.WorkerPool.current is None
+    assert len(pools) == 1 and WorkerPool.current is None
     with pytest.raises(ChildProcessError):
         os.waitpid(pools[0].pid, os.WNOHANG)  # exited and waited for
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from test_runtime import PARTS, outputs as run_outputs
 
 LEFT_OUT = ("pandas", "bson", "pymongo", "apache_beam.io.gcp.bigquery")
 # Loaded? after `import_beam(argv)`, and after pyarrow converted a list (which imports pandas
@@ -55,23 +56,6 @@ def test_beam_that_needs_a_left_out_module_gets_a_whole_import():
     assert found["beam"] and found["env"] == "0" and found["loaded"] == list(LEFT_OUT)
 
 
-PARTS = ("data", "dropped", "dead_letter", "dedup_index")
-
-
-def _outputs(out) -> dict:
-    timings = {"elapsed_s", "docs_per_s", "startup_s", "processing_s", "wind_down_s", "runner_args"}
-    found = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file() and (path.name == "stats.json" or path.parent.name in PARTS):
-            data = path.read_bytes()
-            if path.name == "stats.json":
-                stats = json.loads(data)
-                stats["run"] = {k: v for k, v in stats["run"].items() if k not in timings}
-                data = json.dumps(stats, sort_keys=True).encode()
-            found[str(path.relative_to(out))] = data
-    return found
-
-
 def test_lean_cli_run_writes_what_a_whole_import_writes(tmp_path, corpus_dir):
     """The same run, dedup on, by the CLI with the lean import and with Beam whole: the same
     kept, dropped, dead-letter and index files, byte for byte, and the same counts."""
@@ -86,7 +70,7 @@ def test_lean_cli_run_writes_what_a_whole_import_writes(tmp_path, corpus_dir):
                                "--direct_num_workers=1", "--no_progress"], capture_output=True, text=True,
                               timeout=300, env={**os.environ, "ROOTS_LEAN_BEAM_IMPORT": lean}, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        outputs[lean] = _outputs(out)
+        outputs[lean] = run_outputs(out)
     assert {name.split("/")[0] for name in outputs["1"]} == {*PARTS, "stats.json"}
     assert json.loads(outputs["1"]["stats.json"])["dropped"]["duplicate_exact"] > 0
     assert outputs["1"] == outputs["0"]

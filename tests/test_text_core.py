@@ -187,7 +187,7 @@ def test_page_rule_settings_are_validated(tmp_path):
 
     path = tmp_path / "bp.yaml"
     path.write_text("boilerplate: {max_phrase_share: 0.5, min_page_words: 30, phrase_min_lines: 2}\n")
-    cfg = PipelineConfig.load(str(path)).boilerplate()
+    cfg = PipelineConfig.load(str(path)).boilerplate
     assert (cfg.max_phrase_share, cfg.min_page_words, cfg.phrase_min_lines) == (0.5, 30, 2)
     for bad, message in (("max_phrase_share: 1.5", "outside [0, 1]"), ("min_page_words: 0.5", "expected an integer")):
         path.write_text(f"boilerplate: {{{bad}}}\n")
@@ -340,7 +340,7 @@ def test_the_remover_drops_no_clean_prose_whole():
     lose a Wikipedia title or a stray link line (65 texts, 77 before the link-label anchoring)."""
     from roots_measure.data import clean_items, corpus
 
-    remover = BoilerplateRemover(PipelineConfig.load().boilerplate())
+    remover = BoilerplateRemover(PipelineConfig.load().boilerplate)
     changed = dropped = 0
     for item in clean_items(corpus()):
         text = normalize(item["text"])

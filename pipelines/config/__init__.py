@@ -1,27 +1,27 @@
-"""Pipeline configuration: the packaged default YAML, optionally overlaid by a user's YAML."""
+"""Pipeline configuration: the schema's defaults (`sections`; written out, with why each value
+is what it is, in default.yaml and docs/config.md by `python -m pipelines.config.docs`),
+optionally overlaid by a user's YAML, checked and typed once, here, before any work starts.
+
+`PipelineConfig.load(path)` is the entry point; its sections are typed attributes
+(`config.read.text_field`, `config.dedup`, `config.web.spam`, `config.filters`...), and
+`to_dict()` is the resolved mapping a release records.
+"""
 from __future__ import annotations
 
 import copy
-import functools
-from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-import yaml
-
-from ..text.boilerplate import BoilerplateConfig
-from ..text.filters import QualityFilter
-from ..text.script import is_chinese
-from .validate import ConfigError, validate  # noqa: F401 - ConfigError is part of this module's API
-
-
-# libyaml's parser where PyYAML was built with it (the wheels are): the same documents, ~10x
-# faster than the pure-Python one, and every run loads the config in two processes.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from ..errors import ConfigError  # noqa: F401 - part of this module's API
+from .schema import LANG_RE, Context, build, defaults_of
+from .sections import LANGUAGES, all_sections, register_section, unregister_section  # noqa: F401
 
 
 def _load_yaml(text: str):
-    return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+    import yaml
+
+    # libyaml's parser where PyYAML was built with it (the wheels are): ~10x faster than the
+    # pure-Python one, and every run loads the config in two processes.
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -47,105 +47,115 @@ def _read_user_config(path: str) -> dict:
     return user
 
 
-def _default_config() -> dict:
-    return _load_yaml((resources.files("pipelines.config") / "default.yaml").read_text(encoding="utf-8"))
+def default_config() -> dict:
+    """The defaults as a mapping (what default.yaml holds): the listed settings of every section."""
+    return {"languages": list(LANGUAGES), **{name: defaults_of(schema) for name, schema in all_sections().items()}}
 
 
 def load_raw_config(path: str | None = None) -> dict[str, Any]:
     """Default config merged with `path` (a YAML file, local or gs://)."""
-    return _merge(_default_config(), _read_user_config(path)) if path else _default_config()
+    return _merge(default_config(), _read_user_config(path)) if path else default_config()
 
 
-def _per_lang(table: dict, lang: str):
-    return table.get(lang, table.get("default"))
-
-
-@dataclass(frozen=True)
 class PipelineConfig:
-    raw: dict[str, Any]
+    """The typed configuration: `languages` and one attribute per section (its schema's type)."""
+
+    languages: list[str]
+
+    def __init__(self, raw: dict | None = None, *, user: dict | None = None, path: str | None = None):
+        """From a merged mapping (None: the defaults); `user` and `path` are the user's file's own
+        mapping and name, so that a bad value is reported against the file it is in."""
+        raw = default_config() if raw is None else raw
+        ctx = Context(user, path)
+        sections = all_sections()
+        for key in raw:
+            if key != "languages" and key not in sections:
+                ctx.fail((key,), f"unknown section (known: {', '.join(['languages', *sections])})")
+        languages = raw.get("languages")
+        if not isinstance(languages, list) or not languages:
+            ctx.fail(("languages",), "must list at least one language to keep")
+        for i, lang in enumerate(languages):
+            if not isinstance(lang, str) or not LANG_RE.match(lang):
+                ctx.fail(("languages", i), f"{lang!r} is not a language code (ISO 639, e.g. zh, en, yue)")
+        ctx.languages = list(languages)
+        self.languages = list(languages)
+        self._sections = {name: _build_section(schema, raw.get(name), (name,), ctx)
+                          for name, schema in sections.items()}
+        self.__dict__.update(self._sections)
+        self._raw = raw
 
     @classmethod
     def load(cls, path: str | None = None) -> "PipelineConfig":
-        """The merged configuration, validated: a bad value is a ConfigError naming the file
-        and key, raised here, before any work starts."""
-        user = _read_user_config(path) if path else None
-        cfg = cls(_merge(_default_config(), user) if user else _default_config())
-        validate(cfg.raw, user, path)
-        cfg.validate()
-        return cfg
+        """The merged configuration, checked: a bad value is a ConfigError naming the file and
+        key, raised here, before any work starts."""
+        if not path:
+            return cls()
+        user = _read_user_config(path)
+        return cls(_merge(default_config(), user), user=user, path=path)
 
-    def validate(self) -> None:
-        validate(self.raw)
-        self.filters()
-        BoilerplateConfig.from_dict(self.raw.get("boilerplate"))
-        if not self.languages:
-            raise ValueError("config: `languages` must name at least one language to keep")
-        from ..dedup import DedupConfig
+    def with_overrides(self, overrides: dict, source: str = "overrides") -> "PipelineConfig":
+        """This config with `overrides` (a mapping in the YAML's shape) merged over it, checked."""
+        return type(self)(_merge(self.to_dict(), overrides), user=overrides, path=source)
 
-        DedupConfig.from_dict(self.raw.get("dedup"))
+    def section(self, name: str):
+        """A section by name (a step's own section, registered next to it)."""
+        return self._sections[name]
 
-    @property
-    def languages(self) -> list[str]:
-        return list(self.raw.get("languages") or [])
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved configuration as a mapping (defaults + the user's file): what a release
+        records, and what `PipelineConfig(mapping)` reads back."""
+        return copy.deepcopy(self._raw)
 
     @property
-    def read(self) -> dict:
-        return self.raw.get("read", {})
+    def raw(self) -> dict[str, Any]:
+        """Deprecated: `to_dict()`, or better the typed sections."""
+        return self.to_dict()
 
+    def __getstate__(self):
+        return {"languages": self.languages, "_sections": self._sections, "_raw": self._raw}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__dict__.update(self._sections)
+
+    # ---------------------------------------------------------------- derived settings
     @property
     def split_bytes(self) -> int:
-        return int(float(self.read.get("split_mb", 64)) * (1 << 20))
+        return self.read.split_bytes
 
     @property
     def shard_bytes(self) -> int:
         """Local runs process inputs larger than this in successive shards (0: never)."""
-        return int(float(self.read.get("shard_mb", 32)) * (1 << 20))
-
-    @functools.cached_property
-    def web(self):
-        """The typed `web:` section (pipelines/web/config.py), built once per config."""
-        from ..web.config import WebConfig
-
-        return WebConfig.from_dict(self.raw.get("web"))
-
-    @property
-    def langid(self) -> dict:
-        return self.raw.get("langid", {})
+        return self.read.shard_bytes
 
     def min_lang_score(self, lang: str) -> float:
-        return float(_per_lang(self.langid.get("min_score", {}), lang) or 0.0)
+        return float(self.langid.min_score.for_lang(lang) or 0.0)
 
     def min_words_any_script(self) -> int:
         """The fewest words a text that is not Han-dominant needs to be kept in any kept
         language: the smallest `too_short` minimum among the kept non-Chinese languages
         (0 when there is no such filter or only Chinese is kept)."""
-        spec = (self.raw.get("filters") or {}).get("too_short") or {}
-        mins = []
-        for lang in self.languages:
-            if is_chinese(lang):
-                continue
-            bounds = spec.get(lang) or spec.get("default") or {}
-            mins.append(float(bounds.get("min") or 0))
+        from ..text.script import is_chinese
+
+        spec = self.filters.by_name("too_short")
+        if spec is None:
+            return 0
+        mins = [float(spec.bounds_for(lang).min or 0) for lang in self.languages if not is_chinese(lang)]
         return int(min(mins)) if mins else 0
 
-    def boilerplate(self) -> BoilerplateConfig:
-        return BoilerplateConfig.from_dict(self.raw.get("boilerplate"))
-
-    def filters(self) -> list[QualityFilter]:
-        return [QualityFilter.from_dict(name, spec) for name, spec in (self.raw.get("filters") or {}).items()]
-
     def ngram_sizes(self, lang: str) -> tuple[int, int]:
-        s = self.raw.get("signals", {})
-        return int(_per_lang(s.get("char_ngram", {}), lang) or 10), int(_per_lang(s.get("word_ngram", {}), lang) or 5)
+        return int(self.signals.char_ngram.for_lang(lang)), int(self.signals.word_ngram.for_lang(lang))
 
     def drop_reasons(self) -> list[str]:
-        """Every reason a document can be dropped, in pipeline order (the funnel's rows)."""
-        names = [f.name for f in self.filters()]
-        # `too_short` is both a step before language ID and the filter on word counts.
-        from ..web.steps import PAGE_REASONS, TEXT_REASONS
+        """Every reason a document can be dropped, in pipeline order (the funnel's rows): the
+        registered steps' reasons (pipelines/steps.py)."""
+        from ..steps import drop_reasons
 
-        return [*PAGE_REASONS, "empty", "doc_too_long", "boilerplate_page", "too_short", "language", "language_score",
-                *[n for n in names if n != "too_short"],
-                *(["quality_score"] if (self.raw.get("quality_model") or {}).get("threshold") is not None else []),
-                *TEXT_REASONS,
-                "duplicate_exact", "duplicate_near"]
+        return drop_reasons(self)
+
+
+def _build_section(schema, value, keys, ctx):
+    if hasattr(schema, "schema_build"):
+        return schema.schema_build(value if value is not None else {}, keys, ctx)
+    return build(schema, value, keys, ctx)
+

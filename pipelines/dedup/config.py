@@ -1,9 +1,12 @@
-"""Dedup settings, loadable from the pipeline's YAML (`DedupConfig.from_dict`)."""
+"""Dedup settings: the `dedup:` section of the pipeline config (`DedupConfig.from_dict` builds one from a mapping)."""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
+
+from ..config.schema import Section, setting
+from ..steps import register_reasons
 
 METHODS = ("exact", "minhash")
 # MinHash implementations (pipelines.dedup.sketch.MinHasher): "rensa" (Rust, the default),
@@ -38,79 +41,87 @@ def minhash_scheme(impl: str) -> str:
 
 
 @dataclass(frozen=True)
-class DedupConfig:
-    methods: tuple[str, ...] = METHODS
-    # Jaccard similarity (of shingle sets) at or above which two documents are duplicates.
-    threshold: float = 0.8
-    # Signature length. The bands use at most the first `lsh_num_perm` values (what sets the
-    # shuffle and index size per band); all of them verify candidates, where the estimate's
-    # noise decides pairs near the threshold: standard error 0.035 at J = 0.8 with 128
-    # values, 0.018 with 512. What a signature weighs in the index, the side input of a local
-    # run and the pair join of a remote one is num_perm * signature_bits / 8 bytes: 512 values
-    # of 8 bits weigh what 128 of 32 bits did (512 bytes) and verify nearly as exactly as 512
-    # full values (bench_dedup.py, reference truth, verified at the threshold itself: precision
-    # / recall 0.995 / 0.996 with 512 x 8 bits, 0.993 / 0.987 with 128 x 32).
-    num_perm: int = 512
-    lsh_num_perm: int = 128
-    # Low bits of each value kept for verification (8, 16 or 32). Two values that differ agree
-    # on their low b bits by chance 1 time in 2^b; the estimate takes that out
-    # (`buckets.estimate`). 32 reads indexes written before format 5.
-    signature_bits: int = 8
-    seed: int = 1
-    # Who computes the signatures. Each implementation draws its own permutations from
-    # `seed`, so signatures (and band hashes) of two implementations never match: the index
-    # records it and a prior index of another one is refused.
-    minhash_impl: str = "rensa"
-    script_fold: str = "t2s"
-    # Weights given to datasketch's optimizer (false positive, false negative). Candidates are
-    # verified on the signature estimate afterwards, so a false positive only costs a comparison
-    # while a false negative is lost for good: (0.5, 0.5) finds 40% of pairs at J=0.8.
-    lsh_weights: tuple[float, float] = (0.05, 0.95)
-    # Explicit (bands, rows) to bypass the optimizer, e.g. to match an older index.
-    lsh_params: tuple[int, int] | None = None
-    # Check each LSH candidate pair on the signature estimate (signatures are joined to the
-    # candidate pairs, and stored in the persisted index). Without it every bucket is merged whole.
-    verify: bool = True
-    # Minimum estimated Jaccard to accept a candidate; None means `threshold - verify_slack`.
-    verify_threshold: float | None = None
-    # The estimate of a pair at exactly J = threshold falls below the threshold half the time,
-    # so verifying at the threshold itself loses true pairs at and just above it; a slack
-    # trades precision for that recall. With 128 x 32-bit values (bench_dedup.py --sweep-slack,
-    # reference truth): slack 0 -> precision / recall 0.9928 / 0.9865; 0.01 -> 0.9886 / 0.9913;
-    # 0.02 -> 0.9801 / 0.9960 (datatrove's MinHash on the same documents: 0.928 / 0.993). With
-    # 512 x 8 bits the estimate is exact enough to verify at the threshold: 0.995 / 0.996.
-    verify_slack: float = 0.0
-    # Shingling: word n-grams for space-delimited languages, character n-grams for Chinese and
-    # other unsegmented scripts (see docs/dedup.md for the measurements behind the defaults).
-    word_ngram: int = 2
-    cjk_ngram: int = 2
-    cjk_unit: str = "char"  # "char" or "word" (jieba words; cjk_ngram then counts words)
-    # Buckets up to this size give all their pairs as candidates; larger ones a star around the
-    # smallest node, so a boilerplate page repeated 1e5 times costs n comparisons, not n^2/2.
-    all_pairs_max_bucket: int = 64
-    # Members of one prior cluster (a released or earlier-shard document and the near copies
-    # indexed under it) that a bucket pairs a new document with: the representative first,
-    # then the smallest keys (0: all, exactly what one run over everything compares). A
-    # cluster that every shard of a sharded run adds copies to gives later shards more
-    # candidate pairs; a bound trades some of them for missed duplicates (docs/dedup.md).
-    prior_members_per_cluster: int = 0
-    # Unrolled large-star/small-star rounds of the connected-components step; they shrink every
-    # component to (nearly) a star. Whatever is still unconverged after them (a long chain)
-    # is finished exactly by union-find over the residual edges, so the result always converges.
-    cc_max_rounds: int = 6
-    # The residual must fit one worker's memory: more nodes than this fail the run with a
-    # request to raise cc_max_rounds (it is a few dozen bytes per node).
-    cc_max_residual_nodes: int = 5_000_000
-    # The persisted index is split into this many files per kind (docs/dedup.md). A refresh
-    # reads one shard file of each prior release per worker, so at scale pick it to keep a
-    # shard file to a few hundred MB (~40 bytes per document and band). Part of the index
-    # fingerprint: every release of a chain must use the same value.
-    index_shards: int = 64
-    # Groups of this run's bucket keys (a multiple of index_shards; 0: index_shards). One
-    # worker holds one group's keys and node ids in memory, ~100 bytes per document and band
-    # divided by the group count: raise it with the corpus (group g reads prior shard
-    # g % index_shards, so a refresh reads each prior shard file bucket_shards/index_shards times).
-    bucket_shards: int = 0
+class DedupConfig(Section):
+    """Exact and MinHash-LSH near-duplicate removal (pipelines/dedup, docs/dedup.md); any
+    setting can be set in the config. `--dedup none` skips both."""
+    section_name = "dedup"
+    methods: tuple[str, ...] = setting(METHODS, choices=METHODS)
+    threshold: float = setting(0.8, "Jaccard similarity (of shingle sets) at or above which two documents are "
+                                    "duplicates")
+    num_perm: int = setting(512, "Signature length. The bands use at most the first `lsh_num_perm` values (what sets"
+                                 " the shuffle and index size per band); all of them verify candidates, where the "
+                                 "estimate's noise decides pairs near the threshold: standard error 0.035 at J = 0.8"
+                                 " with 128 values, 0.018 with 512. What a signature weighs in the index, the side "
+                                 "input of a local run and the pair join of a remote one is num_perm * "
+                                 "signature_bits / 8 bytes: 512 values of 8 bits weigh what 128 of 32 bits did (512 "
+                                 "bytes) and verify nearly as exactly as 512 full values (bench_dedup.py, reference "
+                                 "truth, verified at the threshold itself: precision / recall 0.995 / 0.996 with 512"
+                                 " x 8 bits, 0.993 / 0.987 with 128 x 32).")
+    lsh_num_perm: int = setting(128, listed=False)
+    signature_bits: int = setting(8, "Low bits of each value kept for verification (8, 16 or 32). Two values that "
+                                     "differ agree on their low b bits by chance 1 time in 2^b; the estimate takes "
+                                     "that out (`buckets.estimate`). 32 reads indexes written before format 5.",
+                                  choices=SIGNATURE_BITS)
+    seed: int = setting(1, listed=False)
+    minhash_impl: str = setting("rensa", "Who computes the signatures. Each implementation draws its own "
+                                         "permutations from `seed`, so signatures (and band hashes) of two "
+                                         "implementations never match: the index records it and a prior index of "
+                                         "another one is refused.", choices=MINHASH_IMPLS, listed=False)
+    script_fold: str = setting("t2s", choices=SCRIPT_FOLDS, listed=False)
+    lsh_weights: tuple[float, float] = setting((0.05, 0.95), "Weights given to datasketch's optimizer (false "
+                                                             "positive, false negative). Candidates are verified on "
+                                                             "the signature estimate afterwards, so a false positive"
+                                                             " only costs a comparison while a false negative is "
+                                                             "lost for good: (0.5, 0.5) finds 40% of pairs at J=0.8.",
+                                                      listed=False)
+    lsh_params: tuple[int, int] | None = setting(None, "Explicit (bands, rows) to bypass the optimizer, e.g. to "
+                                                       "match an older index.", listed=False)
+    verify: bool = setting(True, "Check each LSH candidate pair on the signature estimate (signatures are joined to "
+                                 "the candidate pairs, and stored in the persisted index). Without it every bucket "
+                                 "is merged whole.", listed=False)
+    verify_threshold: float | None = setting(None, "Minimum estimated Jaccard to accept a candidate; None means "
+                                                   "`threshold - verify_slack`.", listed=False)
+    verify_slack: float = setting(0.0, "Candidates are accepted at an estimated Jaccard >= threshold - slack. The "
+                                       "estimate of a pair at exactly J = threshold falls below the threshold half "
+                                       "the time, so verifying at the threshold itself loses true pairs at and just "
+                                       "above it; a slack trades precision for that recall. With 128 x 32-bit values"
+                                       " (bench_dedup.py --sweep-slack, reference truth): slack 0 -> precision / "
+                                       "recall 0.9928 / 0.9865; 0.01 -> 0.9886 / 0.9913; 0.02 -> 0.9801 / 0.9960 "
+                                       "(datatrove's MinHash on the same documents: 0.928 / 0.993). With 512 x 8 "
+                                       "bits the estimate is exact enough to verify at the threshold: 0.995 / 0.996.")
+    word_ngram: int = setting(2, "Shingling: word n-grams for space-delimited languages, character n-grams for "
+                                 "Chinese and other unsegmented scripts (see docs/dedup.md for the measurements "
+                                 "behind the defaults).", listed=False)
+    cjk_ngram: int = setting(2, listed=False)
+    cjk_unit: str = setting("char", "char or word (jieba words; cjk_ngram then counts words)",
+                            choices=("char", "word"), listed=False)
+    all_pairs_max_bucket: int = setting(64, "Buckets up to this size give all their pairs as candidates; larger ones"
+                                            " a star around the smallest node, so a boilerplate page repeated 1e5 "
+                                            "times costs n comparisons, not n^2/2.", listed=False)
+    prior_members_per_cluster: int = setting(0, "Members of one prior cluster (a released or earlier-shard document "
+                                                "and the near copies indexed under it) that a bucket pairs a new "
+                                                "document with: the representative first, then the smallest keys (0:"
+                                                " all, exactly what one run over everything compares). A cluster "
+                                                "that every shard of a sharded run adds copies to gives later shards"
+                                                " more candidate pairs; a bound trades some of them for missed "
+                                                "duplicates (docs/dedup.md).", listed=False)
+    cc_max_rounds: int = setting(6, "Unrolled large-star/small-star rounds of the connected-components step; they "
+                                    "shrink every component to (nearly) a star. Whatever is still unconverged after "
+                                    "them (a long chain) is finished exactly by union-find over the residual edges, "
+                                    "so the result always converges.", listed=False)
+    cc_max_residual_nodes: int = setting(5_000_000, "The residual must fit one worker's memory: more nodes than this"
+                                                    " fail the run with a request to raise cc_max_rounds (it is a "
+                                                    "few dozen bytes per node).", listed=False)
+    index_shards: int = setting(64, "The persisted index is split into this many files per kind (docs/dedup.md). A "
+                                    "refresh reads one shard file of each prior release per worker, so at scale pick"
+                                    " it to keep a shard file to a few hundred MB (~40 bytes per document and band)."
+                                    " Part of the index fingerprint: every release of a chain must use the same "
+                                    "value.", listed=False)
+    bucket_shards: int = setting(0, "Groups of this run's bucket keys (a multiple of index_shards; 0: index_shards)."
+                                    " One worker holds one group's keys and node ids in memory, ~100 bytes per "
+                                    "document and band divided by the group count: raise it with the corpus (group g"
+                                    " reads prior shard g % index_shards, so a refresh reads each prior shard file "
+                                    "bucket_shards/index_shards times).", listed=False)
 
     def __post_init__(self):
         unknown = set(self.methods) - set(METHODS)
@@ -147,18 +158,6 @@ class DedupConfig:
             bands, rows = self.lsh_params
             if bands * rows > self.num_perm:
                 raise ValueError(f"lsh_params {self.lsh_params} need more than num_perm={self.num_perm} values")
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> "DedupConfig":
-        values = dict(values or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - names
-        if unknown:
-            raise ValueError(f"unknown dedup settings: {sorted(unknown)}")
-        for name in ("methods", "lsh_weights", "lsh_params"):
-            if values.get(name) is not None:
-                values[name] = tuple(values[name])
-        return cls(**values)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -203,3 +202,7 @@ class DedupConfig:
             "cjk_unit": self.cjk_unit,
             "index_shards": self.index_shards,
         }
+
+
+# The dedup stage's drop reasons, last in the funnel (pipelines/steps.py): exact copies first.
+register_reasons("dedup", chain="dedup", order=10, reasons=("duplicate_exact", "duplicate_near"))

@@ -45,6 +45,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterable
 
+from ..config.schema import Section, setting
+
 KINDS = ("email", "phone", "id_number", "bank_card", "ip")
 STYLES = ("datatrove", "tags")
 
@@ -304,6 +306,17 @@ def redact(text: str, kinds: Iterable[str] = KINDS, style: str = "datatrove",
     return "".join(parts), counts
 
 
+@dataclass(frozen=True)
+class PiiConfig(Section):
+    """redacted in kept and dropped text; counts per kind in stats.json"""
+    section_name = "pii"
+    enabled: bool = setting(True)
+    kinds: tuple[str, ...] = setting(KINDS, choices=KINDS, label="PII kinds")
+    style: str = setting("datatrove", "datatrove: example.com emails, RFC 5737/3849 documentation IPs, "
+                                      "<PHONE>/<ID_NUMBER>/<BANK_CARD>; tags: typed tags", choices=STYLES)
+    public_ips_only: bool = setting(True, "as datatrove: a private or loopback address identifies nobody")
+
+
 class RedactPII:
     """Pipeline step (the `pipelines.process.Step` interface: `name`, `setup`, `__call__`):
     rewrites doc["text"] with PII replaced and sets doc["pii"] = {kind: count}. It never
@@ -319,17 +332,14 @@ class RedactPII:
         redact("", self.kinds, style)  # fail on a bad kind or style at construction, not per document
 
     @classmethod
-    def from_config(cls, section: dict | None) -> "RedactPII | None":
-        """From a config's `pii:` mapping ({enabled, kinds, style, public_ips_only}); None when
+    def from_config(cls, section: "PiiConfig | dict | None") -> "RedactPII | None":
+        """From the config's typed `pii:` section (a mapping is checked as one); None when
         disabled."""
-        section = dict(section or {})
-        if not section.pop("enabled", True):
+        if not isinstance(section, PiiConfig):
+            section = PiiConfig.from_dict(section)
+        if not section.enabled:
             return None
-        unknown = set(section) - {"kinds", "style", "public_ips_only"}
-        if unknown:
-            raise ValueError(f"pii: unknown keys {sorted(unknown)} (use enabled, kinds, style, public_ips_only)")
-        return cls(section.get("kinds") or KINDS, section.get("style", "datatrove"),
-                   bool(section.get("public_ips_only", True)))
+        return cls(section.kinds, section.style, section.public_ips_only)
 
     def setup(self) -> None:
         pass

@@ -7,14 +7,23 @@
                ─templates─▶ lines repeated across a domain's pages removed (a Beam stage)
                ─▶ the usual document steps (normalize, boilerplate, language, filters, web spam)
 
-Modules: `warc` and `http` read records, `decode` picks the encoding, `extract` holds the
+Modules: `warc` and `http` read records (the registered readers in `pipelines/readers/`
+call them), `decode` picks the encoding, `extract` holds the
 main-text backends behind one interface, `steps` wraps them as pipeline steps, `templates`
 is the per-domain stage, `spam` and `urlfilter` the web-only filters, `config` the `web:`
 section of the pipeline config. `docs/web.md` explains the path.
 """
 from __future__ import annotations
 
-# Input formats this package reads (pipelines.io dispatches them here).
-WEB_FORMATS = ("warc", "wet", "html")
 # Media types whose bodies are pages (a missing Content-Type is left to decoding and extraction).
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def __getattr__(name: str):
+    # Which input formats are web ones is the readers' to say (pipelines.io.WEB_FORMATS);
+    # this name answers for pipelines/pipeline.py until it imports it from there.
+    if name == "WEB_FORMATS":
+        from ..io import WEB_FORMATS
+
+        return WEB_FORMATS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,11 +20,13 @@ from .steps import PAGE_TYPES
 
 
 def add_extract_arguments(p) -> None:
+    from ..io import WEB_FORMATS
+
     p.add_argument("--input", action="append", required=True, help="WARC / WET / HTML file or glob (repeatable)")
     p.add_argument("--output", required=True, help="JSONL file to write (local or gs://)")
     p.add_argument("--config", help="YAML overriding pipelines/config/default.yaml (its web: section applies)")
     p.add_argument("--extractor", help="main-text backend (default: the config's web.extractor)")
-    p.add_argument("--input_format", "--input-format", default="auto", choices=["auto", "warc", "wet", "html"])
+    p.add_argument("--input_format", "--input-format", default="auto", choices=["auto", *WEB_FORMATS])
     p.add_argument("--no_progress", "--no-progress", action="store_true")
 
 
@@ -37,7 +39,7 @@ def extract_main(args) -> int:
 
     config = PipelineConfig.load(args.config)
     if args.extractor:
-        config = PipelineConfig({**config.raw, "web": {**(config.raw.get("web") or {}), "extractor": args.extractor}})
+        config = config.with_overrides({"web": {"extractor": args.extractor}}, source="--extractor")
     from . import extract
 
     extract.get_extractor(config.web.extractor)  # an unknown name fails here, not per page

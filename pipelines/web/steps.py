@@ -1,27 +1,34 @@
 """Pipeline steps for web records (the `pipelines.process.Step` interface: `name`, `setup`,
-`__call__(doc) -> None | drop reason`; not subclasses, so process.py imports this module
-without an import cycle).
+`__call__(doc) -> None | drop reason`; not subclasses, so that process.py need not be
+imported here), registered in `pipelines.steps`.
 
-`page_steps` turn a web record into a document with main text, in the order that spends the
-least on what is dropped: the record's type, its HTTP status and media type, the URL
-blocklist (all from headers), then decoding, then extraction. `web_text_steps` run among the
-document steps once the language is known (the web spam rules). A document without `web`
-(JSONL, Parquet, text inputs) passes every one of them untouched.
+The page chain turns a web record into a document with main text, in the order that spends
+the least on what is dropped: the record's type, its HTTP status and media type, the URL
+blocklist (all from headers), then decoding, then extraction. `RejectWebSpam` runs among the
+document steps once the language is known. A document without `web` (JSONL, Parquet, text
+inputs) passes every one of them untouched.
 """
 from __future__ import annotations
 
+from ..steps import register_step
 from . import HTML_TYPES
 from .config import WebConfig
+from .spam import REASONS as SPAM_REASONS
 
 # WARC record types that hold a page: a crawler's `response`, an archived `resource`, and
 # the `conversion` records of a WET file (text already extracted by Common Crawl).
 PAGE_TYPES = frozenset({"response", "resource", "conversion", None})
-# Drop reasons in the order the steps give them (the funnel's first rows).
-PAGE_REASONS = ("not_a_page", "http_status", "not_html", "url_blocklist", "undecodable",
-                "extract_timeout", "extract_memory", "extract_error")
-TEXT_REASONS = ("soft_404", "web_spam_gambling", "web_spam_porn", "web_spam_obfuscated")  # spam.REASONS
+EXTRACT_REASONS = ("extract_timeout", "extract_memory", "extract_error")
 
 
+def _no_settings(cls):
+    """Build a step that takes no settings (from_config: `cls()`)."""
+    cls.from_config = classmethod(lambda c, config: c())
+    return cls
+
+
+@register_step(order=10, chain="page", reasons=("not_a_page",))
+@_no_settings
 class RejectNonPage:
     """request / metadata / warcinfo / revisit records: counted (stats.json `web.warc_types`),
     never taken for pages."""
@@ -36,6 +43,8 @@ class RejectNonPage:
             return self.name
 
 
+@register_step(order=20, chain="page", reasons=("http_status",))
+@_no_settings
 class RejectHttpStatus:
     name = "http_status"
 
@@ -49,6 +58,8 @@ class RejectHttpStatus:
             return self.name
 
 
+@register_step(order=30, chain="page", reasons=("not_html",))
+@_no_settings
 class RejectNotHtml:
     """A page whose media type is not HTML (a PDF, an image, JSON). A missing Content-Type
     is given the benefit of the doubt: decoding and extraction decide."""
@@ -66,6 +77,7 @@ class RejectNotHtml:
             return self.name
 
 
+@register_step(order=40, chain="page", reasons=("url_blocklist",))
 class RejectBlockedUrl:
     """URLs on the user's blocklists (`web.url_blocklists`): the list's name is recorded in
     `web.blocklist`, counted per list in stats.json."""
@@ -74,6 +86,10 @@ class RejectBlockedUrl:
     def __init__(self, paths: tuple):
         self.paths = paths
         self.blocklist = None
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config.web.url_blocklists) if config.web.url_blocklists else None
 
     def setup(self):
         if self.blocklist is None:
@@ -91,6 +107,8 @@ class RejectBlockedUrl:
             return self.name
 
 
+@register_step(order=50, chain="page", reasons=("undecodable",))
+@_no_settings
 class DecodePage:
     """Body bytes -> str (`decode.decode_html`: BOM, HTTP charset, <meta> charset, detection,
     each verified). `web.encoding` and `web.encoding_decision` say what was used and why. A
@@ -115,6 +133,7 @@ class DecodePage:
         doc["html"] = decoded.text
 
 
+@register_step(order=60, chain="page", reasons=EXTRACT_REASONS)
 class ExtractMainText:
     """Decoded HTML -> main text (paragraphs as lines) and title, by the configured backend,
     in a guarded child process (`web.guard`): a page over the time or memory limit is dropped
@@ -124,6 +143,10 @@ class ExtractMainText:
     def __init__(self, web: WebConfig):
         self.web = web
         self.extractor = None
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config.web)
 
     def setup(self):
         if self.extractor is None:
@@ -160,6 +183,7 @@ class ExtractMainText:
         doc["web"]["title"] = out.title
 
 
+@register_step(order=100, reasons=SPAM_REASONS)
 class RejectWebSpam:
     """Chinese web spam (gambling, porn, bracket-obfuscated) and soft-404 pages
     (`spam.spam_reason`), on web documents once their language is known."""
@@ -167,6 +191,10 @@ class RejectWebSpam:
 
     def __init__(self, thresholds):
         self.thresholds = thresholds
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config.web.spam) if config.web.spam.enabled else None
 
     def setup(self):
         pass
@@ -178,15 +206,3 @@ class RejectWebSpam:
         from .spam import spam_reason
 
         return spam_reason(doc["text"], web.get("title"), doc.get("url"), doc.get("lang"), self.thresholds)
-
-
-def page_steps(config) -> list:
-    web = config.web
-    steps = [RejectNonPage(), RejectHttpStatus(), RejectNotHtml()]
-    if web.url_blocklists:
-        steps.append(RejectBlockedUrl(web.url_blocklists))
-    return steps + [DecodePage(), ExtractMainText(web)]
-
-
-def web_text_steps(config) -> list:
-    return [RejectWebSpam(config.web.spam)] if config.web.spam.enabled else []

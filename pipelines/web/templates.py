@@ -35,48 +35,17 @@ import math
 import re
 from array import array
 from collections import Counter
-from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+
+from .config import TemplateConfig  # noqa: F401 - the section's settings, declared with the web config
 
 NAMESPACE = "roots"
 
 _SPACE_RE = re.compile(r"\s+")
 _DIGIT_RE = re.compile(r"\d")  # Unicode digits too: fullwidth ２０１１ is a date as well
 _ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-@dataclass(frozen=True)
-class TemplateConfig:
-    enabled: bool = True
-    # A line is a template line of a domain when it is on >= max(min_pages, min_share * pages)
-    # of the domain's distinct pages. Measured on the DAnIEL news pages grouped by host
-    # (benchmarks/template_eval.py; 2-14 pages a host): min_pages 2 takes article headlines
-    # that two other pages list as related stories; from 3 up, every reference line removed
-    # is a disclaimer, a dateline, a source or byline line, never article prose. Mean F1,
-    # none -> (3, 0.3) / (3, 0.5): all visible text 0.540 -> 0.685 / 0.660, resiliparse main
-    # content 0.811 -> 0.876 / 0.865, trafilatura 0.871 -> 0.893 / 0.888, roots 0.952 ->
-    # 0.957 / 0.957. Shares under 0.3 bind on no host of that set (3 pages is the floor up to
-    # 15), so they are untested; on a big news host they would let a "most read" sidebar, on
-    # many pages of a crawl week, take the headline off its own article.
-    min_pages: int = 3
-    min_share: float = 0.3
-    # The pages a domain's counts are taken over: a sample of this many distinct pages (the
-    # smallest fingerprints), so a domain of millions of pages costs what one of a thousand
-    # does; the share of pages a site-wide line is on hardly changes with the sample.
-    max_pages_per_domain: int = 1000
-    # A page with more lines than this (a data dump, a log) is not counted: the count's
-    # memory bound. It is still stripped of the domain's template lines.
-    max_lines_per_page: int = 1000
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "TemplateConfig":
-        return cls(**dict(d or {}))
-
-    def threshold(self, pages: int) -> int:
-        """Pages a line must be on to be a template line of a domain with `pages` pages."""
-        return max(self.min_pages, math.ceil(self.min_share * pages - 1e-9))
 
 
 def normalize_line(line: str) -> str:

@@ -7,7 +7,7 @@ warcio refuses such files); a truncated record as damage (both return the cut re
 or drop it); a range of a big file read without reading the rest. So records are framed here
 with zlib and bytes.find, which keeps every body byte in C code, and decoded by http.py.
 
-Ranges (`plan_web_ranges`): an uncompressed WARC, or a gzipped one written a member per record
+Ranges (`can_enter`): an uncompressed WARC, or a gzipped one written a member per record
 (as Common Crawl does), is cut into byte ranges; a range [start, end) owns the records whose
 offset lies in it. Its reader finds the first record boundary at or after `start` (a gzip
 member whose data starts with "WARC/", or a "WARC/x.y" line whose header parses) and reads
@@ -22,8 +22,8 @@ reading goes on at the next record boundary. Damage that runs to the end of the 
 truncated last member or record) ends the range with one dead letter `corrupt warc file after
 N records ...` (io.py's convention, counted as a corrupt file). An I/O failure is raised.
 
-ARC files (.arc, .arc.gz) are not read: `pipelines.io.detect_format` raises a ValueError naming
-the file, which a local run reports before any work starts.
+The registered readers (`pipelines/readers/warc.py`, `html.py`) call `read_warc`, `read_html`
+and `can_enter`; which names are WARC, WET, HTML or refused (ARC, WAT) is said there.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from ..document import new_document, stable_id
 from ..records import CORRUPT, FileRange, _open, dead_letter, record_key
-from . import HTML_TYPES, WEB_FORMATS
+from . import HTML_TYPES
 from .http import HttpError, parse_content_type, parse_response
 
 MAX_WARC_HEADER = 64 << 10   # a WARC header block longer than this is damage
@@ -423,7 +423,9 @@ def _web_doc(path: str, offset: int, header: bytes, headers: dict, block: bytes,
     return "doc", doc
 
 
-def _read_warc(raw, rng: FileRange, max_body_bytes: int, state: dict) -> Iterator[tuple[str, dict]]:
+def read_warc(raw, rng: FileRange, max_body_bytes: int, state: dict) -> Iterator[tuple[str, dict]]:
+    """("doc", web document) for every WARC / WET record starting in `rng`, ("malformed", dead
+    letter) for damage (the contract of pipelines.readers.Reader.read)."""
     gz = _sniff_gzip(raw)
     start = 0 if rng.start == 0 else (_gzip_boundary if gz else _plain_boundary)(raw, rng.start, rng.end)
     if start is None:
@@ -492,7 +494,8 @@ def _damaged(rng: FileRange, offset: int, detail: str, state: dict, final: bool)
     return dead_letter(rng.path, offset, f"damaged warc record: {detail}")
 
 
-def _read_html(raw, rng: FileRange, max_body_bytes: int, state: dict) -> Iterator[tuple[str, dict]]:
+def read_html(raw, rng: FileRange, max_body_bytes: int, state: dict) -> Iterator[tuple[str, dict]]:
+    """The one web document of an HTML file (plain or gzipped), its body capped at `max_body_bytes`."""
     raw.seek(0)
     if raw.read(3) == _GZIP:
         raw.seek(0)
@@ -525,27 +528,6 @@ def _read_html(raw, rng: FileRange, max_body_bytes: int, state: dict) -> Iterato
     yield "doc", doc
 
 
-def read_web_range(rng: FileRange, fmt: str, max_body_bytes: int) -> Iterator[tuple[str, dict]]:
-    """("doc", web document) for every record starting in `rng`, ("malformed", dead letter) for
-    damage; raises when the store fails (the runner retries)."""
-    if fmt not in WEB_FORMATS:
-        raise ValueError(f"unknown web format {fmt!r}; expected one of {WEB_FORMATS}")
-    raw = _open(rng.path)
-    state = {"offset": rng.start, "emitted": 0}
-    reader = _read_html if fmt == "html" else _read_warc
-    try:
-        yield from reader(raw, rng, max_body_bytes, state)
-    except Exception as e:  # noqa: BLE001 - classified below
-        if raw.failure is not None:
-            raise
-        yield "malformed", dead_letter(
-            rng.path, state["offset"],
-            f"{CORRUPT} {fmt} file after {state['emitted']} records in this range: {type(e).__name__}: {e}",
-            records_before=state["emitted"])
-    finally:
-        raw.close()
-
-
 def _first_members_single(raw, limit: int = 2) -> bool:
     """Whether the first `limit` gzip members each hold exactly one WARC record (a per-record
     file, which can be entered at any member). Reads only those members' first records."""
@@ -573,16 +555,12 @@ def _first_members_single(raw, limit: int = 2) -> bool:
     return True
 
 
-def plan_web_ranges(path: str, size: int, split_bytes: int, fmt: str) -> list[FileRange]:
-    """The ranges one web file (`fmt`: pipelines.io.detect_format's answer) is read in: several
-    for a big plain or per-record-gzip WARC/WET, one otherwise."""
-    step = max(int(split_bytes), 1)
-    if fmt == "html" or size <= step:
-        return [FileRange(path, 0, -1)]
+def can_enter(path: str) -> bool:
+    """Whether a range of the file may start anywhere: a plain WARC, or a gzipped one written a
+    member per record (checked on its first members), as opposed to one whose members hold
+    several records and which must be read whole."""
     raw = _open(path)
     try:
-        if _sniff_gzip(raw) and not _first_members_single(raw):
-            return [FileRange(path, 0, -1)]
+        return not (_sniff_gzip(raw) and not _first_members_single(raw))
     finally:
         raw.close()
-    return [FileRange(path, s, s + step if s + step < size else -1) for s in range(0, size, step)]

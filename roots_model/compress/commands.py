@@ -2,7 +2,9 @@
 
 Each one checks all of its inputs first (method, sparsity, preset, tokenizers, data) and
 raises CompressError or CheckpointError before it trains or writes anything; then it
-writes the compressed checkpoint (with compression.json) and OUTPUT/report.json.
+writes the compressed checkpoint (with compression.json) and OUTPUT/report.json. distill and
+prune take their config (roots_model.compress.config: the flags of `roots-train distill` and
+`prune` are made from it), as `pretrain` takes a TrainConfig.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import torch
 from roots_model import checkpoint
 from roots_model.compress import CompressError
 from roots_model.compress import prune as pruning
+from roots_model.compress.config import DistillConfig, PruneConfig, train_options
 from roots_model.compress.finetune import Distillation, MaskedRecovery, train_compressed
 from roots_model.compress.quantize import METHODS as QUANT_METHODS
 from roots_model.compress.quantize import build_quantized_model, quantize_state_dict
@@ -40,12 +43,13 @@ def quantize(checkpoint_path, output, method: str = "int8-dynamic", data=None, r
     return _finish(output, original.path, output, info, token_dir, report)
 
 
-def distill(teacher_path, output, data, preset_name: str = "tiny", student_overrides: dict | None = None,
-            tokenizer_path=None, temperature: float = 2.0, alpha: float = 0.5, report: bool = True,
-            **train_options) -> dict:
-    """Train a `preset_name` student on the teacher's soft targets over the token shards of
-    `data` (a token folder, or documents tokenized into OUTPUT/tokens). Resumable with
-    resume=True. train_options are TrainConfig fields (max_steps, batch_size, lr, ...)."""
+def distill(config: DistillConfig) -> dict:
+    """Train a `config.preset` student on the teacher's soft targets over the token shards of
+    `config.data` (a token folder, or documents tokenized into OUTPUT/tokens). Resumable with
+    resume=True."""
+    teacher_path, output, data, preset_name = config.teacher, config.output, config.data, config.preset
+    student_overrides, tokenizer_path = config.student_config, config.tokenizer
+    temperature, alpha = config.temperature, config.alpha
     if preset_name not in PRESETS:
         raise CompressError(f"unknown student preset {preset_name!r}; choose one of {', '.join(PRESETS)}")
     if temperature <= 0 or not 0.0 <= alpha <= 1.0:
@@ -64,7 +68,7 @@ def distill(teacher_path, output, data, preset_name: str = "tiny", student_overr
                             f"smaller than the teacher ({teacher.config.num_params() / 1e6:.1f}M): pick a smaller preset "
                             "or --student-config")
     cfg = TrainConfig(data=str(data), tokenizer=str(teacher.path), output=str(output), preset=preset_name,
-                      model_overrides=student_overrides or {}, **train_options)
+                      model_overrides=student_overrides or {}, **train_options(config))
     if cfg.seq_len > min(student_config.block_size, teacher.config.block_size):
         raise CompressError(f"seq_len={cfg.seq_len} exceeds the student's or teacher's block_size")
     torch.manual_seed(cfg.seed)
@@ -74,13 +78,14 @@ def distill(teacher_path, output, data, preset_name: str = "tiny", student_overr
     objective = Distillation(teacher.model, teacher.tokenizer.get_vocab_size(), temperature, alpha)
     result = train_compressed(student, cfg, objective, compression=info)
     token_dir = _token_dir(_tokens_of(cfg), None)
-    return _finish(output, teacher.path, output, info | {"train": result}, token_dir, report)
+    return _finish(output, teacher.path, output, info | {"train": result}, token_dir, config.report)
 
 
-def prune(checkpoint_path, output, sparsity: float, method: str = "magnitude", finetune_steps: int = 0, data=None,
-          report: bool = True, **train_options) -> dict:
+def prune(config: PruneConfig) -> dict:
     """Prune a checkpoint (see compress.prune), optionally fine-tune `finetune_steps` steps to
     recover (resumable with resume=True), and write it to `output`."""
+    checkpoint_path, output, sparsity, method = config.checkpoint, config.output, config.sparsity, config.method
+    finetune_steps, data = config.finetune_steps, config.data
     pruning.check_sparsity(sparsity)
     pruning.check_method(method)
     if finetune_steps < 0:
@@ -103,15 +108,16 @@ def prune(checkpoint_path, output, sparsity: float, method: str = "magnitude", f
     info = {"pruning": method, "sparsity": sparsity, "source": str(original.path), "finetune_steps": finetune_steps,
             "intermediate_size": [original.config.intermediate_size, model.config.intermediate_size]}
     if finetune_steps:
-        defaults = dict(batch_size=8, seq_len=min(128, model.config.block_size), lr=1e-3, warmup_steps=max(finetune_steps // 10, 1),
-                        eval_interval=finetune_steps, checkpoint_interval=finetune_steps, tensorboard=False)
+        # What follows from the model and the step count (train options may still set it).
+        derived = dict(seq_len=min(128, model.config.block_size), warmup_steps=max(finetune_steps // 10, 1),
+                       eval_interval=finetune_steps, checkpoint_interval=finetune_steps)
         cfg = TrainConfig(data=str(token_dir), tokenizer=str(original.path), output=str(output), preset="tiny",
-                          max_steps=finetune_steps, **(defaults | train_options))
+                          max_steps=finetune_steps, **(derived | train_options(config)))
         info["train"] = train_compressed(model, cfg, MaskedRecovery(masks) if masks else None, compression=info)
     info["measured"] = pruning.measured_sparsity(model)
     if not finetune_steps:
         checkpoint.save(output, model, original.tokenizer, model.config, extra_files=_compression_file(info))
-    return _finish(output, original.path, output, info, token_dir, report)
+    return _finish(output, original.path, output, info, token_dir, config.report)
 
 
 def same_tokenizer(a, b) -> bool:

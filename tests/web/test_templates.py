@@ -100,7 +100,7 @@ def test_from_dict():
     cfg = TemplateConfig.from_dict({"min_pages": 4, "min_share": 0.25, "max_pages_per_domain": 50})
     assert (cfg.min_pages, cfg.min_share, cfg.max_pages_per_domain, cfg.enabled) == (4, 0.25, 50, True)
     assert TemplateConfig.from_dict(None) == TemplateConfig()
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):
         TemplateConfig.from_dict({"min_page": 4})
 
 

@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from pipelines.datadir import dataset_path
-from pipelines.io import FileRange, record_key
-from pipelines.web.warc import domain_of, plan_web_ranges, read_web_range
+from pipelines.io import FileRange, ReadSpec, plan_ranges, read_range, record_key
+from pipelines.web.warc import domain_of
 from warc_truth import http, per_record_gz, record
 
 CAP = 10 << 20
@@ -23,7 +23,7 @@ def samples():
 
 
 def read_all(path, fmt="warc", cap=CAP):
-    return list(read_web_range(FileRange(str(path), 0, -1), fmt, cap))
+    return list(read_range(FileRange(str(path), 0, -1), ReadSpec(format=fmt, max_body_bytes=cap)))
 
 
 def docs(items):
@@ -75,10 +75,10 @@ def test_offsets_are_gzip_member_starts(samples):
 def test_small_ranges_read_exactly_the_whole_file(samples, name, split):
     path = str(samples / name)
     fmt = "wet" if ".wet" in name else "warc"
-    whole = list(read_web_range(FileRange(path, 0, -1), fmt, CAP))
-    ranges = plan_web_ranges(path, os.path.getsize(path), split, fmt)
+    whole = read_all(path, fmt)
+    ranges = plan_ranges(path, os.path.getsize(path), ReadSpec(format=fmt, split_bytes=split))
     assert len(ranges) > 1
-    parts = [item for rng in ranges for item in read_web_range(rng, fmt, CAP)]
+    parts = [item for rng in ranges for item in read_range(rng, ReadSpec(format=fmt, max_body_bytes=CAP))]
     assert [(k, d.get("key"), d.get("offset"), d.get("id"), d.get("html"), d.get("text")) for k, d in parts] == \
            [(k, d.get("key"), d.get("offset"), d.get("id"), d.get("html"), d.get("text")) for k, d in whole]
     assert len(whole) > 1
@@ -88,7 +88,8 @@ def test_small_ranges_read_exactly_the_whole_file(samples, name, split):
                                   "warcio_fixtures/example-wrong-chunks.warc.gz"])
 def test_not_per_record_gzip_is_one_range_and_read_whole(samples, name):
     path = samples / name
-    assert plan_web_ranges(str(path), os.path.getsize(path), 100, "warc") == [FileRange(str(path), 0, -1)]
+    assert plan_ranges(str(path), os.path.getsize(path), ReadSpec(format="warc", split_bytes=100)) == \
+        [FileRange(str(path), 0, -1)]
     items = read_all(path)
     assert not bad(items)
     ds = docs(items)
@@ -110,8 +111,6 @@ def test_wrong_gzip_members_fixture_reads_the_page(samples):
 
 
 def test_arc_is_refused_at_planning(samples):
-    from pipelines.io import ReadSpec, plan_ranges
-
     for name in ("example.arc", "example.arc.gz"):
         with pytest.raises(ValueError, match=f"{name}: ARC files are not read"):
             plan_ranges(str(samples / "warcio_fixtures" / name), 10, ReadSpec(split_bytes=1))
@@ -261,7 +260,7 @@ def test_html_files(tmp_path):
     (tmp_path / "c.html.gz").write_bytes(gzip.compress(b"\0" * (2 << 20)))
     for name in ("a.html", "b.html.gz"):
         path = str(tmp_path / name)
-        assert plan_web_ranges(path, 10 << 20, 10, "html") == [FileRange(path, 0, -1)]
+        assert plan_ranges(path, 10 << 20, ReadSpec(format="html", split_bytes=10)) == [FileRange(path, 0, -1)]
         (d,) = docs(read_all(path, "html"))
         assert d["html"] == page and d["url"] == path and d["key"] == record_key(path, 0)
     items = read_all(tmp_path / "c.html.gz", "html", cap=1 << 20)
