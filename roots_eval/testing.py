@@ -102,3 +102,11 @@ def lineage_chain(work, docs: int = 600, steps: int = 4, task: str = "cls_chnsen
         raise RuntimeError(f"roots-eval run exited {code}")
     roots_eval(["leaderboard", str(results), "--output", str(work / "site")])
     return LineageChain(corpus, work / "tok", run, results, work / "site", run.name)
+
+
+def sha256_hex(path) -> str:
+    """A file's sha256, straight from hashlib: tests check the digests that lineage, manifests
+    and cards record against this, never against the code that wrote them."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -4,7 +4,7 @@ Main-text retention: share of labeled main-text snippets (and gold main-text lin
 the cleaned text. Boilerplate removal: share of labeled boilerplate snippets (and non-gold
 lines) removed. Pages dropped whole: real article pages the remover judged to be boilerplate
 as a whole (their main text is counted as lost above too). Printed by
-benchmarks/boilerplate_eval.py, checked by tests/test_text_core.py.
+benchmarks/boilerplate_eval.py, checked by tests/pipelines/test_text_core.py.
 """
 from __future__ import annotations
 

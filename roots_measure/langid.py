@@ -1,5 +1,5 @@
 """Language-ID accuracy on labelled sentences (langid_eval: text, lang, label3 zh/en/other).
-One function for every contender (benchmarks/bench_langid.py) and tests/test_langid.py, so
+One function for every contender (benchmarks/bench_langid.py) and tests/pipelines/test_langid.py, so
 all are scored the same way."""
 from __future__ import annotations
 

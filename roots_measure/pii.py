@@ -17,7 +17,7 @@ A detection counts as a true positive when it covers a planted span of its kind;
 detection (on a negative or on the real text around it) is a false positive of its kind.
 Detections on the unplanted real text are listed so a reader can judge them.
 
-benchmarks/pii_eval.py prints the report; tests/test_pii.py checks a planted set.
+benchmarks/pii_eval.py prints the report; tests/pipelines/test_pii.py checks a planted set.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """How far a segmentation backend agrees with the jieba reference: on the words themselves
 and on the quality-filter decisions made from them. Used by benchmarks/bench_segment.py
-(whole corpus) and tests/test_segment.py (a slice), so both measure the same way.
+(whole corpus) and tests/pipelines/test_segment.py (a slice), so both measure the same way.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The real Common Crawl excerpt the web spam check is judged on
 (warc_samples/cc_resiliparse/warcfile.warc.gz, CC-MAIN-2020-34): its HTML responses decoded by
 the pipeline, main text and title extracted with trafilatura (a peer, so the labels do not
-depend on our extractor). Used by benchmarks/web_spam_eval.py and tests/web/test_spam.py.
+depend on our extractor). Used by benchmarks/web_spam_eval.py and tests/pipelines/web/test_spam.py.
 """
 from __future__ import annotations
 

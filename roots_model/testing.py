@@ -159,3 +159,10 @@ def tiny_hf_model(kind: str, output) -> Path:
     model.save_pretrained(output)
     tok.save_pretrained(output)
     return output
+
+
+def read_metrics(run) -> list[dict]:
+    """What a training run logged, one record per logged step (RUN/metrics.jsonl)."""
+    from pipelines.files import read_jsonl
+
+    return list(read_jsonl(Path(run) / "metrics.jsonl"))

@@ -29,6 +29,15 @@ def corpus_docs(corpus_dir):
     return docs
 
 
+@pytest.fixture(scope="session")
+def repo_root():
+    """The checkout's root folder. Tests ask for it rather than count `Path(__file__).parents`,
+    which changes whenever a test file moves between the group folders."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _scratch_tempdir(tmp_path_factory):
     """Temporary files that code makes on its own (Beam's per-pipeline folder, which a
@@ -47,39 +56,3 @@ def _scratch_tempdir(tmp_path_factory):
         os.environ["TMPDIR"] = saved[0]
     tempfile.tempdir = saved[1]
 
-
-def find_chromium():
-    """A headless-capable Chromium on PATH, or None. Tests never install one (.ci/run does)."""
-    import shutil
-
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-@pytest.fixture(scope="session")
-def page_dom(tmp_path_factory):
-    """page_dom(path) -> the DOM of a local HTML page after its scripts ran, as headless Chromium
-    renders it. Skips the test where no Chromium is on PATH."""
-    import subprocess
-
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no chromium, chromium-browser or google-chrome on PATH: the rendered page is not checked "
-                    "(install Chromium, as .ci/run does, to run this test)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-
-    def dom(path) -> str:
-        from pathlib import Path
-
-        proc = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
-             "--dump-dom", Path(path).resolve().as_uri()],
-            capture_output=True, text=True, timeout=120,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        return proc.stdout
-    return dom

@@ -22,7 +22,7 @@ INDEX_FORMAT = 5
 SIGNATURE_BITS = (8, 16, 32)
 # datasketch's `_optimal_param` for the default settings (and 512 values): it integrates the
 # S-curve numerically for every (bands, rows), 0.4 s that every run and every shard's job
-# would pay at graph construction. tests/test_dedup_core.py checks these against datasketch.
+# would pay at graph construction. tests/pipelines/test_dedup_core.py checks these against datasketch.
 KNOWN_BANDS_ROWS = {
     (0.8, 128, 0.05, 0.95): (16, 8),
     (0.8, 512, 0.05, 0.95): (42, 12),

@@ -379,7 +379,7 @@ class Deduplicate(beam.PTransform):
     verified where the prior signature is read (no signature travels per pair: a 16x sharded
     run's later shards have ~500k such pairs), components are found by union-find in one step,
     and documents are routed with the decisions as side inputs instead of a join that
-    shuffles them. The same decisions as the distributed form (tests/test_dedup_beam.py).
+    shuffles them. The same decisions as the distributed form (tests/pipelines/test_dedup_beam.py).
     """
 
     def __init__(self, cfg: DedupConfig | dict | None = None, index_output: str | None = None, prior_indexes=(),

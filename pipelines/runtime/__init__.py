@@ -10,7 +10,7 @@
     the heap frozen for the run        Beam's collector settings
     progress files and a bar           no progress output
 
-Both give the same outputs, byte for byte (tests/test_runtime.py); `benchmarks/bench_pipeline.py`
+Both give the same outputs, byte for byte (tests/pipelines/test_runtime.py); `benchmarks/bench_pipeline.py`
 measures what this runtime buys. Stock DirectRunner (apache_beam/runners/direct/direct_runner.py,
 Beam 2.77) first tries PrismRunner for a batch pipeline like ours, which downloads a Go binary
 from GitHub at run time, and falls back to the FnApiRunner when that fails: offline it fails

@@ -1,7 +1,7 @@
 """Vectorised forms of the costly quality signals (numpy over code points and word ids),
 used for documents long enough to gain from them.
 
-The pure-Python definitions in `signals.py` stay the reference: `tests/test_signals_fast.py`
+The pure-Python definitions in `signals.py` stay the reference: `tests/pipelines/test_signals_fast.py`
 checks that these give the same values (bit for bit: the same integer counts divided the
 same way) on every document of the shared corpus and on edge cases. Character repetition,
 word repetition, word diversity and the character-class counts are most of the time of

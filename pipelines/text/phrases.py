@@ -8,7 +8,7 @@
   reference, so the answers are the reference's exactly. A phrase RE2 could read otherwise
   (other escapes, escapes inside a class, inline flags, lookarounds, back-references, POSIX
   classes) is matched by `re` alone, and so is a page holding a lone surrogate.
-  tests/test_text_core.py checks agreement on every page of the shared corpus and on phrases
+  tests/pipelines/test_text_core.py checks agreement on every page of the shared corpus and on phrases
   built to tell the engines apart.
 """
 from __future__ import annotations

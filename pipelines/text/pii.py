@@ -168,7 +168,7 @@ _CARD_RE = re.compile(_L + r"(?:\d{13,19}|\d{4}(?:[ \-]\d{4}){2,3}(?:[ \-]\d{1,3
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4_RE = re.compile(r"(?<![0-9A-Za-z.])" + rf"(?:{_OCTET}\.){{3}}{_OCTET}" + r"(?![0-9A-Za-z]|\.\d)")
-# Implied by every IPv4 match (four 1-3 digit octets joined by dots; tests/test_pii.py): a plain
+# Implied by every IPv4 match (four 1-3 digit octets joined by dots; tests/pipelines/test_pii.py): a plain
 # scan that most texts with a "." fail, where _IPV4_RE's lookbehind runs at every position.
 _IPV4_GATE_RE = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
 # Implied by every IPv6 match (two colons at most 4 hex digits apart): _IPV6_RE's lookbehind
@@ -184,7 +184,7 @@ _URL_RE = re.compile(r"(?:https?|ftp)://[!-~]+|www\.[!-~]+", re.IGNORECASE)
 
 
 _NEEDS_RE = re.compile(r"[0-9@]")
-# Implied by every phone, ID and card pattern above (checked in tests/test_pii.py): 7 digits in a
+# Implied by every phone, ID and card pattern above (checked in tests/pipelines/test_pii.py): 7 digits in a
 # row, at most 3 separators between neighbours. Most texts with digits ("2017年", prices,
 # dates) fail it, and then those 7 patterns are not run at all.
 _SEVEN_DIGITS_RE = re.compile(r"\d(?:[\s\-.()（）+]{0,3}\d){6}")

@@ -62,7 +62,7 @@ def normalized_lines(text: str) -> list[bytes]:
     a line. The same bytes: digits become 0 character by character; collapsing a line's
     whitespace runs to one space and then stripping that space leaves what stripping first
     and collapsing leaves; ASCII case folds byte by byte in UTF-8 (no other character has a
-    byte below 0x80). tests/web/test_templates.py checks it against normalize_line."""
+    byte below 0x80). tests/pipelines/web/test_templates.py checks it against normalize_line."""
     spaced = _LINE_SPACE_RE.sub(" ", _DIGIT_RE.sub("0", text))
     raw = spaced.encode("utf-8", "surrogatepass").translate(_ASCII_FOLD_BYTES)
     return [line.strip(b" ") for line in raw.split(b"\n")]

@@ -19,14 +19,9 @@ from pipelines.dedup.buckets import (EXACT_BAND, agrees, candidate_pairs, match_
                                      prior_node, prior_pair_edges)
 from pipelines.dedup.config import minhash_scheme
 from pipelines.dedup.sketch import Sketcher
-from roots_measure.dedup import build_sample, load_corpus, reference_shingles
+from roots_measure.dedup import build_sample, reference_shingles
 
 CFG = DedupConfig()
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return load_corpus(dataset_path("corpus_web_mixed"))
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +37,8 @@ def drcd_paragraphs():
 
 
 @pytest.fixture(scope="module")
-def planted(corpus):
-    docs, pairs = build_sample(corpus, n_random=300, n_planted=120, seed=3)
+def planted(dedup_corpus):
+    docs, pairs = build_sample(dedup_corpus, n_random=300, n_planted=120, seed=3)
     by_id = {d["id"]: d for d in docs}
     return [(by_id[a], by_id[b], rate) for a, b, rate in pairs]
 
@@ -267,9 +262,9 @@ def test_planted_edits_are_near_duplicates_under_the_default_shingles(planted):
     assert light and above / len(light) >= 0.9, (above, len(light))
 
 
-def test_random_corpus_pairs_are_not_near_duplicates(corpus):
+def test_random_corpus_pairs_are_not_near_duplicates(dedup_corpus):
     rng = random.Random(5)
-    long_docs = [d for d in corpus if len(d["text"]) > 300]
+    long_docs = [d for d in dedup_corpus if len(d["text"]) > 300]
     hits = 0
     for _ in range(300):
         a, b = rng.sample(long_docs, 2)

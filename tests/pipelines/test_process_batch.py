@@ -9,20 +9,13 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipelines.config import PipelineConfig
-from pipelines.process import Batches, DocumentProcessor, batched
+from pipelines.process import Batches, batched
 from pipelines.transforms import DROPPED, ProcessDocuments
 
 
 def _doc(i, text):
     return {"id": f"p{i}", "key": f"p{i}", "text": text, "source": None, "url": None, "lang": None,
             "lang_score": None, "input_file": "planted", "boilerplate_lines_removed": 0, "signals": None}
-
-
-@pytest.fixture(scope="module")
-def processor():
-    p = DocumentProcessor(PipelineConfig.load())
-    p.setup()
-    return p
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,12 @@ from pipelines.config import PipelineConfig
 from pipelines.pipeline import RunSpec, build
 
 
-def _project_copy(tmp_path):
+def _project_copy(tmp_path, root):
     """The files `python setup.py sdist` reads, copied out of the checkout: Beam's stager
     builds the sdist (egg-info, build/) next to setup.py, and a test must not write into the
     repository (it may be read-only)."""
     import shutil
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
     copy = tmp_path / "project"
     copy.mkdir()
     for name in ("setup.py", "pyproject.toml", "README.md"):
@@ -24,12 +22,12 @@ def _project_copy(tmp_path):
     return copy
 
 
-def test_dataflow_dry_run_builds_the_job(tmp_path):
+def test_dataflow_dry_run_builds_the_job(tmp_path, repo_root):
     # Without --setup_file the CLI names the repository's setup.py.
     default = runner_args(["--runner=DataflowRunner", "--project=roots-test", "--region=us-central1",
                           "--temp_location=gs://roots-test-bucket/tmp", "--dry_run=True", "--no_auth"])
     assert any(a.startswith("--setup_file=") and a.endswith("setup.py") for a in default)
-    setup_py = _project_copy(tmp_path) / "setup.py"
+    setup_py = _project_copy(tmp_path, repo_root) / "setup.py"
     args = runner_args(["--runner=DataflowRunner", "--project=roots-test", "--region=us-central1",
                        "--temp_location=gs://roots-test-bucket/tmp", "--dry_run=True", "--no_auth",
                        f"--setup_file={setup_py}"])

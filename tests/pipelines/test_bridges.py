@@ -1,7 +1,7 @@
 """Merging a sharded run's bridges (pipelines/bridges.py): the final representative of every
 merged cluster, against a breadth-first search over the same bridges (written here, not
 the union-find under test). The end-to-end check against one run over everything is in
-tests/test_shards.py."""
+tests/pipelines/test_shards.py."""
 from __future__ import annotations
 
 import random

@@ -10,23 +10,17 @@ from roots_model.compress.commands import prune
 from roots_model.compress.config import PruneConfig
 from roots_model.compress.prune import measured_sparsity, prunable_weights
 from roots_model.generate import generate
-from roots_model.testing import tiny_checkpoint, tiny_workspace
+from roots_model.testing import tiny_workspace
 
 
 def _prune(path, output, sparsity, method, **settings):
     return prune(PruneConfig(checkpoint=path, output=output, sparsity=sparsity, method=method, **settings))
 
 
-@pytest.fixture(scope="module")
-def original(tmp_path_factory):
-    torch.set_num_threads(1)
-    return tiny_checkpoint(tmp_path_factory.mktemp("orig"))
-
-
 @pytest.mark.parametrize("sparsity", [0.3, 0.5, 0.9])
-def test_magnitude_pruning_reaches_the_requested_sparsity(original, tmp_path, sparsity):
-    _prune(original, tmp_path / "p", sparsity, "magnitude", report=False)
-    pruned, dense = checkpoint.load(tmp_path / "p"), checkpoint.load(original)
+def test_magnitude_pruning_reaches_the_requested_sparsity(tiny_ckpt, tmp_path, sparsity):
+    _prune(tiny_ckpt, tmp_path / "p", sparsity, "magnitude", report=False)
+    pruned, dense = checkpoint.load(tmp_path / "p"), checkpoint.load(tiny_ckpt)
     for name, weight in prunable_weights(pruned.model).items():
         zeros = int((weight == 0).sum())
         assert zeros == round(sparsity * weight.numel()), name  # counted per matrix
@@ -38,10 +32,10 @@ def test_magnitude_pruning_reaches_the_requested_sparsity(original, tmp_path, sp
     assert torch.equal(pruned.model.embed_tokens.weight, dense.model.embed_tokens.weight)
 
 
-def test_structured_pruning_shrinks_tensors_and_the_model_runs(original, tmp_path):
-    report = _prune(original, tmp_path / "s", 0.5, "mlp-channels", data=tiny_workspace().tokens)
+def test_structured_pruning_shrinks_tensors_and_the_model_runs(tiny_ckpt, tmp_path):
+    report = _prune(tiny_ckpt, tmp_path / "s", 0.5, "mlp-channels", data=tiny_workspace().tokens)
     loaded = checkpoint.load(tmp_path / "s")
-    before = checkpoint.load(original).config
+    before = checkpoint.load(tiny_ckpt).config
     assert loaded.config.intermediate_size == before.intermediate_size // 2
     assert json.loads((tmp_path / "s" / "config.json").read_text())["intermediate_size"] == before.intermediate_size // 2
     mlp = loaded.model.layers[0].mlp
@@ -53,10 +47,10 @@ def test_structured_pruning_shrinks_tensors_and_the_model_runs(original, tmp_pat
     assert generate(loaded.model, loaded.tokenizer, ["北京是"], max_new_tokens=5)[0] is not None
 
 
-def test_recovery_finetuning_keeps_the_zeros_and_lowers_loss(original, tmp_path):
+def test_recovery_finetuning_keeps_the_zeros_and_lowers_loss(tiny_ckpt, tmp_path):
     tokens = tiny_workspace().tokens
-    plain = _prune(original, tmp_path / "plain", 0.7, "magnitude", data=tokens)
-    tuned = _prune(original, tmp_path / "tuned", 0.7, "magnitude", finetune_steps=12, data=tokens, progress=False)
+    plain = _prune(tiny_ckpt, tmp_path / "plain", 0.7, "magnitude", data=tokens)
+    tuned = _prune(tiny_ckpt, tmp_path / "tuned", 0.7, "magnitude", finetune_steps=12, data=tokens, progress=False)
     loaded = checkpoint.load(tmp_path / "tuned")  # the run folder: its newest checkpoint
     assert loaded.compression["pruning"] == "magnitude"
     assert measured_sparsity(loaded.model)["prunable_sparsity"] == pytest.approx(0.7, abs=1e-4)

@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 
 from roots_eval import chain
+from roots_eval.testing import sha256_hex
 
 STEPS = 6
 BUDGET = ["--steps", str(STEPS), "--vocab-size", "600", "--seq-len", "32", "--batch-size", "4",
           "--checkpoint-interval", "3", "--tasks", "lm_flores200_en", "--limit", "2", "--max-new-tokens", "4"]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _mtimes(folder: Path) -> dict:
@@ -78,7 +75,7 @@ def test_train_resumes_an_interrupted_proxy_then_skips_it(trained, capfd):
     # one tokenizer, recorded with the budget: a later run asking for another budget is refused
     budget = json.loads((work / "budget.json").read_text())
     assert budget["budget"]["steps"] == STEPS
-    assert budget["tokenizer_sha256"] == _sha256(work / "tokenizer" / "tokenizer.json")
+    assert budget["tokenizer_sha256"] == sha256_hex(work / "tokenizer" / "tokenizer.json")
     assert chain.main(["train", *args, "--steps", str(STEPS + 1)]) == 1
     assert "scores would not be comparable" in capfd.readouterr().err
 
@@ -96,7 +93,7 @@ def test_evaluate_and_leaderboard_redo_only_what_changed(trained, tmp_path, capf
     assert chain.main(["evaluate", *args]) == 0
     results = json.loads(out.read_text())
     assert results["model"]["id"] == "release-00001"
-    assert results["model"]["checkpoint_hash"] == "sha256:" + _sha256(final / "checkpoint.json")
+    assert results["model"]["checkpoint_hash"] == "sha256:" + sha256_hex(final / "checkpoint.json")
     assert chain.main(["leaderboard", *args]) == 0
     board = work / "site" / "leaderboard.json"
     assert [m["id"] for m in json.loads(board.read_text())["models"]] == ["release-00001"]

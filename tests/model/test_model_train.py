@@ -14,15 +14,11 @@ from safetensors import safe_open
 from roots_model import checkpoint
 from roots_model.cli import main
 from roots_model.data import DataError, PackedSequences, iter_documents, prepare_tokens
-from roots_model.testing import corpus_slice, tiny_run, tiny_train_config, tiny_workspace
+from roots_model.testing import corpus_slice, read_metrics, tiny_run, tiny_train_config, tiny_workspace
 from roots_model.train import ConfigError, check_memory, learning_rate, pretrain
 from roots_model.model import preset
 
 torch.set_num_threads(1)
-
-
-def read_metrics(output):
-    return [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_loss_falls_on_real_corpus():

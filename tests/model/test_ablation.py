@@ -1,13 +1,11 @@
 """The data ablation's arm (2) config restores the ROOTS 2022 bounds, and its noise verdict."""
 import importlib.util
-from pathlib import Path
 
 import pytest
 
 from pipelines.config import PipelineConfig
 
-REPO = Path(__file__).resolve().parent.parent
-CONFIG = REPO / "benchmarks" / "configs" / "roots_2022_thresholds.yaml"
+CONFIG = "benchmarks/configs/roots_2022_thresholds.yaml"  # in the checkout (repo_root)
 
 # pipelines/config/default.yaml at b50d220, the last commit with the bounds copied from ROOTS.
 ROOTS_2022 = {
@@ -30,16 +28,16 @@ def _bounds(cfg):
             for f in cfg.filters()}
 
 
-def test_roots_2022_config_restores_the_copied_bounds():
-    cfg = PipelineConfig.load(str(CONFIG))
+def test_roots_2022_config_restores_the_copied_bounds(repo_root):
+    cfg = PipelineConfig.load(str(repo_root / CONFIG))
     bounds = _bounds(cfg)
     for name, expected in ROOTS_2022.items():
         assert bounds[name] == expected, name
     assert {lang: cfg.min_lang_score(lang) for lang in ("zh", "en", "de")} == {"zh": 0.85, "en": 0.80, "de": 0.80}
 
 
-def test_roots_2022_config_disables_the_filters_added_since():
-    cfg = PipelineConfig.load(str(CONFIG))
+def test_roots_2022_config_disables_the_filters_added_since(repo_root):
+    cfg = PipelineConfig.load(str(repo_root / CONFIG))
     bounds = _bounds(cfg)
     for name in ADDED_SINCE:
         assert all(b == (None, None) for b in bounds[name].values()), name
@@ -52,8 +50,8 @@ def test_roots_2022_config_disables_the_filters_added_since():
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_ablation", REPO / "benchmarks" / "bench_ablation.py")
+def bench(repo_root):
+    spec = importlib.util.spec_from_file_location("bench_ablation", repo_root / "benchmarks" / "bench_ablation.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -7,7 +7,6 @@ a checkpoint half-way). Expected values come from the files themselves (hashlib,
 state.json, metrics.jsonl, the release manifest), never from the page code."""
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -17,24 +16,19 @@ import pytest
 
 from pipelines.datadir import dataset_path
 from roots_eval.cli import main as roots_eval
-from roots_eval.testing import lineage_chain
+from roots_eval.testing import sha256_hex
 
 pytestmark = pytest.mark.slow
 TASK = "cls_chnsenticorp"
 
 
-def sha(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 @pytest.fixture(scope="module")
-def board(tmp_path_factory):
+def board(chain, tmp_path_factory):
     """A leaderboard of: the chain's final checkpoint, a checkpoint half-way through a second
     run on the same release, and a baseline (nothing to trace)."""
     from roots_model.train import TrainConfig, pretrain
 
     work = tmp_path_factory.mktemp("pages")
-    chain = lineage_chain(work / "chain")
     run = work / "halfway"
     pretrain(TrainConfig(data=str(chain.corpus), tokenizer=str(chain.tokenizer), output=str(run), preset="tiny",
                          max_steps=4, batch_size=8, seq_len=128, lr=3e-3, warmup_steps=1, seed=1, log_interval=1,
@@ -73,7 +67,7 @@ def _page_of(board, page_dom, model_id) -> tuple:
 def test_every_row_links_to_its_lineage_page_and_records_its_results_by_digest(board, page_dom):
     board_json = board["board"]
     assert [m["results"] for m in board_json["models"]] == \
-        [{"path": str(f.resolve()), "sha256": sha(f)} for f in board["files"]]
+        [{"path": str(f.resolve()), "sha256": sha256_hex(f)} for f in board["files"]]
     index = lxml.html.fromstring(page_dom(board["site"] / "index.html"))
     links = index.xpath('//table[@id="leaderboard"]//td[@class="model"]/a')
     assert sorted(a.text_content() for a in links) == sorted(m["id"] for m in board_json["models"])
@@ -88,11 +82,11 @@ def test_checkpoint_row_page_shows_the_chain_from_scores_to_corpus(board, page_d
     state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
     results = json.loads(chain.results.read_text(encoding="utf-8"))
 
-    assert doc.get_element_by_id("results-digest").text_content() == sha(chain.results)
-    assert doc.get_element_by_id("checkpoint-digest").text_content() == "sha256:" + sha(checkpoint / "checkpoint.json")
+    assert doc.get_element_by_id("results-digest").text_content() == sha256_hex(chain.results)
+    assert doc.get_element_by_id("checkpoint-digest").text_content() == "sha256:" + sha256_hex(checkpoint / "checkpoint.json")
     assert doc.get_element_by_id("checkpoint-step").text_content() == str(state["step"]) == "4"
     digests = {c.get("data-task"): c.text_content() for c in doc.find_class("task-digest")}
-    assert digests == {TASK: "sha256:" + sha(dataset_path(TASK) / "dev.jsonl")}
+    assert digests == {TASK: "sha256:" + sha256_hex(dataset_path(TASK) / "dev.jsonl")}
     scores = {c.get("data-task"): c.text_content() for c in doc.find_class("score")}
     assert scores == {TASK: f"{results['results'][TASK]['metrics']['accuracy']['value']:.2f}"}
     config = {row[0]: json.loads(row[1]) for row in _rows(doc, "train-config")}
@@ -110,10 +104,10 @@ def test_checkpoint_row_page_shows_the_chain_from_scores_to_corpus(board, page_d
     assert [(r[0], _n(r[1]), r[2]) for r in _rows(doc, "inputs")] == \
         [(i["path"], i["bytes"], i["fingerprint"]) for i in manifest["inputs"]]
     chain_rows = {r[0]: r[2] for r in _rows(doc, "chain")}
-    assert chain_rows["results"] == "sha256:" + sha(chain.results)
-    assert chain_rows["corpus-release"] == "sha256:" + sha(chain.corpus / "manifest.json")
-    assert chain_rows["tokens"] == "sha256:" + sha(chain.run / "tokens" / "manifest.json")
-    assert chain_rows["tokenizer"] == "sha256:" + sha(chain.tokenizer / "tokenizer.json")
+    assert chain_rows["results"] == "sha256:" + sha256_hex(chain.results)
+    assert chain_rows["corpus-release"] == "sha256:" + sha256_hex(chain.corpus / "manifest.json")
+    assert chain_rows["tokens"] == "sha256:" + sha256_hex(chain.run / "tokens" / "manifest.json")
+    assert chain_rows["tokenizer"] == "sha256:" + sha256_hex(chain.tokenizer / "tokenizer.json")
     assert doc.get_element_by_id("training-curve") is not None and not doc.find_class("missing")
     # links to the row's model card, and to the release's funnel chart and dataset card
     targets = {a.text_content(): (page.parent / a.get("href")).resolve() for a in doc.xpath("//a[@href]")}
@@ -143,7 +137,7 @@ def test_a_row_without_a_checkpoint_gets_a_page_saying_what_is_missing(board, pa
     assert "not a roots_model checkpoint" in missing and "checkpoint, tokens" in missing
     assert not doc.xpath('//*[@id="checkpoint-digest"]') and not doc.xpath('//table[@id="funnel"]')
     digests = {c.get("data-task"): c.text_content() for c in doc.find_class("task-digest")}
-    assert digests == {TASK: "sha256:" + sha(dataset_path(TASK) / "dev.jsonl")}
+    assert digests == {TASK: "sha256:" + sha256_hex(dataset_path(TASK) / "dev.jsonl")}
     assert not doc.xpath('//a[text()="model card"]')
 
 
@@ -160,7 +154,7 @@ def test_rows_with_one_name_get_pages_of_their_own_and_a_rebuild_drops_stale_pag
     for m in models:
         page = lxml.html.fromstring((site / m["lineage"]).read_text(encoding="utf-8"))
         assert page.get_element_by_id("results-digest").text_content() == m["results"]["sha256"] \
-            == sha(m["results"]["path"])
+            == sha256_hex(m["results"]["path"])
     shutil.copytree(board["site"], site, dirs_exist_ok=True)  # an earlier build's pages and cards
     assert roots_eval(["leaderboard", str(other), "--output", str(site)]) == 0
     models = json.loads((site / "leaderboard.json").read_text(encoding="utf-8"))["models"]

@@ -15,18 +15,9 @@ from pathlib import Path
 import pytest
 
 from roots_eval.cli import main as roots_eval
-from roots_eval.testing import lineage_chain
+from roots_eval.testing import sha256_hex
 
 pytestmark = pytest.mark.slow
-
-
-def sha(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    return lineage_chain(tmp_path_factory.mktemp("lineage"))
 
 
 @pytest.fixture
@@ -63,21 +54,21 @@ def test_leaderboard_row_traces_to_corpus_inputs_with_their_digests(chain, linea
     by_kind = {link["kind"]: link for link in links}
     checkpoint = next((chain.run / "checkpoints").iterdir())
     assert by_kind["results"]["path"] == str(chain.results)
-    assert by_kind["results"]["digest"] == "sha256:" + sha(chain.results)
+    assert by_kind["results"]["digest"] == "sha256:" + sha256_hex(chain.results)
     assert by_kind["checkpoint"]["path"] == str(checkpoint)
-    assert by_kind["checkpoint"]["digest"] == "sha256:" + sha(checkpoint / "checkpoint.json")
+    assert by_kind["checkpoint"]["digest"] == "sha256:" + sha256_hex(checkpoint / "checkpoint.json")
     assert by_kind["checkpoint"]["step"] == 4
-    assert by_kind["tokens"]["digest"] == "sha256:" + sha(chain.run / "tokens" / "manifest.json")
-    assert by_kind["tokenizer"]["digest"] == "sha256:" + sha(chain.tokenizer / "tokenizer.json")
+    assert by_kind["tokens"]["digest"] == "sha256:" + sha256_hex(chain.run / "tokens" / "manifest.json")
+    assert by_kind["tokenizer"]["digest"] == "sha256:" + sha256_hex(chain.tokenizer / "tokenizer.json")
     assert by_kind["corpus-release"]["path"] == str(chain.corpus / "manifest.json")
-    assert by_kind["corpus-release"]["digest"] == "sha256:" + sha(chain.corpus / "manifest.json")
+    assert by_kind["corpus-release"]["digest"] == "sha256:" + sha256_hex(chain.corpus / "manifest.json")
     raw = chain.corpus.parent / "raw" / "slice.jsonl"
-    assert by_kind["input"]["path"] == str(raw) and by_kind["input"]["digest"] == "sha256:" + sha(raw)
+    assert by_kind["input"]["path"] == str(raw) and by_kind["input"]["digest"] == "sha256:" + sha256_hex(raw)
     assert by_kind["input"]["bytes"] == raw.stat().st_size
     # the task data digest is the hash of the task's data file as the harness read it
     from pipelines.datadir import dataset_path
 
-    assert by_kind["task-data"]["digest"] == "sha256:" + sha(dataset_path("cls_chnsenticorp") / "dev.jsonl")
+    assert by_kind["task-data"]["digest"] == "sha256:" + sha256_hex(dataset_path("cls_chnsenticorp") / "dev.jsonl")
 
 
 def test_release_manifest_lists_every_output_file(chain):
@@ -86,7 +77,7 @@ def test_release_manifest_lists_every_output_file(chain):
     on_disk.pop("manifest.json")
     assert set(manifest["files"]) == set(on_disk)
     for rel, entry in manifest["files"].items():
-        assert entry == {"bytes": on_disk[rel].stat().st_size, "sha256": sha(on_disk[rel])}
+        assert entry == {"bytes": on_disk[rel].stat().st_size, "sha256": sha256_hex(on_disk[rel])}
     import yaml
 
     from pipelines.config import load_raw_config
@@ -193,7 +184,7 @@ def test_prepare_refuses_documents_that_are_not_the_release(chain, tmp_path):
     manifest = prepare_tokens(only_data, chain.tokenizer, tmp_path / "tokens2", workers=1,
                               corpus_release=str(chain.corpus))
     assert manifest["corpus"] == {"manifest": str(chain.corpus / "manifest.json"),
-                                  "sha256": sha(chain.corpus / "manifest.json")}
+                                  "sha256": sha256_hex(chain.corpus / "manifest.json")}
     # without it, plain documents name no release
     assert prepare_tokens(only_data, chain.tokenizer, tmp_path / "tokens3", workers=1)["corpus"] is None
 
@@ -211,7 +202,7 @@ def test_a_classifier_row_traces_through_its_base_checkpoint(chain, tmp_path, li
     assert [l["kind"] for l in links][:4] == ["results", "task-data", "classifier", "checkpoint"]
     checkpoint = next((chain.run / "checkpoints").iterdir())
     assert links[3]["path"] == str(checkpoint)
-    assert links[3]["digest"] == "sha256:" + sha(checkpoint / "checkpoint.json")
+    assert links[3]["digest"] == "sha256:" + sha256_hex(checkpoint / "checkpoint.json")
     assert links[-1]["kind"] == "input"
     code, err = verify(results, capsys=capsys)
     assert code == 0, err

@@ -4,16 +4,9 @@ import json
 import shutil
 
 import pytest
-import torch
 
 from roots_model.cli import main
-from roots_model.testing import tiny_checkpoint, tiny_workspace
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    torch.set_num_threads(1)
-    return tiny_checkpoint(tmp_path_factory.mktemp("orig"))
+from roots_model.testing import tiny_workspace
 
 
 def _fails(capsys, argv, message, output):
@@ -22,11 +15,11 @@ def _fails(capsys, argv, message, output):
     assert not output.exists()
 
 
-def test_quantize_then_generate_and_score_through_the_clis(ckpt, tmp_path, capsys):
+def test_quantize_then_generate_and_score_through_the_clis(tiny_ckpt, tmp_path, capsys):
     from roots_eval.cli import main as eval_main
 
     out = tmp_path / "ckpt-int8"
-    assert main(["quantize", "--checkpoint", str(ckpt), "--output", str(out), "--no-report"]) == 0
+    assert main(["quantize", "--checkpoint", str(tiny_ckpt), "--output", str(out), "--no-report"]) == 0
     assert main(["generate", "--checkpoint", str(out), "--prompt", "北京是", "--max-new-tokens", "4"]) == 0
     assert "completion" in capsys.readouterr().out
     results = tmp_path / "int8.json"
@@ -45,20 +38,20 @@ def test_quantize_then_generate_and_score_through_the_clis(ckpt, tmp_path, capsy
     (["prune", "--sparsity", "0.5", "--method", "attention-heads"], "attention heads cannot be pruned"),
     (["prune", "--sparsity", "0.5", "--finetune-steps", "-1"], "--finetune-steps must be >= 0"),
 ])
-def test_bad_quantize_and_prune_arguments(ckpt, tmp_path, capsys, argv, message):
+def test_bad_quantize_and_prune_arguments(tiny_ckpt, tmp_path, capsys, argv, message):
     out = tmp_path / "out"
-    _fails(capsys, [argv[0], "--checkpoint", str(ckpt), "--output", str(out), *argv[1:]], message, out)
+    _fails(capsys, [argv[0], "--checkpoint", str(tiny_ckpt), "--output", str(out), *argv[1:]], message, out)
 
 
-def test_bad_distill_arguments(ckpt, tmp_path, capsys):
+def test_bad_distill_arguments(tiny_ckpt, tmp_path, capsys):
     tokens, out = tiny_workspace().tokens, tmp_path / "student"
-    base = ["distill", "--teacher", str(ckpt), "--output", str(out), "--max-steps", "2"]
+    base = ["distill", "--teacher", str(tiny_ckpt), "--output", str(out), "--max-steps", "2"]
     _fails(capsys, [*base, "--data", str(tokens), "--preset", "7b"], "unknown student preset '7b'", out)
     _fails(capsys, [*base, "--data", str(tokens), "--preset", "124m"], "is not smaller than the teacher", out)
     _fails(capsys, [*base, "--data", str(tokens), "--temperature", "0"], "temperature > 0", out)
 
     # a student tokenizer that differs from the teacher's (two token ids swapped)
-    other = json.loads((ckpt / "tokenizer.json").read_text())
+    other = json.loads((tiny_ckpt / "tokenizer.json").read_text())
     vocab = other["model"]["vocab"]
     a, b = (next(t for t, i in vocab.items() if i == n) for n in (500, 501))
     vocab[a], vocab[b] = vocab[b], vocab[a]
@@ -76,9 +69,9 @@ def test_bad_distill_arguments(ckpt, tmp_path, capsys):
     _fails(capsys, [*base, "--data", str(shards)], "made with a different tokenizer", out)
 
 
-def test_an_int8_checkpoint_is_not_compressed_again(ckpt, tmp_path, capsys):
+def test_an_int8_checkpoint_is_not_compressed_again(tiny_ckpt, tmp_path, capsys):
     out = tmp_path / "q"
-    assert main(["quantize", "--checkpoint", str(ckpt), "--output", str(out), "--no-report"]) == 0
+    assert main(["quantize", "--checkpoint", str(tiny_ckpt), "--output", str(out), "--no-report"]) == 0
     _fails(capsys, ["prune", "--checkpoint", str(out), "--output", str(tmp_path / "p"), "--sparsity", "0.5"],
            "is already int8-dynamic", tmp_path / "p")
 

@@ -7,7 +7,6 @@ shared corpus README states (read by a person, written out below), hashlib over 
 checkpoint's state.json, and leaderboard.json for the scores."""
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -19,7 +18,7 @@ import yaml
 
 from pipelines.datadir import dataset_path
 from roots_eval.cli import main as roots_eval
-from roots_eval.testing import lineage_chain
+from roots_eval.testing import sha256_hex
 
 hub = pytest.importorskip("huggingface_hub", reason="huggingface_hub (with the eval extra) reads the cards")
 pytestmark = pytest.mark.slow
@@ -33,10 +32,6 @@ STATED = {"wiki-en": ("CC BY-SA 3.0", "cc-by-sa-3.0"), "zh-wiki-paragraphs": ("C
           # the README's row says "as above; ...": the row above's terms, then its own
           "warc-visible-text": ("Dolma repo Apache-2.0; CC terms of use; page text © the sites "
                                 "(creativecommons.org is CC BY 4.0)", "other")}
-
-
-def sha(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +68,7 @@ def test_dataset_card_parses_and_its_metadata_matches_the_release(release):
     assert data.task_categories == ["text-generation"]
     # written before manifest.json, so the release's manifest vouches for it
     manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["files"]["README.md"]["sha256"] == sha(release / "README.md")
+    assert manifest["files"]["README.md"]["sha256"] == sha256_hex(release / "README.md")
 
 
 def test_dataset_card_body_has_the_funnel_dedup_pii_and_licences(release):
@@ -112,13 +107,12 @@ def test_licences_come_from_the_readme_beside_the_inputs(tmp_path, board):
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory):
+def board(chain, tmp_path_factory):
     """A leaderboard of the chain's checkpoint (scored twice: with --limit 5, and with --limit 4 in a
     group of its own), a classifier fine-tuned from it, and a baseline."""
     from roots_model.lm import LanguageModel
 
     work = tmp_path_factory.mktemp("model-card")
-    chain = lineage_chain(work / "chain")
     clf = LanguageModel.from_pretrained(chain.run).finetune(["好", "差", "good", "bad"] * 4, [1, 0, 1, 0] * 4,
                                                             epochs=1, batch_size=4, progress=False)
     clf.save_pretrained(work / "clf")
@@ -147,7 +141,7 @@ def test_model_card_scores_equal_the_leaderboard(board):
         assert scores == sorted((task, limit[m["group"]], v) for m in rows for task, v in m["scores"].items())
         for r in card.data.eval_results:
             assert r.metric_type == "accuracy" and r.task_type == "text-classification"
-            assert r.dataset_revision == "sha256:" + sha(dataset_path(r.dataset_type) / "dev.jsonl")
+            assert r.dataset_revision == "sha256:" + sha256_hex(dataset_path(r.dataset_type) / "dev.jsonl")
     chain_rows = [m for m in leaderboard["models"] if m["id"] == chain.model_id]
     assert len(chain_rows) == 2 and len({m["group"] for m in chain_rows}) == 2
     assert len({m["card"] for m in chain_rows}) == 1  # one card per checkpoint
@@ -162,7 +156,7 @@ def test_model_card_names_the_corpus_release_and_the_training_config(board):
     state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
     config = re.search(r"```yaml\n(.*?)```", _section(card.text, "Training config"), re.S).group(1)
     assert yaml.safe_load(config) == state["train_config"]
-    assert "sha256:" + sha(checkpoint / "checkpoint.json") in card.text
+    assert "sha256:" + sha256_hex(checkpoint / "checkpoint.json") in card.text
     stats = json.loads((chain.corpus / "stats.json").read_text(encoding="utf-8"))
     assert card.data.language == [lang for lang, v in stats["languages"].items() if v["kept"] and lang != "und"]
 
@@ -176,7 +170,7 @@ def test_a_fine_tuned_classifier_card_names_the_classifier_and_its_base(board):
     results = json.loads(Path(row["results"]["path"]).read_text(encoding="utf-8"))
     checkpoint = chain.run / "checkpoints" / "step-00000004"
     intro = card.text.split("## Training data")[0]
-    assert results["model"]["checkpoint_hash"] in intro and "sha256:" + sha(checkpoint / "checkpoint.json") in intro
+    assert results["model"]["checkpoint_hash"] in intro and "sha256:" + sha256_hex(checkpoint / "checkpoint.json") in intro
 
 
 def test_only_checkpoint_rows_get_a_model_card(board):

@@ -100,7 +100,7 @@ def test_html_leaderboard_renders_sorted_in_headless_chromium(result_files, tmp_
     sst2 = next(i for i, h in enumerate(header) if h.startswith("cls_sst2"))
     assert cells[1][sst2].startswith("80.00")
     links = [href for row in body for kind, href in (c for c in row if isinstance(c, tuple))]
-    # each row's model cell opens its lineage page (tests/test_lineage_pages.py), each score its samples
+    # each row's model cell opens its lineage page (tests/eval/test_lineage_pages.py), each score its samples
     pages = [h for h in links if h.startswith("lineage/")]
     samples = [h for h in links if h not in pages]
     assert pages == [f"lineage/{m}.html" for m in ("gold", "mixed", "silent")]

@@ -13,13 +13,6 @@ from pipelines.process import DocumentProcessor
 from pipelines.text.signals import sentence_line_ratio, word_diversity
 
 
-@pytest.fixture(scope="module")
-def processor():
-    p = DocumentProcessor(PipelineConfig.load())
-    p.setup()
-    return p
-
-
 def _run(processor, text):
     doc = {"id": "t", "key": "t", "text": text, "source": None, "url": None, "lang": None, "lang_score": None,
            "input_file": "t", "boilerplate_lines_removed": 0, "signals": None}

@@ -3,17 +3,10 @@ added to the report a compression command wrote (the glue lives on the evaluatio
 import json
 
 import pytest
-import torch
 
 from roots_eval.cli import main as eval_main
 from roots_model.cli import main as train_main
-from roots_model.testing import tiny_checkpoint, tiny_workspace
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    torch.set_num_threads(1)
-    return tiny_checkpoint(tmp_path_factory.mktemp("orig"))
+from roots_model.testing import tiny_workspace
 
 
 def _score(model, output, task="cls_chnsenticorp"):
@@ -23,9 +16,9 @@ def _score(model, output, task="cls_chnsenticorp"):
     return entry["metrics"][entry["primary_metric"]]["value"]
 
 
-def test_both_models_scored_into_the_report(ckpt, tmp_path, capsys):
+def test_both_models_scored_into_the_report(tiny_ckpt, tmp_path, capsys):
     out = tmp_path / "pruned"
-    assert train_main(["prune", "--checkpoint", str(ckpt), "--output", str(out), "--sparsity", "0.7",
+    assert train_main(["prune", "--checkpoint", str(tiny_ckpt), "--output", str(out), "--sparsity", "0.7",
                        "--data", str(tiny_workspace().tokens)]) == 0
     assert eval_main(["compression", str(out), "--tasks", "cls_chnsenticorp", "--limit", "6"]) == 0
     report = json.loads((out / "report.json").read_text())
@@ -33,7 +26,7 @@ def test_both_models_scored_into_the_report(ckpt, tmp_path, capsys):
     compressed = report["compressed"]["harness"]["cls_chnsenticorp"]
     assert original["n"] == compressed["n"] == 6
     # Each side is its own model: the same figure as scoring that checkpoint on its own.
-    assert original["value"] == pytest.approx(_score(ckpt, tmp_path / "orig.json"))
+    assert original["value"] == pytest.approx(_score(tiny_ckpt, tmp_path / "orig.json"))
     assert compressed["value"] == pytest.approx(_score(out, tmp_path / "pruned.json"))
     assert report["harness"]["difference"]["cls_chnsenticorp"] == pytest.approx(compressed["value"] - original["value"], abs=1e-4)
     assert report["compressed"]["val_perplexity"] is not None  # the model-side figures are still there

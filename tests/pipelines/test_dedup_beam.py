@@ -15,7 +15,6 @@ from pipelines.dedup.components import ConnectedComponents
 from roots_measure.dedup import (
     build_sample,
     clusters_from_dropped,
-    load_corpus,
     plant_near_duplicate,
     precision_recall,
     predicted_pairs,
@@ -52,13 +51,8 @@ def run_dedup(docs, out_dir, cfg=CFG, extra_args=(), **kwargs):
 
 
 @pytest.fixture(scope="module")
-def corpus():
-    return load_corpus(dataset_path("corpus_web_mixed"))
-
-
-@pytest.fixture(scope="module")
-def sample(corpus):
-    return build_sample(corpus, n_random=1200, n_planted=200, seed=11)
+def sample(dedup_corpus):
+    return build_sample(dedup_corpus, n_random=1200, n_planted=200, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +109,9 @@ def test_same_clusters_with_two_worker_processes(sample, one_worker, tmp_path):
     assert as_map(dropped) == as_map(dropped_one)
 
 
-def test_oversized_bucket_and_short_documents(corpus, tmp_path):
+def test_oversized_bucket_and_short_documents(dedup_corpus, tmp_path):
     """3,000 variants of one templated page plus texts shorter than a shingle."""
-    page = next(d for d in corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
+    page = next(d for d in dedup_corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
     docs = [dict(page, id=f"tpl-{i:05d}", text=f"{page['text']}\nPage {i} of 3000") for i in range(3000)]
     shorts = ["好", "好。", "很好", "ok", "OK!", "fine", "", "  "]
     docs += [{"id": f"short-{i}", "text": t, "lang": "zh" if i < 3 else "en"} for i, t in enumerate(shorts)]
@@ -361,13 +355,13 @@ def test_connected_components_residual_limit_fails_loudly(tmp_path):
         _components(chain, 1, tmp_path / "one", max_residual_nodes=100)
 
 
-def test_duplicate_of_always_points_at_a_kept_document(corpus, tmp_path):
+def test_duplicate_of_always_points_at_a_kept_document(dedup_corpus, tmp_path):
     """Long chains of near-duplicates (each copy edits the previous one): every dropped
     document's representative is kept, whatever the depth."""
     import random
 
     rng = random.Random(7)
-    bases = [d for d in corpus if d["source"] == "c4-en" and len(d["text"]) > 2000][:8]
+    bases = [d for d in dedup_corpus if d["source"] == "c4-en" and len(d["text"]) > 2000][:8]
     docs = []
     for b, base in enumerate(bases):
         text = base["text"]
@@ -380,13 +374,13 @@ def test_duplicate_of_always_points_at_a_kept_document(corpus, tmp_path):
     assert sorted(d["id"] for d in kept + dropped) == sorted(d["id"] for d in docs)
 
 
-def test_edges_are_deduplicated_before_components(corpus, tmp_path):
+def test_edges_are_deduplicated_before_components(dedup_corpus, tmp_path):
     """Three identical documents share all `bands` LSH buckets; each bucket proposes the same
     3 pairs, but connected components must receive each pair once: 3 edges, not 3 x bands.
     With exact dedup on too, the exact bucket's star (2 edges) connects them and the LSH
     pairs add nothing."""
-    page = next(d for d in corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
-    other = next(d for d in corpus if d["source"] == "c4-en" and d["text"] != page["text"] and len(d["text"]) > 1500)
+    page = next(d for d in dedup_corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
+    other = next(d for d in dedup_corpus if d["source"] == "c4-en" and d["text"] != page["text"] and len(d["text"]) > 1500)
     docs = [dict(page, id=f"same-{i}", lang="en") for i in range(3)] + [dict(other, id="other", lang="en")]
     cfg = DedupConfig(methods=("minhash",))
     bands = cfg.bands_rows[0]
@@ -400,12 +394,12 @@ def test_edges_are_deduplicated_before_components(corpus, tmp_path):
     assert counters["cc_edges"] == 2 and counters.get("lsh_edges", 0) == 0
 
 
-def test_refresh_against_a_boilerplate_bucket(corpus, tmp_path):
+def test_refresh_against_a_boilerplate_bucket(dedup_corpus, tmp_path):
     """A templated page released in 40 variants, refreshed with 20 more: the buckets hold more
     than all_pairs_max new and prior members, so each new variant is paired with the
     smallest prior document only (not with all 40), and every new variant still ends up
     a duplicate of the released representative."""
-    page = next(d for d in corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
+    page = next(d for d in dedup_corpus if d["source"] == "c4-en" and 1500 < len(d["text"]) < 4000)
     variant = lambda i: dict(page, id=f"tpl-{i:03d}", lang="en", text=f"{page['text']}\nPage {i} of the catalogue")
     cfg = DedupConfig(all_pairs_max_bucket=8)
     index = str(tmp_path / "index")

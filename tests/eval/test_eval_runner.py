@@ -20,7 +20,7 @@ LIMIT = 6
 def tasks():
     loaded, errors = load_tasks("all")
     assert not errors
-    # perplexity tasks have no gold answer to copy (tests/test_eval_perplexity.py covers them)
+    # perplexity tasks have no gold answer to copy (tests/eval/test_eval_perplexity.py covers them)
     return [t for t in loaded if t.category != "language_modeling"]
 
 

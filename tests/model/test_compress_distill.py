@@ -2,7 +2,6 @@
 the same student trained on the hard labels alone for the same steps; runs resume."""
 import json
 
-import pytest
 import torch
 
 from roots_model import checkpoint
@@ -10,15 +9,9 @@ from roots_model.compress.commands import distill
 from roots_model.compress.config import DistillConfig
 from roots_model.compress.finetune import train_compressed
 from roots_model.model import GPT, preset
-from roots_model.testing import tiny_checkpoint, tiny_train_config, tiny_workspace
+from roots_model.testing import tiny_train_config, tiny_workspace
 
 STUDENT = {"n_layer": 2, "n_embd": 64, "n_head": 2, "n_kv_head": 1}
-
-
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory):
-    torch.set_num_threads(1)
-    return tiny_checkpoint(tmp_path_factory.mktemp("teacher"))
 
 
 def _train_options(steps, **extra):
@@ -26,17 +19,17 @@ def _train_options(steps, **extra):
                 checkpoint_interval=steps, progress=False, train={"eval_batches": 8}) | extra
 
 
-def _distill(teacher, output, **settings):
-    return distill(DistillConfig(teacher=teacher, data=tiny_workspace().tokens, output=output, student_config=STUDENT,
+def _distill(tiny_ckpt, output, **settings):
+    return distill(DistillConfig(teacher=tiny_ckpt, data=tiny_workspace().tokens, output=output, student_config=STUDENT,
                                  report=False, **settings))
 
 
-def test_distilled_student_beats_the_same_student_without_teacher(teacher, tmp_path):
+def test_distilled_student_beats_the_same_student_without_teacher(tiny_ckpt, tmp_path):
     steps = 40
-    distilled = _distill(teacher, tmp_path / "kd", temperature=1.0, alpha=0.9, **_train_options(steps))
+    distilled = _distill(tiny_ckpt, tmp_path / "kd", temperature=1.0, alpha=0.9, **_train_options(steps))
     cfg = tiny_train_config(tmp_path / "plain", steps=steps, eval_batches=8, progress=False)
     torch.manual_seed(cfg.seed)
-    student = GPT(preset("tiny", checkpoint.load(teacher).tokenizer.get_vocab_size(), **STUDENT))
+    student = GPT(preset("tiny", checkpoint.load(tiny_ckpt).tokenizer.get_vocab_size(), **STUDENT))
     plain = train_compressed(student, cfg)
     kd_loss, plain_loss = distilled["compression"]["train"]["val_loss"], plain["val_loss"]
     print(f"student val loss after {steps} steps: distilled {kd_loss:.4f}, hard labels only {plain_loss:.4f}")
@@ -45,11 +38,11 @@ def test_distilled_student_beats_the_same_student_without_teacher(teacher, tmp_p
     assert loaded.config.n_layer == 2 and loaded.compression["distillation"]["alpha"] == 0.9
 
 
-def test_distillation_resumes_like_an_uninterrupted_run(teacher, tmp_path):
+def test_distillation_resumes_like_an_uninterrupted_run(tiny_ckpt, tmp_path):
     opts = _train_options(8, checkpoint_interval=4)
-    _distill(teacher, tmp_path / "full", **opts)
-    _distill(teacher, tmp_path / "cut", **opts | {"train": {"eval_batches": 8, "stop_after_step": 6}})
-    _distill(teacher, tmp_path / "cut", resume=True, **opts)
+    _distill(tiny_ckpt, tmp_path / "full", **opts)
+    _distill(tiny_ckpt, tmp_path / "cut", **opts | {"train": {"eval_batches": 8, "stop_after_step": 6}})
+    _distill(tiny_ckpt, tmp_path / "cut", resume=True, **opts)
 
     def losses(run):
         return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -11,7 +11,7 @@ from roots_model.cli import main
 from roots_model.data import PackedSequences
 from roots_model.mlm import IGNORE, MaskedLM, WordGroups, mlm_model_overrides
 from roots_model.model import GPT, preset
-from roots_model.testing import tiny_train_config, tiny_workspace
+from roots_model.testing import read_metrics, tiny_train_config, tiny_workspace
 from roots_model.tokenizer import load_tokenizer
 from roots_model.train import ConfigError, pretrain
 
@@ -100,10 +100,6 @@ def test_bidirectional_model_sees_the_future():
     mask = torch.tensor([[True, True, True, False]])
     assert torch.allclose(model.hidden_states(padded, key_padding_mask=mask)[0, :3],
                           model.hidden_states(torch.tensor([[1, 2, 3]]))[0], atol=1e-5)
-
-
-def read_metrics(output):
-    return [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_mlm_loss_falls_and_checkpoint_is_an_encoder(tmp_path):
