@@ -1,6 +1,6 @@
 """Corpus-pipeline throughput per core: ROOTS (Beam CLI and pure core) vs datatrove, same corpus, same run.
 
-    python benchmarks/bench_pipeline.py [--limit N] [--repeat R] [--skip-multi] [--skip-demo]
+    python benchmarks/bench_pipeline.py [--limit N] [--repeat R] [--skip-multi] [--skip-demo] [--baseline-tree DIR]
 
 Input: the bundled real corpus `corpus_web_mixed/*.jsonl` (ROOTS_DATA_DIR, 38,467 zh/en web documents);
 `--limit N` benchmarks the first N documents instead (written to one temporary JSONL file that both
@@ -117,6 +117,7 @@ def _require(modules: list[str]) -> None:
 # --------------------------------------------------------------------------------------- child processes
 def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
     out = os.path.join(work, "out")
+    mode = mode.replace("base_", "ours_")  # --baseline-tree: the same CLI run, another checkout's pipelines
     if mode.startswith("ours_cli") or mode == "ours_demo":
         from pipelines import cli
         from pipelines.stats import read_json
@@ -137,7 +138,8 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
         stats = read_json(os.path.join(out, "stats.json"))
         # The run's own split of its time (stats.json `run`): what a second worker cannot share.
         phases = {k: stats["run"][f"{k}_s"] for k in PHASES if f"{k}_s" in stats["run"]}
-        return {"wall": wall, "cpu": cpu, "read": stats["read"], "kept": stats["kept"], **phases}
+        return {"wall": wall, "cpu": cpu, "read": stats["read"], "kept": stats["kept"], **phases,
+                "tree": str(Path(cli.__file__).resolve().parents[1])}
     if mode in ("ours_core", "ours_core2"):
         from pipelines.config import PipelineConfig
         from pipelines.io import ReadSpec, iter_records
@@ -201,12 +203,16 @@ def _child(mode: str, input_dir: str, work: str, tokenizer: str) -> dict:
     raise ValueError(mode)
 
 
-def _run_child(mode: str, input_dir: str, tokenizer: str) -> dict:
+def _run_child(mode: str, input_dir: str, tokenizer: str, baseline_tree: str | None = None) -> dict:
+    env = None
+    if mode.startswith("base_"):  # the old checkout's `pipelines` first on the path (its workers inherit it)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (baseline_tree, os.environ.get("PYTHONPATH")) if p))
     with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as work:
         result_path = os.path.join(work, "result.json")
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", mode, "--_input_dir", input_dir,
                "--_work", work, "--_result", result_path, "--_tokenizer", tokenizer]
-        proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, cwd=str(baseline_tree if env else ROOT), env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
         rss = TreeRSS(proc.pid)
         _, stderr = proc.communicate()
         peak = rss.stop()
@@ -226,6 +232,8 @@ LABELS = {
     "ours_core": ("ours: DocumentProcessor core, 1 process", 1),
     "ours_core2": ("ours: DocumentProcessor core, 2 processes", 2),
     "ours_demo": ("ours: demo pipeline stage (dedup on), 2 workers", 2),
+    "base_cli1": ("baseline tree: roots-pipeline CLI, 1 worker", 1),
+    "base_cli2": ("baseline tree: roots-pipeline CLI, 2 workers", 2),
     "datatrove": ("datatrove 0.10.1 LocalPipelineExecutor, 1 task/1 worker", 1),
 }
 
@@ -263,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-demo", action="store_true", help="leave out the demo pipeline stage (dedup on)")
     ap.add_argument("--tokenizer", choices=["auto", "spacy", "regex"], default="auto",
                     help="datatrove word tokenizers: spacy (datatrove's default), regex (fallback)")
+    ap.add_argument("--baseline-tree", help="also run the CLI rows from this checkout (e.g. a git worktree of an "
+                                            "older commit), in the same alternating rounds: a refactor's speed check")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--_input_dir", help=argparse.SUPPRESS)
     ap.add_argument("--_work", help=argparse.SUPPRESS)
@@ -300,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     modes = ["datatrove", "ours_cli1", "ours_core"] + ([] if args.skip_multi else ["ours_cli2", "ours_cli2_beam",
                                                                                    "ours_core2"])
     modes += [] if args.skip_demo else ["ours_demo"]
+    if args.baseline_tree:
+        args.baseline_tree = str(Path(args.baseline_tree).resolve())
+        modes += ["base_cli1"] + ([] if args.skip_multi else ["base_cli2"])
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     with tempfile.TemporaryDirectory(prefix="bench-input-") as tmp:
         input_dir, n_docs, n_bytes = _corpus(args.limit or None, tmp)
@@ -308,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
               f"word tokenizers: {tokenizer}; cores on this machine: {os.cpu_count()}", file=sys.stderr)
         order = [m for r in range(args.repeat) for m in (modes if r % 2 == 0 else modes[::-1])]
         for mode in tqdm(order, desc="contenders", unit="run", file=sys.stderr):
-            r = _run_child(mode, input_dir, tokenizer)
+            r = _run_child(mode, input_dir, tokenizer, args.baseline_tree)
+            if mode.startswith("base_") and r["tree"] != args.baseline_tree:
+                sys.exit(f"bench_pipeline: the baseline contender ran {r['tree']}, not {args.baseline_tree}")
             tqdm.write(f"  {mode:10s} {r['wall']:7.1f} s wall  {r['cpu']:7.1f} s CPU  read {r['read']}  "
                        f"kept {r['kept']:,}  peak RSS {r['peak_rss'] / 2**20:,.0f} MiB  load {os.getloadavg()[0]:.1f}"
                        + (f"  dropped by step {r['dropped_by_step']}" if "dropped_by_step" in r else ""),
@@ -336,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     dt = n_docs / results["datatrove"]["wall"]
     dt_cpu = n_docs / results["datatrove"]["cpu"]
     print()
-    for mode in [m for m in modes if m not in ("datatrove", "ours_demo")]:
+    for mode in [m for m in modes if m not in ("datatrove", "ours_demo") and not m.startswith("base_")]:
         label, workers = LABELS[mode]
         ratio = n_docs / results[mode]["wall"] / workers / dt
         print(f"- {label}: {ratio:.2f}x datatrove per core by wall clock, "
@@ -363,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
         core2 = n_docs / results["ours_core2"]["wall"] / 2 / (n_docs / results["ours_core"]["wall"])
         print(f"- the bare core in 2 processes at once runs at {core2:.0%} of 1 process per core by wall clock "
               f"(no Beam, no reading or writing: what the second core gives when both are busy)")
+    for base in [m for m in modes if m.startswith("base_")]:
+        ours = results[base.replace("base_", "ours_")]
+        print(f"- this tree vs the baseline tree ({args.baseline_tree}), {LABELS[base][0].split(', ')[-1]}: "
+              f"{results[base]['wall'] / ours['wall']:.2f}x by wall clock, {results[base]['cpu'] / ours['cpu']:.2f}x "
+              f"by CPU time (> 1: this tree is faster)")
     ratio = cli1 / dt
     print(f"- target ours (CLI, 1 worker) >= 4.0x datatrove per core: {ratio:.2f}x, {'met' if ratio >= 4 else 'NOT met'}")
     if "ours_demo" in results:

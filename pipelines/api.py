@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,8 @@ DEDUP_METHODS = ("exact", "minhash")
 # manifest.json first: an output being replaced must stop claiming to be a finished release
 # before any of its files goes.
 _OUTPUT_PARTS = ("manifest.json", "data", "dropped", "dead_letter", "dedup_index", "stats.json", "funnel.html",
-                 "funnel.png", "README.md", "_shards")  # a crashed sharded run's shard folders
+                 "funnel.png", "README.md", "_shards",  # a crashed sharded run's shard folders
+                 stats_lib.RUN_STATS)  # a crashed job's stats, left for its launcher
 
 
 class UsageError(Exception):
@@ -126,7 +127,7 @@ def preload(config_path: str | None, dedup: bool | None) -> None:
     except Exception:  # noqa: BLE001 - the launcher reports a bad config; a worker would too
         return
     if dedup is None:
-        dedup = bool((config.raw.get("dedup") or {}).get("methods"))
+        dedup = bool(config.dedup.methods)
     if dedup:
         import pipelines.dedup.transforms  # noqa: F401
     try:
@@ -195,8 +196,7 @@ def _prepare(options: RunOptions, beam_args: list[str], local: bool):
             raise UsageError(str(e)) from e
     _prepare_output(options.output, options.overwrite)
 
-    dedup = (tuple(config.raw.get("dedup", {}).get("methods") or []) if options.dedup is None
-             else tuple(options.dedup))
+    dedup = tuple(config.dedup.methods if options.dedup is None else options.dedup)
     unknown = set(dedup) - set(DEDUP_METHODS)
     if unknown:
         raise UsageError(f"--dedup: unknown method(s) {sorted(unknown)}; use exact, minhash or none")
@@ -206,11 +206,10 @@ def _prepare(options: RunOptions, beam_args: list[str], local: bool):
         except ImportError as e:
             raise UsageError(f"dedup stages are not available in this install ({e}); pass --dedup none") from e
 
-    read_cfg = config.read
     spec = RunSpec(
         inputs=patterns, output=options.output, config=config,
-        read=ReadSpec(format=options.input_format, text_field=options.text_field or read_cfg.get("text_field", "text"),
-                      id_field=read_cfg.get("id_field", "id"), text_unit=read_cfg.get("text_unit", "file"),
+        read=ReadSpec(format=options.input_format, text_field=options.text_field or config.read.text_field,
+                      id_field=config.read.id_field, text_unit=config.read.text_unit,
                       split_bytes=config.split_bytes, max_body_bytes=config.web.max_body_bytes),
         output_format=options.output_format, write_dropped=options.write_dropped, dedup=dedup,
         prior_indexes=tuple(options.prior_indexes), num_shards=options.num_shards,
@@ -242,9 +241,10 @@ def _launch(options: RunOptions, spec, inputs: list[str] | None, *, beam_args: l
         else:
             if shards:
                 spec.ranges = shards[0]
-            stats, _, documents = _run_job(spec, beam_args, runtime.local, options.wait, runtime.name)
-            if stats is None:
+            run_stats, _, documents = _run_job(spec, beam_args, runtime.local, options.wait, runtime.name)
+            if run_stats is None:
                 return None
+            stats = run_stats.summary(config.drop_reasons())
     ended = time.time()
     elapsed = ended - started
 
@@ -278,7 +278,7 @@ def _write_release(options: RunOptions, spec, inputs: list[str] | None, stats: d
     known = options.input_fingerprints
     paths = [canonical(p) for p in (inputs if inputs is not None else expand_inputs(spec.inputs))]
     fields = release.release_fields(
-        config_raw=spec.config.raw, config_path=_config_path(options),
+        config_raw=spec.config.to_dict(), config_path=_config_path(options),
         inputs=[release.input_entry(p, known.get(p)) for p in paths], stats=stats,
         run={"command": "refresh" if options.release_fields else "run", "dedup": list(spec.dedup),
              "runner_args": beam_args},
@@ -293,15 +293,14 @@ def _local_workers(beam_args: list[str]) -> int:
     return PipelineOptions(beam_args).view_as(DirectOptions).direct_num_workers or os.cpu_count() or 1
 
 
-def _run_shard_job(sub, k: int, n: int, beam_args: list[str], runtime: str) -> tuple[dict, int]:
-    """One shard's job (in a process of its own: a fork of the pool, or of this process).
-    Its stats carry this process's peak resident memory: the figure that shows whether later
-    shards (a larger prior index) need more memory than earlier ones. With one worker the job
-    runs in this process; with several it is the runner's (which holds the data between
-    stages), not its workers'."""
+def _run_shard_job(sub, k: int, n: int, beam_args: list[str], runtime: str) -> tuple:
+    """One shard's job (in a process of its own: a fork of the pool, or of this process): its
+    RunStats, the `dedup/prior_clusters_joined` counter, and this process's peak resident
+    memory, the figure that shows whether later shards (a larger prior index) need more
+    memory than earlier ones. With one worker the job runs in this process; with several it is
+    the runner's (which holds the data between stages), not its workers'."""
     stats, bridges, _ = _run_job(sub, beam_args, True, True, runtime)
-    stats["peak_rss_mib"] = _peak_rss_mib()
-    return stats, bridges
+    return stats, bridges, _peak_rss_mib()
 
 
 def _peak_rss_mib() -> int:
@@ -316,30 +315,38 @@ def _peak_rss_mib() -> int:
     return -1
 
 
-def _run_job(spec, beam_args: list[str], local: bool, wait: bool, runtime: str) -> tuple[dict | None, int, dict]:
-    """One Beam job for `spec`: (its checked stats, or None when a remote job was only
+def _run_job(spec, beam_args: list[str], local: bool, wait: bool, runtime: str) -> tuple:
+    """One Beam job for `spec`: (its checked RunStats, or None when a remote job was only
     submitted; the `dedup/prior_clusters_joined` counter; for a local job, when its first
-    document came and its last was done, as `_document_times` reads them)."""
+    document came and its last was done, as `_document_times` reads them). A job that is
+    waited for leaves stats.json to the launcher (RunSpec.write_stats), which writes it once,
+    with the run's figures; one that is only submitted writes it itself."""
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     import apache_beam as beam
 
-    from .pipeline import build, join
+    from .pipeline import build
     from .runtime import local_runner
 
     options = PipelineOptions(beam_args)
     runner_name = options.view_as(StandardOptions).runner or ""
     runner = local_runner(options, runtime) if runner_name.rsplit(".", 1)[-1] == "DirectRunner" else None
     p = beam.Pipeline(runner=runner, options=options)
-    build(p, spec)
+    build(p, replace(spec, write_stats=not (local or wait)))
     result = p.run()
     if not local and not wait:
         # Remote runners: the job writes stats.json itself; `roots-pipeline stats OUT` draws it later.
         print(f"submitted: {getattr(result, 'job_id', lambda: '?')()}", file=sys.stderr)
         return None, 0, {}
     result.wait_until_finish()
-    stats = stats_lib.read_json(join(spec.output, "stats.json"))
-    stats_lib.check_conservation(stats)
+    stats = stats_lib.take_over(spec.output)
+    summary = stats.summary(spec.config.drop_reasons())
+    try:
+        stats_lib.check_conservation(summary)
+    except stats_lib.ConservationError:
+        # The run ends here: its stats.json says what was lost or duplicated, and where.
+        stats_lib.write_json(summary, storage.join(spec.output, "stats.json"))
+        raise
     counters = {}
     if spec.dedup:
         try:
@@ -347,9 +354,7 @@ def _run_job(spec, beam_args: list[str], local: bool, wait: bool, runtime: str) 
                 counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + (c.committed or 0)
         except Exception:  # noqa: BLE001 - a runner without metric queries: the counts are unknown, not wrong data
             counters = {}
-        # What the dedup stage did (candidate pairs, edges, prior matches): where its time goes.
-        # (stats.json gets it with the run's figures: `_launch` writes the file last.)
-        stats["dedup"] = dict(sorted(counters.items()))
+        stats.dedup = counters
     return stats, counters.get("prior_clusters_joined", 0), _document_times(result) if local else {}
 
 

@@ -168,10 +168,10 @@ def _repoint_dropped(dropped_dir: str, final_of: dict) -> int:
     return sum(_rewrite_gz(path, edit)[0] for path in storage.list_files(dropped_dir))
 
 
-def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: str, write_dropped: bool) -> dict:
+def settle_bridges(shard_dirs: list[str], shard_stats: list, index_dir: str, write_dropped: bool) -> dict:
     """Settle the bridges every shard of a sharded run found (module docstring), rewriting the
-    shards' outputs in place and `shard_stats` (each shard's stats.json object). Returns what
-    it did, for stats.json's `sharding`."""
+    shards' outputs in place and `shard_stats` (each shard's RunStats). Returns what it did,
+    for stats.json's `sharding`."""
     bridges = [tuple(b) for d in shard_dirs for b in storage.json_lines(storage.join(d, BRIDGES))]
     named = {k for b in bridges for k in (b[0], b[2])}
     # This run's kept documents that bridges name, by shard, with what their kept rows lack;
@@ -201,7 +201,7 @@ def settle_bridges(shard_dirs: list[str], shard_stats: list[dict], index_dir: st
             record = dict(from_kept_row(row), raw_bytes=raw, **({"pii": pii} if pii is not None else {}), reason=REASON_NEAR,
                           duplicate_of_key=row["key"])
             _repoint(record, final_of)  # its own key -> the final representative
-            stats_lib.rebook_kept_as_dropped(stats, record, REASON_NEAR)
+            stats.rebook(stats_lib.kept_event(record), REASON_NEAR)
             records.append(json.dumps(record, ensure_ascii=False).encode("utf-8"))
         if write_dropped:
             storage.write_bytes(storage.join(shard_dir, "dropped", _BRIDGED_FILE),

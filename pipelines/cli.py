@@ -22,7 +22,7 @@ from .api import RunOptions, UsageError, run
 from .io import FORMATS
 from .runtime import RUNTIMES
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roots-pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"roots-pipeline {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The local job service re-logs every worker's start-up chatter as WARNING.
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
-    args, extra = _parser().parse_known_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
     try:
         if args.command == "run":
             run(run_options(args, extra))

@@ -4,6 +4,8 @@ and CLIs import it for nothing; `pipelines.storage.replace_file` adds gs:// on t
 
 - `atomic_write(path, data)`: `path` holds the old bytes or the new ones, never a torn file,
   whatever kills the writer (the data goes to a temporary name in the same folder first).
+- `sha256_hex(f)`: the SHA-256 (hex) of a binary file object's bytes, streamed (a local file's
+  digest; `pipelines.storage.file_sha256` opens gs:// paths too).
 - `read_jsonl(path)`: the JSON values of a file's lines, blank lines skipped, `.gz` read
   decompressed. `jsonl_line(obj)` / `write_jsonl(path, rows)`: one UTF-8 line per value,
   non-ASCII characters as themselves (`ensure_ascii=False`).
@@ -11,10 +13,21 @@ and CLIs import it for nothing; `pipelines.storage.replace_file` adds gs:// on t
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
+
+
+TMP_PREFIX = ".tmp-"  # of a file being written; a folder's readers skip such names
+
+
+def sha256_hex(f) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def atomic_write(path, data: str | bytes | Callable) -> Path:
@@ -22,7 +35,7 @@ def atomic_write(path, data: str | bytes | Callable) -> Path:
     binary file object it is given. The folder is made when missing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # per process: two writers never share one
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")  # per process: two writers never share one
     try:
         if callable(data):
             with open(tmp, "wb") as f:

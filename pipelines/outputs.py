@@ -187,7 +187,7 @@ class KeptParquetFiles(BundleFiles):
 
 
 class RunEndFn(beam.CombineFn):
-    """BundleStats accumulators (dicts) and BundleFiles' (output, temporary file) pairs ->
+    """BundleStats accumulators (RunStats) and BundleFiles' (output, temporary file) pairs ->
     (the merged stats accumulator, every pair): the stats are merged as they come, so what
     reaches the last step stays small however many bundles the run had."""
 
@@ -199,7 +199,7 @@ class RunEndFn(beam.CombineFn):
 
     def add_input(self, acc, item):
         stats, files = acc
-        if isinstance(item, dict):
+        if not isinstance(item, (tuple, list)):  # a pair (a list once it crossed a coder), else stats
             return self.stats_fn.merge_accumulators([stats, item]), files
         files.append(tuple(item))
         return stats, files

@@ -56,6 +56,9 @@ class RunSpec:
     # Repeated ids are counted in this many hash buckets of ids (each bucket's ids are held
     # together in one worker's memory): many for a remote corpus, a few for a local run.
     id_buckets: int = 1024
+    # False where the launcher waits for the job and writes stats.json itself, once, with its
+    # `run` section (pipelines/api.py): the job leaves its RunStats for it (`stats.hand_over`).
+    write_stats: bool = True
 
 
 def join(base: str, *parts: str) -> str:
@@ -114,19 +117,22 @@ def _write_outputs(spec: RunSpec, parts: list[_Part]) -> tuple[list[Output], lis
     return outputs, written
 
 
-def finish_run(gathered: tuple, outputs: list[Output], reasons: list[str], stats_path: str) -> None:
-    """(merged stats accumulator, (output, temporary file) pairs) -> the outputs' final files,
-    then stats.json."""
-    acc, files = gathered
+def finish_run(gathered: tuple, outputs: list[Output], reasons: list[str], output: str, write_stats: bool) -> None:
+    """(the run's RunStats, (output, temporary file) pairs) -> the outputs' final files, then
+    stats.json, or the RunStats for the launcher that writes it (RunSpec.write_stats)."""
+    stats, files = gathered
     finalize(outputs, files)
-    stats_lib.write_json(stats_lib.summarize(acc, reasons), stats_path)
+    if write_stats:
+        stats_lib.write_json(stats.summary(reasons), join(output, "stats.json"))
+    else:
+        stats_lib.hand_over(stats, output)
 
 
 def reads_web(spec: RunSpec) -> bool:
     """Whether the inputs may hold web records (WARC, WET, HTML): a forced web format, or a
     pattern whose name says web or says nothing (`crawl/*`: the job reads what it matches)."""
     from .io import detect_format
-    from .web import WEB_FORMATS
+    from .io import WEB_FORMATS
 
     if spec.read.format != "auto":
         return spec.read.format in WEB_FORMATS
@@ -158,13 +164,15 @@ def build(p: beam.Pipeline, spec: RunSpec):
     kept, dropped = processed.kept, (*dropped, processed[DROPPED])
     parts: list[_Part] = []
     if spec.dedup:
-        from .dedup import DedupConfig, Deduplicate
-        from .text.segment import Segmenter, backend_from_config
+        import dataclasses
 
-        dedup_cfg = DedupConfig.from_dict({**(spec.config.raw.get("dedup") or {}), "methods": tuple(spec.dedup)})
+        from .dedup import Deduplicate
+        from .text.segment import Segmenter
+
+        dedup_cfg = dataclasses.replace(spec.config.dedup, methods=tuple(spec.dedup))
         deduped = kept | "Dedup" >> Deduplicate(
             dedup_cfg, index_output=join(spec.output, "dedup_index"), prior_indexes=list(spec.prior_indexes),
-            index_part=spec.index_part, segmenter=Segmenter(backend_from_config(spec.config.raw)),
+            index_part=spec.index_part, segmenter=Segmenter(spec.config.segment.backend),
             # Ranges are planned for local runs only, at most read.shard_mb each: their
             # signatures and decisions fit in memory. A remote job's input has no such bound.
             in_memory=spec.ranges is not None)
@@ -180,7 +188,6 @@ def build(p: beam.Pipeline, spec: RunSpec):
         parts.append(_Part("dropped", "WriteDropped", dropped, ".jsonl.gz", to_json_line, shardable=True))
 
     reasons = spec.config.drop_reasons()
-    stats_path = join(spec.output, "stats.json")
     repeated = (read[IDS] | "GroupIdBuckets" >> beam.GroupByKey()
                           | "CountIds" >> beam.ParDo(CountIds(spec.write_id_counts)).with_outputs(ALL_ID_COUNTS,
                                                                                                   main="repeated"))
@@ -202,4 +209,4 @@ def build(p: beam.Pipeline, spec: RunSpec):
     ((*partials, *written)
      | "RunEnd" >> beam.Flatten()
      | "Gather" >> beam.CombineGlobally(RunEndFn(stats_lib.StatsCombineFn())).without_defaults()
-     | "Finish" >> beam.Map(finish_run, outputs, reasons, stats_path))
+     | "Finish" >> beam.Map(finish_run, outputs, reasons, spec.output, spec.write_stats))

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from . import stats as stats_lib
 from . import storage
 from .api import RunOptions, UsageError, run
 from .io import canonical
@@ -60,7 +59,7 @@ def list_releases(releases_dir: str) -> list[Release]:
         path = FileSystems.join(releases_dir, name)
         manifest_path = FileSystems.join(path, MANIFEST)
         if FileSystems.exists(manifest_path):
-            out.append(Release(int(m.group(1)), path, stats_lib.read_json(manifest_path)))
+            out.append(Release(int(m.group(1)), path, storage.read_json(manifest_path)))
     return sorted(out, key=lambda r: r.number)
 
 

@@ -17,7 +17,7 @@ sharded run keeps the same documents as one run over everything (`sharding.bridg
 stats.json says how many it settled).
 
 At the end the shards' outputs are moved into the usual layout (OUT/data/, dropped/,
-dead_letter/, dedup_index/) and their stats merged into one stats.json, repeated ids counted
+dead_letter/, dedup_index/) and their RunStats summed into one stats.json, repeated ids counted
 across shards by a streamed merge of each shard's sorted id counts.
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from . import stats as stats_lib
 from . import storage
 from .io import FileRange, ReadSpec, file_key, plan_ranges
+from .run_stats import repeated_ids
 
 SHARDS_DIR = "_shards"
 _MOVED_PARTS = ("data", "dropped", "dead_letter")
@@ -111,11 +112,12 @@ def _move_files(src: str, dst: str, prefix: str = "") -> None:
 class ShardedRun:
     """Runs the shards of one local run in turn and merges them into one output.
 
-    `run_shard(spec, k, n)` runs one Beam job for a RunSpec and returns its checked stats and
-    the value of the `dedup/prior_clusters_joined` counter. `call(run_shard, *args)` runs it
-    and returns its result: the runtime's (pipelines/runtime: in a fresh fork of a warm process
-    that has the models loaded and has processed nothing, shared by all shards, so that each
-    job's memory goes back to the system when it ends), or in this process."""
+    `run_shard(spec, k, n)` runs one Beam job for a RunSpec and returns its checked RunStats,
+    the value of the `dedup/prior_clusters_joined` counter and its process's peak memory
+    (MiB). `call(run_shard, *args)` runs it and returns its result: the runtime's
+    (pipelines/runtime: in a fresh fork of a warm process that has the models loaded and has
+    processed nothing, shared by all shards, so that each job's memory goes back to the
+    system when it ends), or in this process."""
 
     def __init__(self, spec, shards: list[list[FileRange]], run_shard: Callable, call: Callable):
         self.spec = spec
@@ -133,8 +135,10 @@ class ShardedRun:
                                    write_bridges=bool(spec.dedup))
 
     def run(self) -> dict:
+        """The shards' jobs, then their outputs moved into one, and the stats.json object (the
+        launcher adds `run` and writes it)."""
         spec = self.spec
-        parts, joined, seconds = [], 0, []
+        parts, joined, seconds, peaks = [], 0, [], []
         with tempfile.TemporaryDirectory(prefix="roots-ids-") as ids_tmp:
             id_files = []
             for k in range(len(self.shards)):
@@ -142,9 +146,10 @@ class ShardedRun:
                 # A crashed earlier run may have left files here; they must not join this shard's.
                 storage.delete_folder(sub.output)
                 started = time.perf_counter()
-                stats, bridges = self.call(self.run_shard, sub, k, len(self.shards))
+                stats, bridges, peak = self.call(self.run_shard, sub, k, len(self.shards))
                 seconds.append(round(time.perf_counter() - started, 2))
                 parts.append(stats)
+                peaks.append(peak)
                 joined += bridges
                 if spec.dedup:
                     # The next shard deduplicates against this one: its index part joins the index.
@@ -155,7 +160,7 @@ class ShardedRun:
                     for item in sorted(map(tuple, storage.json_lines(storage.join(sub.output, "ids")))):
                         f.write(json.dumps(item, ensure_ascii=False) + "\n")
                 id_files.append(id_path)
-            duplicate_ids = stats_lib.repeated_ids(heapq.merge(*map(_read_pairs, id_files)))
+            duplicate_ids = repeated_ids(heapq.merge(*map(_read_pairs, id_files)))
         settled = None
         if spec.dedup:
             from .bridges import settle_bridges
@@ -169,22 +174,20 @@ class ShardedRun:
                 _move_files(storage.join(_shard_dir(spec.output, k), part), storage.join(spec.output, part),
                             prefix=f"s{k:05d}-")
         storage.delete_folder(storage.join(spec.output, SHARDS_DIR))
-        files = len({rng.path for shard in self.shards for rng in shard})
-        stats = stats_lib.merge_summaries(parts, spec.config.drop_reasons(), files, duplicate_ids)
-        if spec.dedup:
-            stats["dedup"] = {}
-            for part in parts:
-                for name, n in part.get("dedup", {}).items():
-                    stats["dedup"][name] = stats["dedup"].get(name, 0) + n
-            if settled["representatives_dropped"] and "kept" in stats["dedup"]:
-                stats["dedup"]["kept"] -= settled["representatives_dropped"]
-                stats["dedup"]["duplicates_near"] = (stats["dedup"].get("duplicates_near", 0)
-                                                     + settled["representatives_dropped"])
+        total = sum(parts)
+        # A shard counts only the ids it saw: repeated ids are the ones counted across shards.
+        total.dup = duplicate_ids
+        moved = settled["representatives_dropped"] if settled else 0
+        if moved and total.dedup and "kept" in total.dedup:
+            # The representatives settling dropped: the shards' jobs counted them kept.
+            total.dedup["kept"] -= moved
+            total.dedup["duplicates_near"] = total.dedup.get("duplicates_near", 0) + moved
+        stats = total.summary(spec.config.drop_reasons())
         # Per shard, so a run whose later shards slow down (a growing prior index) shows it.
         stats["sharding"] = {"shards": len(self.shards), "prior_clusters_joined": joined, "bridges": settled,
-                             "shard_read": [p["read"] for p in parts], "shard_seconds": seconds,
-                             "shard_dedup": [p.get("dedup", {}) for p in parts],
-                             "shard_peak_rss_mib": [p.get("peak_rss_mib", -1) for p in parts]}
+                             "shard_read": [p.read for p in parts], "shard_seconds": seconds,
+                             "shard_dedup": [dict(sorted((p.dedup or {}).items())) for p in parts],
+                             "shard_peak_rss_mib": peaks}
         stats_lib.check_conservation(stats)
         return stats
 

@@ -79,6 +79,8 @@ def registered(chain: str | None = None) -> list[Registered]:
     """The registered steps (of `chain`), in the order they run."""
     global _loaded
     if not _loaded:
+        # (pipelines/extra_steps/ is imported by the config's section list, which every
+        # caller has read before it asks for steps: a config is what steps are built from.)
         for module in CORE_MODULES:
             importlib.import_module(module)
         _loaded = True

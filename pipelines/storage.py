@@ -6,7 +6,6 @@ here lists and deletes by prefix instead, so local and gs:// paths behave alike.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ import shutil
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from .files import atomic_write
+from .files import TMP_PREFIX, atomic_write, sha256_hex
 
 # Beam deletes/copies in batches itself; chunking keeps one failed call from hiding the rest.
 _BATCH = 1000
@@ -114,7 +113,7 @@ def replace_file(path: str, write) -> None:
         atomic_write(path, write)
         return
     head, name = path.rsplit("/", 1)
-    tmp = join(head, f".tmp-{os.getpid()}-{name}")
+    tmp = join(head, f"{TMP_PREFIX}{os.getpid()}-{name}")
     if isinstance(write, bytes):
         write_bytes(tmp, write)
     else:
@@ -131,16 +130,11 @@ def read_bytes(path: str) -> bytes:
 
 def file_sha256(path: str) -> str:
     """SHA-256 (hex) of the stored bytes of a local or remote file, streamed."""
-    digest = hashlib.sha256()
     if not is_remote(path):  # plain open: Beam's local filesystem adds nothing but overhead here
         with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
+            return sha256_hex(f)
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_hex(f)
 
 
 def exists(path: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipelines.files import atomic_write
 from roots_eval.evaluator import EvalConfig
 from roots_eval.models import load_model
 from roots_eval.runner import run
@@ -46,7 +47,5 @@ def add_scores(output, tasks: str, limit: int | None = None) -> dict:
     original, compressed = report["original"]["harness"], report["compressed"]["harness"]
     report["harness"] = {"tasks": tasks, "limit": limit,
                          "difference": {t: round(compressed[t]["value"] - original[t]["value"], 4) for t in original}}
-    tmp = report_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    tmp.replace(report_path)
+    atomic_write(report_path, json.dumps(report, indent=1, ensure_ascii=False))
     return report

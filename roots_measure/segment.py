@@ -60,9 +60,7 @@ def word_agreement(texts: list[str], lang: str, reference: str, candidate: str) 
 def backend(config, name: str):
     """A pipeline config whose processor segments with backend `name` (the `segment.backend`
     key; every step reads it from there, none from process-wide state)."""
-    raw = copy.deepcopy(config.raw)
-    raw.setdefault("segment", {})["backend"] = name
-    yield type(config)(raw)
+    yield config.with_overrides({"segment": {"backend": name}}, source=f"segment backend {name}")
 
 
 @dataclass
@@ -84,7 +82,7 @@ def run_processor(config, docs: list[dict], backend_name: str) -> Decisions:
     with backend(config, backend_name) as cfg:
         processor = DocumentProcessor(cfg)
         processor.setup()
-        filters = cfg.filters()
+        filters = cfg.filters
         for doc in docs:
             d = copy.copy(doc)
             out.reasons.append(processor(d))

@@ -32,6 +32,7 @@ import torch.nn as nn
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
+from pipelines.files import sha256_hex
 from roots_model.model import GPT, ModelConfig
 from roots_model.quantized import METHODS, build_quantized_model
 from roots_model.tokenizer import load_tokenizer
@@ -220,11 +221,8 @@ def prune(output, keep: int):
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_hex(f)
 
 
 def _fsync_tree(path: Path):

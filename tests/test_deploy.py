@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import _parser
+from pipelines.cli import build_parser as pipeline_parser
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 
 def _refresh_flags():
-    sub = next(a for a in _parser()._actions if a.dest == "command")
+    sub = next(a for a in pipeline_parser()._actions if a.dest == "command")
     refresh = sub.choices["refresh"]
     return {opt.lstrip("-") for a in refresh._actions for opt in a.option_strings}
 
@@ -63,7 +63,7 @@ def test_cron_script_runs_the_whole_chain_with_real_flags(tmp_path):
     assert args.step == "all" and args.releases.startswith("gs://") and args.input[0].startswith("gs://")
     assert args.work == str(tmp_path / "work") and args.steps == 300 and args.tasks == "all"
     # what the chain hands to `roots-pipeline refresh` besides --input/--releases: Beam options
-    refresh, beam_args = _parser().parse_known_args(["refresh", "--input", args.input[0], "--releases",
+    refresh, beam_args = pipeline_parser().parse_known_args(["refresh", "--input", args.input[0], "--releases",
                                                      args.releases, *refresh_extra])
     assert refresh.command == "refresh" and "DataflowRunner" in beam_args and "--temp_location" in beam_args
 

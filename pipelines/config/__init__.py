@@ -106,11 +106,6 @@ class PipelineConfig:
         records, and what `PipelineConfig(mapping)` reads back."""
         return copy.deepcopy(self._raw)
 
-    @property
-    def raw(self) -> dict[str, Any]:
-        """Deprecated: `to_dict()`, or better the typed sections."""
-        return self.to_dict()
-
     def __getstate__(self):
         return {"languages": self.languages, "_sections": self._sections, "_raw": self._raw}
 

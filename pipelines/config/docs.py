@@ -1,5 +1,5 @@
 """default.yaml and docs/config.md, written from the schema (pipelines/config/sections.py and the
-sections it lists): `python -m pipelines.config.docs [--check]`. tests/test_config_docs.py
+sections it lists): `python -m pipelines.config.docs [--check]`. tests/pipelines/test_config_schema.py
 fails when the checked-in files differ from what this writes, so a setting's default, type,
 allowed values and explanation are stated once, in its section's dataclass."""
 from __future__ import annotations

@@ -222,12 +222,9 @@ def defaults_of(cls) -> dict:
 
 class Section:
     """Mixin of a section dataclass: built from a mapping outside a config file (a test, a
-    benchmark) with the same checks, and read like the mapping it was (`.get`, deprecated:
-    callers written before the schema)."""
+    benchmark) with the same checks."""
 
     @classmethod
     def from_dict(cls, values: dict | None, name: str | None = None):
         return build(cls, values or {}, (name or getattr(cls, "section_name", cls.__name__),), Context(source=None))
 
-    def get(self, key: str, default=None):
-        return getattr(self, key, default)

@@ -86,4 +86,7 @@ def unregister_section(name: str) -> None:
 
 
 def all_sections() -> dict[str, type]:
+    from .. import extra_steps
+
+    extra_steps.load()  # their sections register as they are imported
     return {**core_sections(), **_EXTRA}

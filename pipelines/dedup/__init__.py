@@ -15,7 +15,7 @@ _SUBMODULE = {
     "DedupConfig": "config",
     "MinHasher": "sketch", "Sketcher": "sketch", "band_keys": "sketch", "estimated_jaccard": "buckets",
     "exact_key": "sketch", "shingles": "sketch", "signature_from_bytes": "sketch", "signatures": "sketch",
-    "REASON_EXACT": "transforms", "REASON_NEAR": "transforms", "DedupResult": "transforms",
+    "REASON_EXACT": "config", "REASON_NEAR": "config", "DedupResult": "transforms",
     "Deduplicate": "transforms",
 }
 __all__ = sorted(_SUBMODULE)

@@ -54,9 +54,8 @@ class DedupConfig(Section):
                                  " with 128 values, 0.018 with 512. What a signature weighs in the index, the side "
                                  "input of a local run and the pair join of a remote one is num_perm * "
                                  "signature_bits / 8 bytes: 512 values of 8 bits weigh what 128 of 32 bits did (512 "
-                                 "bytes) and verify nearly as exactly as 512 full values (bench_dedup.py, reference "
-                                 "truth, verified at the threshold itself: precision / recall 0.995 / 0.996 with 512"
-                                 " x 8 bits, 0.993 / 0.987 with 128 x 32).")
+                                 "bytes) and verify within 0.0025 precision of 512 full values (bench_dedup.py --sweep-num-perm, "
+                                 "reference truth: the table in docs/dedup.md, Signatures).")
     lsh_num_perm: int = setting(128, listed=False)
     signature_bits: int = setting(8, "Low bits of each value kept for verification (8, 16 or 32). Two values that "
                                      "differ agree on their low b bits by chance 1 time in 2^b; the estimate takes "
@@ -84,11 +83,9 @@ class DedupConfig(Section):
     verify_slack: float = setting(0.0, "Candidates are accepted at an estimated Jaccard >= threshold - slack. The "
                                        "estimate of a pair at exactly J = threshold falls below the threshold half "
                                        "the time, so verifying at the threshold itself loses true pairs at and just "
-                                       "above it; a slack trades precision for that recall. With 128 x 32-bit values"
-                                       " (bench_dedup.py --sweep-slack, reference truth): slack 0 -> precision / "
-                                       "recall 0.9928 / 0.9865; 0.01 -> 0.9886 / 0.9913; 0.02 -> 0.9801 / 0.9960 "
-                                       "(datatrove's MinHash on the same documents: 0.928 / 0.993). With 512 x 8 "
-                                       "bits the estimate is exact enough to verify at the threshold: 0.995 / 0.996.")
+                                       "above it; a slack trades precision for that recall (bench_dedup.py --sweep-slack, reference "
+                                       "truth: docs/dedup.md); with 512 x 8 bits the estimate is exact enough to "
+                                       "verify at the threshold itself.")
     word_ngram: int = setting(2, "Shingling: word n-grams for space-delimited languages, character n-grams for "
                                  "Chinese and other unsegmented scripts (see docs/dedup.md for the measurements "
                                  "behind the defaults).", listed=False)
@@ -205,4 +202,6 @@ class DedupConfig(Section):
 
 
 # The dedup stage's drop reasons, last in the funnel (pipelines/steps.py): exact copies first.
-register_reasons("dedup", chain="dedup", order=10, reasons=("duplicate_exact", "duplicate_near"))
+REASON_EXACT = "duplicate_exact"
+REASON_NEAR = "duplicate_near"
+register_reasons("dedup", chain="dedup", order=10, reasons=(REASON_EXACT, REASON_NEAR))

@@ -23,14 +23,11 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pipelines.dedup.buckets import (EXACT_BAND, agrees, candidate_pairs, cluster_id, is_new, is_prior_kept, match_prior,
                                      new_node, node_id, node_key, prior_pair_edges, star_edges)
 from pipelines.dedup.components import ConnectedComponents
-from pipelines.dedup.config import DedupConfig
+from pipelines.dedup.config import REASON_EXACT, REASON_NEAR, DedupConfig
 from pipelines.dedup.index import (PriorCandidates, WriteIndex, bucket_shard, check_index, doc_shard, index_listing,
                                    read_prior_buckets)
 from pipelines.dedup.sketch import Sketcher, signature_from_bytes
 from pipelines.text.segment import Segmenter
-
-REASON_EXACT = "duplicate_exact"
-REASON_NEAR = "duplicate_near"
 
 
 class DedupResult(NamedTuple):

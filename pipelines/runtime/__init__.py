@@ -33,6 +33,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..files import TMP_PREFIX, atomic_write
 from .pool import WorkerPool, fork_call, grpc_used
 
 RUNTIMES = ("roots", "beam")
@@ -194,10 +195,7 @@ class ProgressFile:
         if not self.path:
             return
         self._last = time.monotonic()
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(self.count))
-        os.replace(tmp, self.path)
+        atomic_write(self.path, str(self.count))
 
 
 def _count_lines(paths: list[str]) -> int | None:
@@ -218,7 +216,7 @@ def _watch_progress(progress_dir: str, total: int | None, stop: threading.Event)
         while True:
             done = 0
             for name in os.listdir(progress_dir):
-                if not name.endswith(".tmp"):
+                if not name.startswith(TMP_PREFIX):  # a count being written (files.atomic_write)
                     try:
                         done += int(Path(progress_dir, name).read_text() or 0)
                     except (OSError, ValueError):

@@ -146,9 +146,6 @@ class Filters(tuple):
     def __reduce__(self):
         return (Filters, (tuple(self), self.mapping))
 
-    def __call__(self) -> list[QualityFilter]:
-        return list(self)
-
     def by_name(self, name: str) -> QualityFilter | None:
         return next((f for f in self if f.name == name), None)
 

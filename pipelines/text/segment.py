@@ -93,12 +93,6 @@ class SegmentConfig(Section):
     backend: str = setting(DEFAULT_BACKEND, "rjieba | jieba", choices=BACKENDS)
 
 
-def backend_from_config(raw: dict) -> str:
-    """The backend a merged config mapping asks for (callers that hold a `PipelineConfig` read
-    `config.segment.backend`)."""
-    return check_backend((raw.get("segment") or {}).get("backend", DEFAULT_BACKEND))
-
-
 class Segmenter:
     """Words of a document in its language, with one Chinese backend."""
 

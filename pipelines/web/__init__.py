@@ -18,12 +18,3 @@ from __future__ import annotations
 # Media types whose bodies are pages (a missing Content-Type is left to decoding and extraction).
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
-
-def __getattr__(name: str):
-    # Which input formats are web ones is the readers' to say (pipelines.io.WEB_FORMATS);
-    # this name answers for pipelines/pipeline.py until it imports it from there.
-    if name == "WEB_FORMATS":
-        from ..io import WEB_FORMATS
-
-        return WEB_FORMATS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -52,7 +52,6 @@ def test_user_file_overlays_the_defaults(tmp_path):
     assert resolved["dedup"]["lsh_num_perm"] == 64 and cfg.dedup.lsh_num_perm == 64
     assert cfg.web.url_blocklists == ("a.txt",) and resolved["web"]["url_blocklists"] == ["a.txt"]
     assert PipelineConfig(resolved).to_dict() == resolved
-    assert cfg.raw == resolved  # the deprecated alias
 
 
 def test_funnel_and_chain_order():
@@ -138,3 +137,66 @@ def test_unregistered_step_leaves_no_trace():
     assert "shouting" not in cfg.drop_reasons() and "shouting" not in cfg.to_dict()
     with pytest.raises(ConfigError, match="shouting: unknown section"):
         PipelineConfig({**cfg.to_dict(), "shouting": {}})
+
+
+STEP_FILE = '''
+from dataclasses import dataclass
+
+from pipelines.config.schema import Section, setting
+from pipelines.config.sections import register_section
+from pipelines.process import Step
+from pipelines.steps import register_step
+
+
+@dataclass(frozen=True)
+class YellingConfig(Section):
+    max_exclamations: int = setting(5, "more exclamation marks than this and a text is dropped", lo=0)
+
+
+register_section("yelling", YellingConfig)
+
+
+@register_step(order=85, reasons=("yelling",))
+class RejectYelling(Step):
+    name = "yelling"
+
+    def __init__(self, most):
+        self.most = most
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config.section("yelling").max_exclamations)
+
+    def __call__(self, doc):
+        return self.name if doc["text"].count("!") > self.most else None
+'''
+
+
+@pytest.fixture
+def extra_step_file(tmp_path, monkeypatch):
+    """A step file dropped into pipelines/extra_steps/ (here: a folder added to the package's
+    path, the repository stays untouched), found by discovery with no other file changed."""
+    import sys
+
+    from pipelines import extra_steps, steps
+
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    (folder / "yelling_step.py").write_text(STEP_FILE)
+    monkeypatch.setattr(extra_steps, "__path__", [*extra_steps.__path__, str(folder)])
+    monkeypatch.setattr(extra_steps, "_loaded", False)
+    monkeypatch.setattr(steps, "_loaded", False)  # the built-in steps are imported again: no harm
+    yield
+    unregister_step("yelling")
+    unregister_section("yelling")
+    sys.modules.pop("pipelines.extra_steps.yelling_step", None)
+
+
+def test_a_step_file_in_extra_steps_is_found_by_the_config_and_the_registry(extra_step_file, tmp_path):
+    path = tmp_path / "my.yaml"
+    path.write_text("yelling: {max_exclamations: 1}\n")
+    cfg = PipelineConfig.load(str(path))  # the section is known before any step is built
+    reasons = cfg.drop_reasons()
+    assert reasons.index("lorem_ipsum") < reasons.index("yelling") < reasons.index("soft_404")
+    processor = DocumentProcessor(cfg)
+    assert processor.process_batch([{"id": "a", "text": EN}, {"id": "b", "text": EN + "!!"}]) == [None, "yelling"]

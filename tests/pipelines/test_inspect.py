@@ -56,7 +56,7 @@ def test_sample_is_seeded_and_independent_of_file_order(run_dir, tmp_path):
 
 def test_failed_bound_names_value_and_bound():
     config = PipelineConfig.load()
-    zh_max = config.filters()[[f.name for f in config.filters()].index("char_repetition")].bounds_for("zh").max
+    zh_max = config.filters[[f.name for f in config.filters].index("char_repetition")].bounds_for("zh").max
     text = failed_bound(_rec(30, "char_repetition"), config)
     assert text == f"char_repetition = 0.23; bound for zh: max {zh_max:g}"
     assert failed_bound(_rec(1, "language_score"), config).startswith("lang_score = 0.6 < min ")

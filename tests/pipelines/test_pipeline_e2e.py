@@ -364,16 +364,16 @@ def test_conservation_is_checked_file_by_file():
     """Totals can agree while one file lost a record and another gained one."""
     import pytest as _pytest
 
-    from pipelines.stats import ConservationError, StatsCombineFn, dropped_event, kept_event, read_count_event, summarize
+    from pipelines.run_stats import RunStats
+    from pipelines.stats import ConservationError, dropped_event, kept_event, read_count_event
 
-    fn = StatsCombineFn()
-    acc = fn.create_accumulator()
+    acc = RunStats()
     for event in [read_count_event(("a", 2)), read_count_event(("b", 1)),
                   kept_event({"text": "x", "input_file": "a"}),
                   dropped_event({"reason": "empty", "input_file": "b"}),
                   kept_event({"text": "y", "input_file": "b"})]:
-        acc = fn.add_input(acc, event)
-    stats = summarize(fn.merge_accumulators([acc, fn.create_accumulator()]), [])
+        acc.add(event)
+    stats = (acc + RunStats()).summary([])
     assert stats["read"] == 3 and stats["kept"] + sum(stats["dropped"].values()) == 3
     with _pytest.raises(ConservationError, match="2 file"):
         check_conservation(stats)
@@ -409,7 +409,7 @@ def test_bundle_stats_folds_a_bundle_into_one_accumulator():
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that
 
-    from pipelines.stats import BundleStats, StatsCombineFn, kept_event, summarize
+    from pipelines.stats import BundleStats, StatsCombineFn, kept_event
 
     docs = [{"text": "甲乙", "input_file": "a", "lang": "zh", "raw_bytes": 9, "source": "s"},
             {"text": "abc", "input_file": "a", "lang": "en", "raw_bytes": 5, "pii": {"email": 1}},
@@ -434,5 +434,5 @@ def test_bundle_stats_folds_a_bundle_into_one_accumulator():
             acc = fn.add_input(acc, kept_event(d))
         halves.append(acc)
     merged = fn.merge_accumulators(halves)
-    assert summarize(merged, []) == summarize(expected, [])
-    assert summarize(merged, [])["kept"] == 3
+    assert merged.summary([]) == expected.summary([])
+    assert merged.summary([])["kept"] == 3

@@ -60,10 +60,10 @@ def test_non_chinese_text_is_split_by_the_word_regex_whatever_the_backend(corpus
 
 def test_backend_choice_config_and_pickling():
     assert segment.DEFAULT_BACKEND == "rjieba"
-    assert segment.backend_from_config({}) == "rjieba"
-    assert segment.backend_from_config({"segment": {"backend": "jieba"}}) == "jieba"
-    with pytest.raises(ValueError, match="unknown segmentation backend 'pkuseg'"):
-        segment.backend_from_config({"segment": {"backend": "pkuseg"}})
+    assert PipelineConfig.load().segment.backend == "rjieba"
+    assert PipelineConfig.load().with_overrides({"segment": {"backend": "jieba"}}).segment.backend == "jieba"
+    with pytest.raises(ValueError, match="segment.backend: expected one of"):
+        PipelineConfig.load().with_overrides({"segment": {"backend": "pkuseg"}})
     with pytest.raises(ValueError):
         segment.Segmenter("hmm")
     seg = pickle.loads(pickle.dumps(segment.Segmenter("jieba").load()))
@@ -101,7 +101,7 @@ def test_quality_filter_decisions_within_half_a_percent(corpus_docs):
     assert diff["documents"] == len(docs)
     for reason, s in diff["by_reason"].items():
         assert s["changed_share"] <= 0.005, (reason, s)
-    assert set(diff["by_filter"]) == {f.name for f in cfg.filters()}
+    assert set(diff["by_filter"]) == {f.name for f in cfg.filters}
     for name, s in diff["by_filter"].items():
         assert s["judged"] > 2000 and s["flipped_share"] <= 0.005, (name, s)
 

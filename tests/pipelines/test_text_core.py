@@ -76,7 +76,7 @@ def test_signals_on_real_english_and_chinese(corpus_docs):
 # --- filters: each one drops a real document made bad in its own way ----------------------
 @pytest.fixture(scope="module")
 def filters():
-    return PipelineConfig.load().filters()
+    return list(PipelineConfig.load().filters)
 
 
 def _reason(filters, text, lang):
@@ -152,7 +152,7 @@ def test_user_yaml_overrides_thresholds(tmp_path):
     cfg_file.write_text("languages: [en]\nfilters:\n  word_count:\n    en: {min: 500}\n")
     cfg = PipelineConfig.load(str(cfg_file))
     assert cfg.languages == ["en"]
-    wc = next(f for f in cfg.filters() if f.name == "word_count")
+    wc = next(f for f in cfg.filters if f.name == "word_count")
     assert wc.bounds_for("en").min == 500 and wc.bounds_for("en").max == 100000  # merged, not replaced
     assert wc.bounds_for("zh").max == 1000000
 
