@@ -17,10 +17,8 @@ from .text import segment
 from .text.boilerplate import BoilerplateRemover
 from .text.chinese import han_script, to_simplified
 from .text.filters import failure, plan
-from .text.normalize import normalize
 from .text.pii import RedactPII
 from .text.script import is_chinese
-from .text.signals import compute_signals
 
 
 class Step:
@@ -58,8 +56,15 @@ class RejectTooLong(Step):
 class Normalize(Step):
     name = "normalize"
 
+    def __init__(self):
+        # Imported where a step is built (a worker), not where the registry is read: the
+        # launcher reads every step's reasons for the funnel, and ftfy costs 35 ms to import.
+        from .text.normalize import normalize
+
+        self.normalize = normalize
+
     def __call__(self, doc):
-        doc["text"] = normalize(doc["text"])
+        doc["text"] = self.normalize(doc["text"])
 
 
 @register_step(order=30, reasons=("boilerplate_page",))
@@ -150,6 +155,9 @@ class ComputeSignals(Step):
         self.config = config
         self.segmenter = segment.Segmenter(config.segment.backend)
         self._ngram_sizes: dict[str, tuple[int, int]] = {}
+        from .text.signals import compute_signals  # 15 ms, as Normalize's ftfy: only where steps run
+
+        self.compute_signals = compute_signals
 
     @classmethod
     def from_config(cls, config):
@@ -170,7 +178,7 @@ class ComputeSignals(Step):
             text = to_simplified(text)
             doc["script"] = han_script(doc["text"], text)
         words = self.segmenter.words(text, doc["lang"])
-        doc["signals"] = compute_signals(text, words, doc["lang"], char_n, word_n)
+        doc["signals"] = self.compute_signals(text, words, doc["lang"], char_n, word_n)
 
 
 @register_step(order=80, reasons=lambda config: [f.name for f in config.filters])
