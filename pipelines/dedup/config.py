@@ -39,7 +39,6 @@ def minhash_scheme(impl: str) -> str:
     return "datasketch-affine32-xxh32"
 
 
-
 @dataclass(frozen=True)
 class DedupConfig(Section):
     """Exact and MinHash-LSH near-duplicate removal (pipelines/dedup, docs/dedup.md); any

@@ -39,7 +39,6 @@ from .pool import WorkerPool, fork_call, grpc_used
 RUNTIMES = ("roots", "beam")
 
 
-
 def local_runner(options, runtime: str = "roots"):
     """The runner for `--runner=DirectRunner`: Beam's FnApiRunner, built the way DirectRunner
     builds it for a batch pipeline (workers get the pipeline options), but without DirectRunner's

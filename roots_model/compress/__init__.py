@@ -14,6 +14,3 @@ from pipelines.errors import ConfigError
 
 class CompressError(ConfigError):
     """Bad input to a compression command, raised before any work is done (the CLI exits 2)."""
-
-
-
