@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.datadir import data_dir
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +87,7 @@ def _snapshot(*folders: Path) -> dict:
 
 
 def _corpus_lines(count: int, start: int = 0) -> str:
-    smallest = min((Path(os.environ["ROOTS_DATA_DIR"]) / "corpus_web_mixed").glob("*.jsonl"),
+    smallest = min((data_dir() / "corpus_web_mixed").glob("*.jsonl"),  # ROOTS_DATA_DIR or ../shared/data
                    key=lambda p: p.stat().st_size)
     with smallest.open(encoding="utf-8") as f:
         lines = f.read().splitlines()
