@@ -1,8 +1,8 @@
 """Same behaviour, checked: run two checkouts' pipelines over the same real inputs and compare
 their outputs (what a refactor must leave alone).
 
-    git worktree add /tmp/old f6bb3c4
-    python benchmarks/same_output.py /tmp/old [--new .] [--runs w1,w2,sharded,refresh,web]
+    git worktree add ../roots-old f6bb3c4
+    python benchmarks/same_output.py ../roots-old [--new .] [--runs w1,w2,sharded,refresh,web]
 
 Runs (each by both trees, each tree's `python -m pipelines` with that tree first on PYTHONPATH):
   w1       corpus_web_mixed, 1 worker, dedup exact + MinHash (the default config)
